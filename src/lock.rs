@@ -1,0 +1,89 @@
+//! Locking pages in physical memory.
+
+use crate::range::page_range;
+use crate::{os, Error, ErrorKind, PageState, Result};
+
+/// Locks every page that holds a byte of `[ptr, ptr + size)` in physical memory: the pages
+/// are faulted in now and never swapped out until [`unlock`].
+///
+/// The pages must be committed and accessible. The amount is bounded by `RLIMIT_MEMLOCK`
+/// on Unix and by the working-set minimum on Windows.
+///
+/// Cost: one system call, plus faulting in the pages; on Unix a read of the page map
+/// (`/proc/self/smaps` on Linux) first, to refuse pages that are not committed.
+///
+/// # Errors
+/// `InvalidArgument` for null, a zero size, an overflowing range or pages that are not
+/// committed; `OutOfMemory` or `PermissionDenied` past the lock limit.
+///
+/// # Safety
+/// The range must lie inside reservations you own.
+///
+/// ```
+/// let page = vmem::page_size();
+/// let base = vmem::reserve(page).unwrap().as_ptr();
+/// // SAFETY: our reservation.
+/// unsafe {
+///     vmem::commit(base, page).unwrap();
+///     // A locked-memory limit of zero is possible; then this is an error, not a crash.
+///     if vmem::lock(base, page).is_ok() {
+///         vmem::unlock(base, page).unwrap();
+///     }
+///     vmem::release(base, page).unwrap();
+/// }
+/// ```
+pub unsafe fn lock(ptr: *mut u8, size: usize) -> Result<()> {
+    let (start, len) = page_range("lock", ptr, size)?;
+    require_committed("lock", start, len)?;
+    // SAFETY: checked and page-aligned; the caller owns the range.
+    unsafe { os::lock(start, len) }
+}
+
+/// Unlocks every page that holds a byte of `[ptr, ptr + size)`, so the OS may swap them
+/// out again. Unlocking pages that are not locked is harmless.
+///
+/// Cost: one system call.
+///
+/// # Errors
+/// `InvalidArgument` for null, a zero size or an overflowing range.
+///
+/// # Safety
+/// The range must lie inside reservations you own.
+///
+/// ```
+/// let page = vmem::page_size();
+/// let base = vmem::reserve(page).unwrap().as_ptr();
+/// // SAFETY: our reservation.
+/// unsafe {
+///     vmem::commit(base, page).unwrap();
+///     vmem::unlock(base, page).unwrap();
+///     vmem::release(base, page).unwrap();
+/// }
+/// ```
+pub unsafe fn unlock(ptr: *mut u8, size: usize) -> Result<()> {
+    let (start, len) = page_range("unlock", ptr, size)?;
+    // SAFETY: checked and page-aligned; the caller owns the range.
+    unsafe { os::unlock(start, len) }
+}
+
+/// Refuses ranges with pages that are not committed and accessible, where the OS itself
+/// would not (Unix `mlock` accepts `PROT_NONE` pages and locks nothing useful).
+fn require_committed(operation: &'static str, start: *mut u8, len: usize) -> Result<()> {
+    if !os::QUERY_SUPPORTED || os::CHECKS_COMMIT_ITSELF {
+        return Ok(());
+    }
+    let runs = crate::query(start, len)?;
+    match runs.iter().find(|run| run.state != PageState::Committed || run.protection == crate::Protection::NoAccess) {
+        None => Ok(()),
+        Some(run) => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            operation,
+            match run.state {
+                PageState::Free => "part of the range is not mapped at all",
+                PageState::Reserved => "part of the range is reserved but not committed",
+                PageState::Committed => "part of the range is committed with no access",
+            },
+        )
+        .at(run.start, run.size)),
+    }
+}

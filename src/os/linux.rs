@@ -1,0 +1,248 @@
+//! Linux and Android extras: `/proc` and `/sys` figures, `/proc/self/smaps` queries,
+//! `MADV_POPULATE_WRITE` and transparent huge pages.
+
+use alloc::vec::Vec;
+use core::ffi::CStr;
+
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+use rustix::mm::{self, Advice};
+
+use super::unix::{os_error, page_size, touch_pages};
+use crate::{Error, ErrorKind, MemoryStatus, PageState, Protection, RegionInfo, Result};
+
+/// Reads a whole (small, virtual) file such as `/proc/meminfo`.
+fn read_file(operation: &'static str, path: &CStr) -> Result<Vec<u8>> {
+    let fail = |errno: Errno| {
+        Error::from_os(ErrorKind::Os, operation, errno.raw_os_error())
+            .because("cannot read /proc or /sys (is /proc mounted?)")
+    };
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(fail)?;
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match rustix::io::read(&fd, &mut chunk) {
+            Ok(0) => return Ok(data),
+            Ok(n) => {
+                if data.try_reserve(n).is_err() {
+                    return Err(Error::new(ErrorKind::OutOfMemory, operation, "no heap memory to read /proc"));
+                }
+                data.extend_from_slice(&chunk[..n]);
+            }
+            Err(Errno::INTR) => continue,
+            Err(errno) => return Err(fail(errno)),
+        }
+    }
+}
+
+fn parse_u64(text: &[u8]) -> Option<u64> {
+    let text = core::str::from_utf8(text).ok()?.trim();
+    text.parse().ok()
+}
+
+/// The value in bytes of a `Name:   1234 kB` line of `/proc/meminfo`.
+fn meminfo_field(meminfo: &[u8], name: &[u8]) -> Option<u64> {
+    meminfo.split(|&b| b == b'\n').find_map(|line| {
+        let rest = line.strip_prefix(name)?.strip_prefix(b":")?;
+        let rest = core::str::from_utf8(rest).ok()?.trim();
+        let (number, unit) = rest.split_once(' ').unwrap_or((rest, ""));
+        let number: u64 = number.parse().ok()?;
+        Some(if unit.trim() == "kB" { number.saturating_mul(1024) } else { number })
+    })
+}
+
+pub(crate) fn huge_page_size() -> Option<usize> {
+    let from_thp = read_file("huge_page_size", c"/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+        .ok()
+        .and_then(|text| parse_u64(&text));
+    let size = from_thp.or_else(|| {
+        let meminfo = read_file("huge_page_size", c"/proc/meminfo").ok()?;
+        meminfo_field(&meminfo, b"Hugepagesize")
+    })?;
+    usize::try_from(size).ok().filter(|&s| s > page_size())
+}
+
+pub(crate) fn memory_status() -> Result<MemoryStatus> {
+    let meminfo = read_file("memory_status", c"/proc/meminfo")?;
+    let total = meminfo_field(&meminfo, b"MemTotal").ok_or(Error::new(
+        ErrorKind::Os,
+        "memory_status",
+        "/proc/meminfo has no MemTotal line",
+    ))?;
+    // MemAvailable exists since Linux 3.14; before it, free memory is the best estimate.
+    let available =
+        meminfo_field(&meminfo, b"MemAvailable").or_else(|| meminfo_field(&meminfo, b"MemFree")).unwrap_or(0);
+    Ok(MemoryStatus {
+        total_physical_bytes: total,
+        available_physical_bytes: available.min(total),
+        committed_bytes: meminfo_field(&meminfo, b"Committed_AS"),
+        commit_limit_bytes: meminfo_field(&meminfo, b"CommitLimit"),
+    })
+}
+
+pub(crate) fn resident_bytes() -> Result<usize> {
+    let statm = read_file("resident_bytes", c"/proc/self/statm")?;
+    let pages = statm.split(|&b| b == b' ').nth(1).and_then(parse_u64).ok_or(Error::new(
+        ErrorKind::Os,
+        "resident_bytes",
+        "cannot parse /proc/self/statm",
+    ))?;
+    Ok(usize::try_from(pages).unwrap_or(usize::MAX).saturating_mul(page_size()))
+}
+
+fn parse_hex(text: &[u8]) -> Option<usize> {
+    usize::from_str_radix(core::str::from_utf8(text).ok()?, 16).ok()
+}
+
+/// One mapping of `/proc/self/smaps`: its range, protection and whether it is charged
+/// (`ac` in `VmFlags`).
+struct Mapping {
+    start: usize,
+    end: usize,
+    protection: Protection,
+    accounted: bool,
+}
+
+/// Parses a header line `start-end perms offset dev inode [path]`.
+fn parse_header(line: &[u8]) -> Option<Mapping> {
+    let mut fields = line.split(|&b| b == b' ');
+    let range = fields.next()?;
+    let perms = fields.next()?;
+    let dash = range.iter().position(|&b| b == b'-')?;
+    let start = parse_hex(&range[..dash])?;
+    let end = parse_hex(&range[dash + 1..])?;
+    if perms.len() != 4 {
+        return None;
+    }
+    let protection = Protection::from_flags(perms[0] == b'r', perms[1] == b'w', perms[2] == b'x')?;
+    Some(Mapping { start, end, protection, accounted: false })
+}
+
+/// Appends `[from, to)` to `out`, merging it into the last run when that one matches.
+fn push_run(out: &mut Vec<RegionInfo>, from: usize, to: usize, state: PageState, protection: Protection) -> Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    if let Some(last) = out.last_mut() {
+        if last.state == state && last.protection == protection && last.end() == from {
+            last.size += to - from;
+            return Ok(());
+        }
+    }
+    out.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, "query", "no heap memory for the result"))?;
+    out.push(RegionInfo { start: from, size: to - from, state, protection });
+    Ok(())
+}
+
+/// Appends the part of `mapping` inside `[*cursor, end)`, after the free gap before it.
+fn push_mapping(out: &mut Vec<RegionInfo>, mapping: &Mapping, cursor: &mut usize, end: usize) -> Result<()> {
+    let from = mapping.start.max(*cursor);
+    let to = mapping.end.min(end);
+    if from >= to {
+        return Ok(());
+    }
+    push_run(out, *cursor, from, PageState::Free, Protection::NoAccess)?;
+    let state = if mapping.protection != Protection::NoAccess || mapping.accounted {
+        PageState::Committed
+    } else {
+        PageState::Reserved
+    };
+    push_run(out, from, to, state, mapping.protection)?;
+    *cursor = to;
+    Ok(())
+}
+
+/// Appends the runs of pages of `[ptr, ptr + size)`, from `/proc/self/smaps`.
+///
+/// A mapping with access is committed. A `PROT_NONE` mapping is committed if the kernel
+/// still charges it (`ac`), and reserved otherwise: Linux uncharges private pages made
+/// inaccessible before they were ever written, so those read as reserved, which is what
+/// they then are.
+pub(crate) fn query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Result<()> {
+    let smaps = read_file("query", c"/proc/self/smaps")?;
+    let start = ptr as usize;
+    let end = start + size;
+    let mut cursor = start;
+    let mut current: Option<Mapping> = None;
+    for line in smaps.split(|&b| b == b'\n') {
+        if let Some(flags) = line.strip_prefix(b"VmFlags:") {
+            if let Some(mapping) = current.as_mut() {
+                mapping.accounted = flags.split(|&b| b == b' ').any(|flag| flag == b"ac");
+            }
+        } else if line.first().is_some_and(u8::is_ascii_hexdigit) && line.contains(&b'-') {
+            if let Some(header) = parse_header(line) {
+                if let Some(mapping) = current.take() {
+                    push_mapping(out, &mapping, &mut cursor, end)?;
+                }
+                if header.start >= end {
+                    break;
+                }
+                current = Some(header);
+            }
+        }
+    }
+    if let Some(mapping) = current.take() {
+        push_mapping(out, &mapping, &mut cursor, end)?;
+    }
+    push_run(out, cursor, end, PageState::Free, Protection::NoAccess)
+}
+
+/// # Safety
+/// `[ptr, ptr + size)` is committed and writable, and owned by the caller.
+pub(crate) unsafe fn prefault(ptr: *mut u8, size: usize) -> Result<()> {
+    // SAFETY: MADV_POPULATE_WRITE faults pages in as a write would, without changing data.
+    match unsafe { mm::madvise(ptr.cast(), size, Advice::LinuxPopulateWrite) } {
+        Ok(()) => Ok(()),
+        // Before Linux 5.14 the advice does not exist: touch one byte per page instead.
+        Err(Errno::INVAL) => {
+            // SAFETY: the caller promised the range is committed and writable.
+            unsafe { touch_pages(ptr, size) };
+            Ok(())
+        }
+        Err(errno) => {
+            let kind = if errno == Errno::NOMEM { ErrorKind::OutOfMemory } else { ErrorKind::Os };
+            Err(os_error(kind, "prefault", errno, ptr, size)
+                .because("could not fault the pages in (are they committed and writable?)"))
+        }
+    }
+}
+
+/// # Safety
+/// `[ptr, ptr + size)` lies inside reservations owned by the caller.
+pub(crate) unsafe fn advise_huge_pages(ptr: *mut u8, size: usize) -> Result<()> {
+    // SAFETY: MADV_HUGEPAGE is advice about page size only; contents stay as they are.
+    unsafe { mm::madvise(ptr.cast(), size, Advice::LinuxHugepage) }.map_err(|errno| {
+        if errno == Errno::INVAL {
+            os_error(ErrorKind::Unsupported, "advise_huge_pages", errno, ptr, size)
+                .because("transparent huge pages are not available (CONFIG_TRANSPARENT_HUGEPAGE off?)")
+        } else {
+            os_error(ErrorKind::Os, "advise_huge_pages", errno, ptr, size)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo_lines_parse() {
+        let text = b"MemTotal:       24000000 kB\nMemAvailable:   1000 kB\nHugePages_Total:       0\n";
+        assert_eq!(meminfo_field(text, b"MemTotal"), Some(24_000_000 * 1024));
+        assert_eq!(meminfo_field(text, b"MemAvailable"), Some(1000 * 1024));
+        assert_eq!(meminfo_field(text, b"HugePages_Total"), Some(0));
+        assert_eq!(meminfo_field(text, b"Mem"), None);
+    }
+
+    #[test]
+    fn smaps_header_parses() {
+        let m = parse_header(b"7f0000000000-7f0000002000 r-xp 00000000 00:00 0    [vdso]").unwrap();
+        assert_eq!((m.start, m.end, m.protection), (0x7f00_0000_0000, 0x7f00_0000_2000, Protection::ReadExecute));
+        assert!(parse_header(b"Rss:   4 kB").is_none());
+    }
+}
+
+/// `/proc/self/smaps` answers queries.
+pub(crate) const QUERY_SUPPORTED: bool = true;
+/// `mlock` accepts `PROT_NONE` pages, so the public layer checks commit state itself.
+pub(crate) const CHECKS_COMMIT_ITSELF: bool = false;

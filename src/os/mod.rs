@@ -1,0 +1,56 @@
+//! The platform contract: the only place that knows which OS it runs on.
+//!
+//! Every backend provides the functions below with these exact signatures. The public
+//! modules validate arguments first, so a backend may assume:
+//! - `ptr` is non-null and page-aligned, `size` is a non-zero multiple of the page size,
+//!   and `ptr + size` does not overflow;
+//! - for `release`, `ptr`/`size` are a whole reservation made by `reserve` or
+//!   `reserve_aligned`.
+//!
+//! | function | what it must do |
+//! |---|---|
+//! | `page_size() -> usize`, `allocation_granularity() -> usize` | ask the OS; never 0 |
+//! | `huge_page_size() -> Option<usize>` | the (transparent) huge page size, if any |
+//! | `memory_status() -> Result<MemoryStatus>`, `resident_bytes() -> Result<usize>` | machine and process figures |
+//! | `reserve(size) -> Result<*mut u8>` | address space with no access and no commit charge |
+//! | `reserve_aligned(size, align) -> Result<*mut u8>` | the same, base aligned to `align` (a power of two above the granularity) |
+//! | `release(ptr, size) -> Result<()>` | give the whole reservation back |
+//! | `commit(ptr, size) -> Result<()>` | back the pages, read-write; fresh pages read zero; committed pages keep their contents |
+//! | `decommit(ptr, size) -> Result<()>` | return the memory and the commit charge; the range stays reserved, no access; it reads zero when committed again |
+//! | `protect(ptr, size, Protection) -> Result<()>` | change the protection of committed pages |
+//! | `lock(ptr, size)`, `unlock(ptr, size)` | pin in RAM / unpin |
+//! | `query(ptr, size, &mut Vec<RegionInfo>) -> Result<()>` | append the runs of pages covering the range, in order, clipped to it |
+//! | `prefault(ptr, size) -> Result<()>` | fault in committed pages now |
+//! | `advise_huge_pages(ptr, size) -> Result<()>` | ask for transparent huge pages, or `Unsupported` |
+//! | `ring_map(size) -> Result<*mut u8>` | `2 * size` bytes where the second half maps the same memory as the first (std only) |
+//! | `ring_unmap(ptr, size) -> Result<()>` | undo `ring_map` |
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub(crate) use unix::*;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod linux;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use linux::*;
+
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+mod macos;
+#[cfg(any(target_os = "macos", target_os = "ios"))]
+pub(crate) use macos::*;
+
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "ios"))))]
+mod bsd;
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "ios"))))]
+pub(crate) use bsd::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
+
+#[cfg(not(any(unix, windows)))]
+mod stub;
+#[cfg(not(any(unix, windows)))]
+pub(crate) use stub::*;

@@ -1,0 +1,1 @@
+//! Backend placeholder (being written).

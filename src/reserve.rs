@@ -1,0 +1,111 @@
+//! Reserving and releasing address space.
+
+use core::ptr::NonNull;
+
+use crate::range::reservation_size;
+use crate::{os, Error, ErrorKind, Result};
+
+/// Reserves at least `size` bytes of address space, rounded up to whole pages, and returns
+/// its base, which is aligned to [`allocation_granularity`](crate::allocation_granularity).
+///
+/// Reserved memory is inaccessible (any access faults) and costs no physical memory and no
+/// commit charge: [`commit`](crate::commit) the pages you use. Give it back with
+/// [`release`](crate::release), or use [`Reservation`](crate::Reservation), which does that
+/// on drop.
+///
+/// Cost: one system call (`mmap` / `VirtualAlloc`).
+///
+/// # Errors
+/// `InvalidArgument` for a zero size; `OutOfAddressSpace` when the address space or
+/// `RLIMIT_AS` has no room.
+///
+/// ```
+/// let size = 1 << 30;
+/// let base = vmem::reserve(size).unwrap();
+/// // SAFETY: `base` came from `reserve(size)` and is not used after this.
+/// unsafe { vmem::release(base.as_ptr(), size).unwrap() };
+/// ```
+pub fn reserve(size: usize) -> Result<NonNull<u8>> {
+    let size = reservation_size("reserve", size)?;
+    // SAFETY: `size` is a non-zero multiple of the page size, as the backend requires.
+    let ptr = unsafe { os::reserve(size)? };
+    NonNull::new(ptr).ok_or(Error::new(ErrorKind::Os, "reserve", "the OS returned a null address").sized(size))
+}
+
+/// Reserves at least `size` bytes whose base is a multiple of `align` (a power of two).
+///
+/// Use it for huge pages (2 MiB alignment) or for tricks that find a block's header by
+/// masking an address. Release it with [`release`](crate::release) as usual.
+///
+/// Cost: one to three system calls.
+///
+/// # Errors
+/// As [`reserve`], and `InvalidArgument` when `align` is not a power of two.
+///
+/// ```
+/// let two_mib = 2 << 20;
+/// let base = vmem::reserve_aligned(two_mib, two_mib).unwrap();
+/// assert!(vmem::is_aligned(base.as_ptr() as usize, two_mib));
+/// // SAFETY: `base` came from `reserve_aligned(two_mib, _)` and is not used after this.
+/// unsafe { vmem::release(base.as_ptr(), two_mib).unwrap() };
+/// ```
+pub fn reserve_aligned(size: usize, align: usize) -> Result<NonNull<u8>> {
+    let size = reservation_size("reserve", size)?;
+    if !align.is_power_of_two() {
+        return Err(Error::new(ErrorKind::InvalidArgument, "reserve", "the alignment is not a power of two")
+            .sized(size)
+            .with_limit("alignment", align as u64));
+    }
+    if align <= crate::allocation_granularity() {
+        return reserve(size);
+    }
+    // SAFETY: `size` is a non-zero multiple of the page size and `align` a power of two
+    // above the granularity, as the backend requires.
+    let ptr = unsafe { os::reserve_aligned(size, align)? };
+    NonNull::new(ptr).ok_or(Error::new(ErrorKind::Os, "reserve", "the OS returned a null address").sized(size))
+}
+
+/// Releases a reservation made by [`reserve`] or [`reserve_aligned`]: its address space
+/// and any memory committed in it go back to the OS.
+///
+/// `size` is the size given to `reserve` (it is rounded up to pages the same way).
+///
+/// Cost: one system call.
+///
+/// # Errors
+/// `InvalidArgument` for a null or misaligned `ptr` or a zero size.
+///
+/// # Safety
+/// `ptr` and `size` must describe exactly one whole reservation from [`reserve`], not yet
+/// released, and nothing may use its memory afterwards.
+///
+/// ```
+/// let base = vmem::reserve(4096).unwrap();
+/// // SAFETY: the reservation is released once and not used afterwards.
+/// unsafe { vmem::release(base.as_ptr(), 4096).unwrap() };
+/// ```
+pub unsafe fn release(ptr: *mut u8, size: usize) -> Result<()> {
+    if ptr.is_null() {
+        return Err(Error::new(ErrorKind::InvalidArgument, "release", "the pointer is null").sized(size));
+    }
+    if !crate::is_aligned(ptr as usize, crate::allocation_granularity()) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "release",
+            "the pointer is not the base of a reservation (misaligned)",
+        )
+        .at(ptr as usize, size)
+        .with_limit("allocation granularity", crate::allocation_granularity() as u64));
+    }
+    let size = reservation_size("release", size).map_err(|e| e.at(ptr as usize, size))?;
+    if (ptr as usize).checked_add(size).is_none() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "release",
+            "the range runs past the end of the address space",
+        )
+        .at(ptr as usize, size));
+    }
+    // SAFETY: the caller promises this is one whole reservation no one uses any more.
+    unsafe { os::release(ptr, size) }
+}

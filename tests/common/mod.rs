@@ -1,0 +1,76 @@
+//! Helpers shared by the integration tests: running a closure in a child process, and
+//! reading memory figures.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// The environment variable that tells a re-executed test binary which child to run.
+const CHILD_ENV: &str = "VMEM_TEST_CHILD";
+
+/// How a child process ended.
+#[derive(Debug)]
+pub struct ChildOutcome {
+    /// The exit code, if it exited.
+    pub code: Option<i32>,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+    /// What it printed to stdout.
+    pub stdout: String,
+    /// What it printed to stderr.
+    pub stderr: String,
+}
+
+/// Runs `body` in a fresh child process (this test binary re-executed with only the test
+/// `test_name` selected) and reports how it ended. In the child itself, runs `body` and
+/// exits with code 0 when it returns (a panic exits with 101).
+///
+/// `test_name` must be the full path of the calling test as libtest knows it (for an
+/// integration test file, just the function name, or `module::name`).
+///
+/// Use it for anything that may crash (guard-page faults) or that changes process-wide
+/// limits (`setrlimit`).
+pub fn in_child(test_name: &str, body: impl FnOnce()) -> ChildOutcome {
+    if std::env::var(CHILD_ENV).as_deref() == Ok(test_name) {
+        body();
+        std::process::exit(0);
+    }
+    let output: Output = Command::new(std::env::current_exe().expect("current_exe"))
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, test_name)
+        .output()
+        .expect("spawn child test process");
+    outcome(output)
+}
+
+fn outcome(output: Output) -> ChildOutcome {
+    use std::os::unix::process::ExitStatusExt;
+    ChildOutcome {
+        code: output.status.code(),
+        signal: output.status.signal(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+impl ChildOutcome {
+    /// Panics with the child's output unless it exited with code 0.
+    pub fn assert_success(&self) {
+        assert_eq!(self.code, Some(0), "child failed: {self:#?}");
+    }
+}
+
+/// Sets the soft and hard limit of `resource` (for use inside `in_child` only).
+pub fn set_limit(resource: rustix::process::Resource, bytes: u64) {
+    rustix::process::setrlimit(resource, rustix::process::Rlimit { current: Some(bytes), maximum: Some(bytes) })
+        .expect("setrlimit");
+}
+
+/// This process's resident set size in bytes.
+pub fn rss() -> usize {
+    vmem::resident_bytes().expect("resident_bytes")
+}
+
+/// The system-wide commit charge (`Committed_AS`) in bytes.
+pub fn committed_as() -> u64 {
+    vmem::memory_status().expect("memory_status").committed_bytes.expect("Committed_AS")
+}
