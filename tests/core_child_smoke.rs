@@ -1,4 +1,5 @@
 //! Checks the child-process helper itself: a fault in the child is seen by the parent.
+#![cfg(unix)]
 mod common;
 
 #[test]

@@ -22,8 +22,10 @@
 //! | `query(ptr, size, &mut Vec<RegionInfo>) -> Result<()>` | append the runs of pages covering the range, in order, clipped to it |
 //! | `prefault(ptr, size) -> Result<()>` | fault in committed pages now |
 //! | `advise_huge_pages(ptr, size) -> Result<()>` | ask for transparent huge pages, or `Unsupported` |
-//! | `ring_map(size) -> Result<*mut u8>` | `2 * size` bytes where the second half maps the same memory as the first (std only) |
-//! | `ring_unmap(ptr, size) -> Result<()>` | undo `ring_map` |
+//! | `QUERY_SUPPORTED: bool` | whether `query` works here |
+//! | `CHECKS_COMMIT_ITSELF: bool` | whether the OS itself refuses to lock pages that are not committed |
+//! | `ring_map(size) -> Result<*mut u8>` | (feature `std`) `2 * size` bytes where the second half maps the same memory as the first; `size` is a non-zero multiple of the allocation granularity; no descriptor or handle stays open |
+//! | `unsafe ring_unmap(ptr, size) -> Result<()>` | (feature `std`) undo `ring_map(size)` whose base was `ptr` |
 
 #[cfg(unix)]
 mod unix;

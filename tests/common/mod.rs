@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: running a closure in a child process, and
 //! reading memory figures.
 #![allow(dead_code)]
+#![cfg(unix)]
 
 use std::process::{Command, Output};
 
