@@ -1,2 +1,121 @@
-//! Placeholder: this benchmark is being written.
-fn main() {}
+//! The core layer against the same system calls made directly (rustix) and against the
+//! `region` crate, in the same run. Ratios: `scripts/bench_ratios.py core`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use rustix::mm::{self, MapFlags, MprotectFlags, ProtFlags};
+
+const GIB: usize = 1 << 30;
+
+fn direct_reserve(size: usize) -> *mut u8 {
+    // SAFETY: a fresh PROT_NONE mapping at an address the kernel picks.
+    unsafe { mm::mmap_anonymous(std::ptr::null_mut(), size, ProtFlags::empty(), MapFlags::PRIVATE) }.unwrap().cast()
+}
+
+fn direct_release(ptr: *mut u8, size: usize) {
+    // SAFETY: `ptr`/`size` is a mapping made by `direct_reserve`.
+    unsafe { mm::munmap(ptr.cast(), size) }.unwrap();
+}
+
+fn direct_commit(ptr: *mut u8, size: usize) {
+    // SAFETY: inside a mapping made by `direct_reserve`.
+    unsafe { mm::mprotect(ptr.cast(), size, MprotectFlags::READ | MprotectFlags::WRITE) }.unwrap();
+}
+
+fn direct_decommit(ptr: *mut u8, size: usize) {
+    // SAFETY: replaces part of our own mapping with a fresh PROT_NONE one.
+    unsafe { mm::mmap_anonymous(ptr.cast(), size, ProtFlags::empty(), MapFlags::PRIVATE | MapFlags::FIXED) }.unwrap();
+}
+
+fn touch(ptr: *mut u8, size: usize) {
+    let page = vmem::page_size();
+    for offset in (0..size).step_by(page) {
+        // SAFETY: callers pass committed, writable ranges.
+        unsafe { ptr.add(offset).write_volatile(1) };
+    }
+}
+
+fn reserve_release(c: &mut Criterion) {
+    let mut group = c.benchmark_group("reserve_release_1GiB");
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            let p = direct_reserve(GIB);
+            direct_release(black_box(p), GIB);
+        })
+    });
+    group.bench_function("vmem", |b| {
+        b.iter(|| {
+            let p = vmem::reserve(GIB).unwrap();
+            // SAFETY: the reservation just made.
+            unsafe { vmem::release(black_box(p.as_ptr()), GIB) }.unwrap();
+        })
+    });
+    group.bench_function("vmem_reservation", |b| b.iter(|| drop(black_box(vmem::Reservation::new(GIB).unwrap()))));
+    group.bench_function("region", |b| {
+        b.iter(|| drop(black_box(region::alloc(GIB, region::Protection::NONE).unwrap())));
+    });
+    group.finish();
+}
+
+fn commit_decommit(c: &mut Criterion) {
+    for (name, size) in [("commit_decommit_64KiB", 64 << 10), ("commit_decommit_2MiB", 2 << 20)] {
+        let mut group = c.benchmark_group(name);
+        let base = direct_reserve(GIB);
+        group.bench_function("direct", |b| {
+            b.iter(|| {
+                direct_commit(base, size);
+                direct_decommit(base, size);
+            })
+        });
+        let r = vmem::Reservation::new(GIB).unwrap();
+        group.bench_function("vmem", |b| {
+            b.iter(|| {
+                // SAFETY: inside our reservation, never touched while decommitted.
+                unsafe {
+                    vmem::commit(r.as_ptr(), size).unwrap();
+                    vmem::decommit(r.as_ptr(), size).unwrap();
+                }
+            })
+        });
+        group.bench_function("vmem_reservation", |b| {
+            b.iter(|| {
+                r.commit(0, size).unwrap();
+                r.decommit(0, size).unwrap();
+            })
+        });
+        group.finish();
+        direct_release(base, GIB);
+    }
+}
+
+fn commit_first_touch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("commit_touch_decommit_1GiB");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(8));
+    let base = direct_reserve(GIB);
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            direct_commit(base, GIB);
+            touch(base, GIB);
+            direct_decommit(base, GIB);
+        })
+    });
+    let r = vmem::Reservation::new(GIB).unwrap();
+    group.bench_function("vmem", |b| {
+        b.iter(|| {
+            r.commit(0, GIB).unwrap();
+            touch(r.as_ptr(), GIB);
+            r.decommit(0, GIB).unwrap();
+        })
+    });
+    group.finish();
+    direct_release(base, GIB);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    targets = reserve_release, commit_decommit, commit_first_touch
+}
+criterion_main!(benches);
