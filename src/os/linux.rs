@@ -246,3 +246,48 @@ mod tests {
 pub(crate) const QUERY_SUPPORTED: bool = true;
 /// `mlock` accepts `PROT_NONE` pages, so the public layer checks commit state itself.
 pub(crate) const CHECKS_COMMIT_ITSELF: bool = false;
+
+/// A `2 * size` double mapping of a `memfd` (Linux 3.17+), or of an unlinked temporary file
+/// where `memfd_create` is missing. No descriptor stays open.
+#[cfg(feature = "std")]
+pub(crate) fn ring_map(size: usize) -> Result<*mut u8> {
+    let fd = match rustix::fs::memfd_create(c"vmem-ring", rustix::fs::MemfdFlags::CLOEXEC) {
+        Ok(fd) => fd,
+        Err(Errno::NOSYS) => anonymous_temp_file()?,
+        Err(errno) => {
+            return Err(
+                os_error(ErrorKind::Os, "ring_map", errno, core::ptr::null_mut(), size).because("memfd_create failed")
+            )
+        }
+    };
+    size_fd(&fd, size)?;
+    super::unix::map_fd_twice(rustix::fd::AsFd::as_fd(&fd), size)
+}
+
+/// Sets the length of the file behind `fd` to `size` bytes.
+#[cfg(feature = "std")]
+fn size_fd(fd: &rustix::fd::OwnedFd, size: usize) -> Result<()> {
+    rustix::fs::ftruncate(fd, size as u64).map_err(|errno| {
+        let kind = if errno == Errno::NOSPC || errno == Errno::FBIG { ErrorKind::OutOfMemory } else { ErrorKind::Os };
+        os_error(kind, "ring_map", errno, core::ptr::null_mut(), size).because("cannot size the shared memory file")
+    })
+}
+
+/// An unnamed file in `/dev/shm` (or the temporary directory) that vanishes when closed:
+/// the fallback for kernels without `memfd_create`.
+#[cfg(feature = "std")]
+pub(crate) fn anonymous_temp_file() -> Result<rustix::fd::OwnedFd> {
+    use rustix::fs::{open, Mode, OFlags};
+    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+    let mode = Mode::RUSR | Mode::WUSR;
+    let temp_dir = std::env::temp_dir();
+    let mut last = Errno::NOENT;
+    for dir in [std::path::Path::new("/dev/shm"), temp_dir.as_path()] {
+        match open(dir, flags, mode) {
+            Ok(fd) => return Ok(fd),
+            Err(errno) => last = errno,
+        }
+    }
+    Err(os_error(ErrorKind::Unsupported, "ring_map", last, core::ptr::null_mut(), 0)
+        .because("neither memfd_create nor an O_TMPFILE file in /dev/shm or the temporary directory is available"))
+}

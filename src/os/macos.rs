@@ -1,1 +1,232 @@
-//! Backend placeholder (being written).
+//! macOS and iOS extras: `sysctl` figures, Mach region queries, Mach double mapping.
+//!
+//! Reserve, commit, decommit, protect and lock come from `unix.rs` (decommit remaps with
+//! `MAP_FIXED`, because `MADV_DONTNEED` neither frees nor zeroes here). Pages are 16 KiB on
+//! Apple Silicon.
+//!
+//! Written from Apple's documentation and the `mach2`/`libc` declarations; it is compiled
+//! and tested by the macOS job of `.github/workflows/ci.yml`, not on the Linux machine the
+//! project is developed on.
+
+use alloc::vec::Vec;
+use core::ffi::CStr;
+use core::mem::{size_of, MaybeUninit};
+
+use mach2::kern_return::{KERN_INVALID_ADDRESS, KERN_SUCCESS};
+use mach2::traps::mach_task_self;
+use mach2::vm::mach_vm_region;
+use mach2::vm_prot::{VM_PROT_EXECUTE, VM_PROT_READ, VM_PROT_WRITE};
+use mach2::vm_region::{vm_region_basic_info_64, vm_region_info_t, VM_REGION_BASIC_INFO_64};
+use mach2::vm_types::{mach_vm_address_t, mach_vm_size_t};
+
+use super::unix::{page_size, touch_pages};
+use crate::{Error, ErrorKind, MemoryStatus, PageState, Protection, RegionInfo, Result};
+
+/// `mach_vm_region` answers queries.
+pub(crate) const QUERY_SUPPORTED: bool = true;
+/// `mlock` accepts `PROT_NONE` pages, so the public layer checks commit state itself.
+pub(crate) const CHECKS_COMMIT_ITSELF: bool = false;
+
+pub(crate) fn huge_page_size() -> Option<usize> {
+    // macOS has no transparent huge pages for user mappings.
+    None
+}
+
+/// Reads an integer `sysctl` by name.
+fn sysctl_u64(operation: &'static str, name: &CStr) -> Result<u64> {
+    let mut value = [0u8; 8];
+    let mut len = value.len();
+    // SAFETY: `value` is a writable buffer of `len` bytes; the name is NUL-terminated.
+    let rc =
+        unsafe { libc::sysctlbyname(name.as_ptr(), value.as_mut_ptr().cast(), &mut len, core::ptr::null_mut(), 0) };
+    if rc != 0 {
+        return Err(Error::new(ErrorKind::Os, operation, "sysctl failed"));
+    }
+    Ok(match len {
+        4 => u32::from_ne_bytes([value[0], value[1], value[2], value[3]]) as u64,
+        _ => u64::from_ne_bytes(value),
+    })
+}
+
+pub(crate) fn memory_status() -> Result<MemoryStatus> {
+    let total = sysctl_u64("memory_status", c"hw.memsize")?;
+    // Free pages only: a conservative figure (inactive and purgeable pages could be given too).
+    let free_pages = sysctl_u64("memory_status", c"vm.page_free_count").unwrap_or(0);
+    let available = free_pages.saturating_mul(page_size() as u64).min(total);
+    Ok(MemoryStatus {
+        total_physical_bytes: total,
+        available_physical_bytes: available,
+        committed_bytes: None,
+        commit_limit_bytes: None,
+    })
+}
+
+/// `struct mach_task_basic_info` (`MACH_TASK_BASIC_INFO`, packed to 4 bytes as in the header).
+#[repr(C, packed(4))]
+#[allow(dead_code)] // filled by the kernel; only `resident_size` is read
+struct MachTaskBasicInfo {
+    virtual_size: u64,
+    resident_size: u64,
+    resident_size_max: u64,
+    user_time: [i32; 2],
+    system_time: [i32; 2],
+    policy: i32,
+    suspend_count: i32,
+}
+
+const MACH_TASK_BASIC_INFO: u32 = 20;
+
+pub(crate) fn resident_bytes() -> Result<usize> {
+    let mut info = MaybeUninit::<MachTaskBasicInfo>::zeroed();
+    let mut count = (size_of::<MachTaskBasicInfo>() / size_of::<i32>()) as u32;
+    // SAFETY: `info` is a buffer of `count` integers, as task_info expects for this flavor.
+    let rc =
+        unsafe { mach2::task::task_info(mach_task_self(), MACH_TASK_BASIC_INFO, info.as_mut_ptr().cast(), &mut count) };
+    if rc != KERN_SUCCESS {
+        return Err(Error::new(ErrorKind::Os, "resident_bytes", "task_info(MACH_TASK_BASIC_INFO) failed"));
+    }
+    // SAFETY: task_info succeeded and filled the struct.
+    let info = unsafe { info.assume_init() };
+    let resident = info.resident_size;
+    Ok(usize::try_from(resident).unwrap_or(usize::MAX))
+}
+
+fn protection_of(prot: i32) -> Protection {
+    Protection::from_flags(prot & VM_PROT_READ != 0, prot & VM_PROT_WRITE != 0, prot & VM_PROT_EXECUTE != 0)
+        .unwrap_or(Protection::ReadWrite)
+}
+
+fn push_run(out: &mut Vec<RegionInfo>, from: usize, to: usize, state: PageState, protection: Protection) -> Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    if let Some(last) = out.last_mut() {
+        if last.state == state && last.protection == protection && last.end() == from {
+            last.size += to - from;
+            return Ok(());
+        }
+    }
+    out.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, "query", "no heap memory for the result"))?;
+    out.push(RegionInfo { start: from, size: to - from, state, protection });
+    Ok(())
+}
+
+/// Walks the regions with `mach_vm_region`, which returns the first region at or above the
+/// address asked. An inaccessible region is reported reserved: Mach does not say whether
+/// its pages were ever committed.
+pub(crate) fn query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Result<()> {
+    let end = ptr as usize + size;
+    let mut cursor = ptr as usize;
+    while cursor < end {
+        let mut address = cursor as mach_vm_address_t;
+        let mut region_size: mach_vm_size_t = 0;
+        let mut info = vm_region_basic_info_64::default();
+        let mut count = vm_region_basic_info_64::count();
+        let mut object_name = 0;
+        // SAFETY: all out pointers are valid; `info` holds `count` integers of this flavor.
+        let rc = unsafe {
+            mach_vm_region(
+                mach_task_self(),
+                &mut address,
+                &mut region_size,
+                VM_REGION_BASIC_INFO_64,
+                (&mut info as *mut vm_region_basic_info_64) as vm_region_info_t,
+                &mut count,
+                &mut object_name,
+            )
+        };
+        if rc == KERN_INVALID_ADDRESS {
+            // Nothing mapped at or above the cursor.
+            return push_run(out, cursor, end, PageState::Free, Protection::NoAccess);
+        }
+        if rc != KERN_SUCCESS {
+            return Err(Error::new(ErrorKind::Os, "query", "mach_vm_region failed").at(ptr as usize, size));
+        }
+        let start = (address as usize).max(cursor).min(end);
+        push_run(out, cursor, start, PageState::Free, Protection::NoAccess)?;
+        let stop = (address as usize).saturating_add(region_size as usize).min(end);
+        let protection = protection_of(info.protection);
+        let state = if protection == Protection::NoAccess { PageState::Reserved } else { PageState::Committed };
+        push_run(out, start, stop, state, protection)?;
+        if stop <= cursor {
+            break;
+        }
+        cursor = stop;
+    }
+    Ok(())
+}
+
+/// # Safety
+/// The range is committed, writable and owned by the caller.
+pub(crate) unsafe fn prefault(ptr: *mut u8, size: usize) -> Result<()> {
+    // SAFETY: the caller promises committed, writable memory.
+    unsafe { touch_pages(ptr, size) };
+    Ok(())
+}
+
+/// # Safety
+/// The range lies inside reservations owned by the caller.
+pub(crate) unsafe fn advise_huge_pages(ptr: *mut u8, size: usize) -> Result<()> {
+    Err(Error::new(ErrorKind::Unsupported, "advise_huge_pages", "macOS has no transparent huge pages")
+        .at(ptr as usize, size))
+}
+
+#[cfg(feature = "std")]
+pub(crate) use ring::{ring_map, ring_unmap};
+
+/// The double mapping for the ring buffer: allocate `2 * size`, then remap the first half
+/// over the second half, sharing (not copying) its pages.
+#[cfg(feature = "std")]
+mod ring {
+    use super::*;
+    use mach2::vm::{mach_vm_allocate, mach_vm_deallocate, mach_vm_remap};
+    use mach2::vm_inherit::VM_INHERIT_NONE;
+    use mach2::vm_statistics::{VM_FLAGS_ANYWHERE, VM_FLAGS_FIXED, VM_FLAGS_OVERWRITE};
+
+    pub(crate) fn ring_map(size: usize) -> Result<*mut u8> {
+        let total = size.checked_mul(2).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidArgument, "ring_map", "twice the size overflows usize").sized(size)
+        })?;
+        // SAFETY: allocates fresh memory in our own task; every failure path deallocates it.
+        unsafe {
+            let task = mach_task_self();
+            let mut base: mach_vm_address_t = 0;
+            let rc = mach_vm_allocate(task, &mut base, total as mach_vm_size_t, VM_FLAGS_ANYWHERE);
+            if rc != KERN_SUCCESS {
+                return Err(Error::new(ErrorKind::OutOfAddressSpace, "ring_map", "mach_vm_allocate failed").sized(size));
+            }
+            let mut second = base + size as mach_vm_address_t;
+            let (mut current, mut max) = (0, 0);
+            let rc = mach_vm_remap(
+                task,
+                &mut second,
+                size as mach_vm_size_t,
+                0,
+                VM_FLAGS_FIXED | VM_FLAGS_OVERWRITE,
+                task,
+                base,
+                0,
+                &mut current,
+                &mut max,
+                VM_INHERIT_NONE,
+            );
+            if rc != KERN_SUCCESS || second != base + size as mach_vm_address_t {
+                mach_vm_deallocate(task, base, total as mach_vm_size_t);
+                return Err(Error::new(ErrorKind::OutOfMemory, "ring_map", "mach_vm_remap failed").sized(size));
+            }
+            Ok(base as usize as *mut u8)
+        }
+    }
+
+    /// # Safety
+    /// `ptr` came from `ring_map(size)` and nothing uses it any more.
+    pub(crate) unsafe fn ring_unmap(ptr: *mut u8, size: usize) -> Result<()> {
+        // SAFETY: deallocates exactly the `2 * size` bytes `ring_map` made.
+        let rc = unsafe { mach_vm_deallocate(mach_task_self(), ptr as usize as mach_vm_address_t, 2 * size as u64) };
+        if rc == KERN_SUCCESS {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Os, "ring_unmap", "mach_vm_deallocate failed").at(ptr as usize, size))
+        }
+    }
+}

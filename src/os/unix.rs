@@ -196,3 +196,40 @@ pub(crate) unsafe fn touch_pages(ptr: *mut u8, size: usize) {
         offset += page;
     }
 }
+
+/// Maps the first `size` bytes of `fd` twice, back to back, into a fresh `2 * size`
+/// reservation: the double mapping behind the ring buffer. The caller closes `fd` afterwards
+/// (the mappings keep the memory alive). On failure nothing stays mapped.
+///
+/// `size` is a non-zero multiple of the page size and `fd` is at least `size` bytes long.
+#[cfg(feature = "std")]
+pub(crate) fn map_fd_twice(fd: rustix::fd::BorrowedFd<'_>, size: usize) -> Result<*mut u8> {
+    let total = size.checked_mul(2).ok_or_else(|| {
+        Error::new(ErrorKind::InvalidArgument, "ring_map", "twice the size overflows usize").sized(size)
+    })?;
+    // SAFETY: `total` is a non-zero multiple of the page size.
+    let base = unsafe { reserve(total)? };
+    for half in [base, base.wrapping_add(size)] {
+        // SAFETY: MAP_FIXED replaces one half of the reservation just made, which nothing else
+        // uses; the file is at least `size` bytes long.
+        let mapped = unsafe {
+            mm::mmap(half.cast(), size, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED | MapFlags::FIXED, fd, 0)
+        };
+        if let Err(errno) = mapped {
+            // SAFETY: the whole reservation is ours and unused.
+            let _ = unsafe { mm::munmap(base.cast(), total) };
+            return Err(commit_error("ring_map", errno, half, size));
+        }
+    }
+    Ok(base)
+}
+
+/// Undoes `map_fd_twice` (or any `ring_map` built on it).
+///
+/// # Safety
+/// `ptr` came from `map_fd_twice(_, size)` and nothing uses it any more.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn ring_unmap(ptr: *mut u8, size: usize) -> Result<()> {
+    // SAFETY: the caller hands over both halves.
+    unsafe { mm::munmap(ptr.cast(), 2 * size) }.map_err(|e| os_error(ErrorKind::Os, "ring_unmap", e, ptr, size))
+}
