@@ -99,3 +99,8 @@ pub use ring::*;
 pub use status::{memory_status, resident_bytes, MemoryStatus};
 pub use sync_arena::*;
 pub use virtual_vec::*;
+
+/// The README's Rust examples, compiled and run as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,1 +1,451 @@
-//! Placeholder: being written.
+//! `SyncArena`: the arena shared between threads.
+//!
+//! The same idea as [`Arena`](crate::Arena) — a pointer bump in reserved address space that
+//! grows without moving — but allocation goes through `&self` from many threads at once.
+//! The fast path is lock-free: one compare-and-swap on the current block's position.
+//! Committing the next step or chaining a new block takes a short lock (a spin lock that
+//! yields), once per [`commit_step`](crate::ArenaBuilder::commit_step) bytes.
+//!
+//! Like `Arena`, it never runs `Drop` for what it allocates.
+//!
+//! ```
+//! use vmem::SyncArena;
+//!
+//! let arena = SyncArena::new();
+//! std::thread::scope(|s| {
+//!     for t in 0..4u64 {
+//!         let arena = &arena;
+//!         s.spawn(move || {
+//!             let values = arena.alloc_slice_fill_with(1000, |i| t * 1000 + i as u64);
+//!             assert_eq!(values[999], t * 1000 + 999);
+//!         });
+//!     }
+//! });
+//! assert!(arena.allocated_bytes() >= 4 * 8000);
+//! ```
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::alloc::Layout;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+
+use crate::arena::{alloc_failed, Config};
+use crate::{Error, ErrorKind, Reservation, Result};
+
+/// One block: its reservation and two atomics, the bump position and the committed end.
+struct SyncBlock {
+    reservation: Reservation,
+    /// The next free address.
+    position: AtomicUsize,
+    /// One past the last committed address. Only grows while the block is in use.
+    committed_end: AtomicUsize,
+}
+
+impl SyncBlock {
+    fn base(&self) -> usize {
+        self.reservation.as_ptr() as usize
+    }
+
+    fn committed(&self) -> usize {
+        self.committed_end.load(Ordering::Acquire) - self.base()
+    }
+}
+
+/// A bump arena shared between threads: see the [module docs](self).
+pub struct SyncArena {
+    /// The block allocations bump in; null before the first allocation.
+    current: AtomicPtr<SyncBlock>,
+    /// Every block, the current one last; changed only under `lock` or with `&mut self`.
+    blocks: UnsafeCell<Vec<Box<SyncBlock>>>,
+    lock: AtomicBool,
+    config: Config,
+}
+
+// SAFETY: the blocks are owned by the arena; moving it moves them.
+unsafe impl Send for SyncArena {}
+// SAFETY: shared access is the allocation fast path (atomics on a block that stays alive and
+// in place, because blocks are boxed and only dropped with `&mut self`) and the slow path,
+// which touches `blocks` only while holding `lock`.
+unsafe impl Sync for SyncArena {}
+
+impl Default for SyncArena {
+    fn default() -> SyncArena {
+        SyncArena::new()
+    }
+}
+
+/// Holds the slow-path lock; releases it on drop.
+struct LockGuard<'a>(&'a AtomicBool);
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl SyncArena {
+    /// A shared arena with the default settings; reserves nothing until the first
+    /// allocation. Use [`Arena::builder`](crate::Arena::builder) and
+    /// [`build_sync`](crate::ArenaBuilder::build_sync) for other settings.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// assert_eq!(arena.reserved_bytes(), 0);
+    /// ```
+    pub fn new() -> SyncArena {
+        SyncArena::with_config(Config::DEFAULT)
+    }
+
+    pub(crate) fn with_config(config: Config) -> SyncArena {
+        SyncArena {
+            current: AtomicPtr::new(ptr::null_mut()),
+            blocks: UnsafeCell::new(Vec::new()),
+            lock: AtomicBool::new(false),
+            config,
+        }
+    }
+
+    fn lock(&self) -> LockGuard<'_> {
+        let mut spins = 0u32;
+        while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            spins += 1;
+            if spins < 64 {
+                core::hint::spin_loop();
+            } else {
+                #[cfg(feature = "std")]
+                std::thread::yield_now();
+                #[cfg(not(feature = "std"))]
+                core::hint::spin_loop();
+            }
+        }
+        LockGuard(&self.lock)
+    }
+
+    /// Tries to bump `block`'s position for `size` bytes aligned to `align`.
+    #[inline]
+    fn bump(block: &SyncBlock, size: usize, align: usize) -> Option<usize> {
+        let mut position = block.position.load(Ordering::Relaxed);
+        loop {
+            let start = position.checked_add(align - 1)? & !(align - 1);
+            let end = start.checked_add(size)?;
+            if end > block.committed_end.load(Ordering::Acquire) {
+                return None;
+            }
+            match block.position.compare_exchange_weak(position, end, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some(start),
+                Err(now) => position = now,
+            }
+        }
+    }
+
+    /// Allocates `layout` from any thread, or returns an error when memory or the maximum
+    /// runs out. Zero-sized layouts return a dangling, well-aligned pointer.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// let arena = vmem::SyncArena::new();
+    /// let p = arena.try_alloc_layout(Layout::from_size_align(24, 8).unwrap()).unwrap();
+    /// assert_eq!(p.as_ptr() as usize % 8, 0);
+    /// ```
+    #[inline]
+    pub fn try_alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>> {
+        let (size, align) = (layout.size(), layout.align());
+        if size == 0 {
+            // SAFETY: `align` is a non-zero power of two.
+            return Ok(unsafe { NonNull::new_unchecked(ptr::without_provenance_mut(align)) });
+        }
+        let current = self.current.load(Ordering::Acquire);
+        if !current.is_null() {
+            // SAFETY: blocks stay alive and in place until `&mut self` drops them.
+            let block = unsafe { &*current };
+            if let Some(start) = Self::bump(block, size, align) {
+                // SAFETY: `start` lies in the block's committed range, so it is non-null.
+                return Ok(unsafe { NonNull::new_unchecked(block.reservation.as_ptr().with_addr(start)) });
+            }
+        }
+        self.alloc_slow(size, align)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self, size: usize, align: usize) -> Result<NonNull<u8>> {
+        const OP: &str = "SyncArena::alloc";
+        let _guard = self.lock();
+        // SAFETY: we hold the lock, so no other thread touches `blocks`; `&mut self` methods
+        // cannot run while `&self` is borrowed.
+        let blocks = unsafe { &mut *self.blocks.get() };
+        let too_large = || Error::new(ErrorKind::OutOfMemory, OP, "the allocation is larger than any address space");
+        if let Some(block) = blocks.last() {
+            // Another thread may have made room meanwhile.
+            if let Some(start) = Self::bump(block, size, align) {
+                return Ok(NonNull::new(block.reservation.as_ptr().with_addr(start)).ok_or_else(too_large)?);
+            }
+            // Commit enough for this request, and bump under the lock (others may still bump
+            // lock-free; the CAS loop in `bump` settles who gets what).
+            let base = block.base();
+            let len = block.reservation.len();
+            let position = block.position.load(Ordering::Relaxed);
+            let start = position.checked_add(align - 1).ok_or_else(too_large)? & !(align - 1);
+            let end = start.checked_add(size).ok_or_else(too_large)?;
+            if end <= base + len {
+                let committed = block.committed();
+                let wanted = crate::align_up(end - base, self.config.commit_step).unwrap_or(usize::MAX).min(len);
+                if wanted > committed {
+                    block.reservation.commit(committed, wanted - committed)?;
+                    block.committed_end.store(base + wanted, Ordering::Release);
+                }
+                if let Some(start) = Self::bump(block, size, align) {
+                    return Ok(NonNull::new(block.reservation.as_ptr().with_addr(start)).ok_or_else(too_large)?);
+                }
+            }
+        }
+        // Chain a new block, at least as large as the request.
+        let padded = size.checked_add(align - 1).ok_or_else(too_large)?;
+        let reserved: usize = blocks.iter().map(|b| b.reservation.len()).sum();
+        let reservation = self.config.reserve_block(OP, padded, reserved)?;
+        let first_commit = crate::align_up(padded, self.config.commit_step).unwrap_or(usize::MAX).min(reservation.len());
+        reservation.commit(0, first_commit)?;
+        let base = reservation.as_ptr() as usize;
+        let start = (base + align - 1) & !(align - 1);
+        let block = Box::new(SyncBlock {
+            position: AtomicUsize::new(start + size),
+            committed_end: AtomicUsize::new(base + first_commit),
+            reservation,
+        });
+        let result = block.reservation.as_ptr().with_addr(start);
+        blocks.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, OP, "no heap memory for block list"))?;
+        let raw = &*block as *const SyncBlock as *mut SyncBlock;
+        blocks.push(block);
+        self.current.store(raw, Ordering::Release);
+        NonNull::new(result).ok_or_else(too_large)
+    }
+
+    /// Allocates `layout`; see [`try_alloc_layout`](SyncArena::try_alloc_layout).
+    ///
+    /// # Panics
+    /// When memory or the maximum runs out.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// let arena = vmem::SyncArena::new();
+    /// arena.alloc_layout(Layout::new::<[u64; 4]>());
+    /// ```
+    #[inline]
+    pub fn alloc_layout(&self, layout: Layout) -> NonNull<u8> {
+        self.try_alloc_layout(layout).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// Moves `value` into the arena, or gives it back with the error.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// assert_eq!(*arena.try_alloc('x').unwrap(), 'x');
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    pub fn try_alloc<T>(&self, value: T) -> core::result::Result<&mut T, (T, Error)> {
+        match self.try_alloc_layout(Layout::new::<T>()) {
+            Ok(p) => {
+                let p = p.as_ptr().cast::<T>();
+                // SAFETY: fresh, aligned memory for a `T`, owned by this call alone.
+                unsafe {
+                    p.write(value);
+                    Ok(&mut *p)
+                }
+            }
+            Err(e) => Err((value, e)),
+        }
+    }
+
+    /// Moves `value` into the arena.
+    ///
+    /// # Panics
+    /// When memory or the maximum runs out.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// *arena.alloc(1) += 1;
+    /// ```
+    #[inline]
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    pub fn alloc<T>(&self, value: T) -> &mut T {
+        match self.try_alloc(value) {
+            Ok(r) => r,
+            Err((_, e)) => alloc_failed(e),
+        }
+    }
+
+    /// Allocates `len` elements made by `f(index)`, or returns an error.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// assert_eq!(arena.try_alloc_slice_fill_with(3, |i| i).unwrap(), [0, 1, 2]);
+    /// ```
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    pub fn try_alloc_slice_fill_with<T>(&self, len: usize, mut f: impl FnMut(usize) -> T) -> Result<&mut [T]> {
+        let layout = Layout::array::<T>(len).map_err(|_| {
+            Error::new(ErrorKind::OutOfMemory, "SyncArena::alloc_slice", "the slice is larger than any address space")
+                .sized(len)
+        })?;
+        let p = self.try_alloc_layout(layout)?.as_ptr().cast::<T>();
+        for i in 0..len {
+            // SAFETY: room for `len` elements; each written once (leaked if `f` panics).
+            unsafe { p.add(i).write(f(i)) };
+        }
+        // SAFETY: all elements initialized.
+        Ok(unsafe { core::slice::from_raw_parts_mut(p, len) })
+    }
+
+    /// Allocates `len` elements made by `f(index)`.
+    ///
+    /// # Panics
+    /// When memory or the maximum runs out.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// assert_eq!(arena.alloc_slice_fill_with(2, |i| i * 2), [0, 2]);
+    /// ```
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    pub fn alloc_slice_fill_with<T>(&self, len: usize, f: impl FnMut(usize) -> T) -> &mut [T] {
+        self.try_alloc_slice_fill_with(len, f).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// Copies `src` into the arena, or returns an error.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// assert_eq!(arena.try_alloc_slice_copy(&[7u8; 3]).unwrap(), [7, 7, 7]);
+    /// ```
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    pub fn try_alloc_slice_copy<T: Copy>(&self, src: &[T]) -> Result<&mut [T]> {
+        let p = self.try_alloc_layout(Layout::for_value(src))?.as_ptr().cast::<T>();
+        // SAFETY: room for `src.len()` elements, disjoint from `src`.
+        unsafe {
+            ptr::copy_nonoverlapping(src.as_ptr(), p, src.len());
+            Ok(core::slice::from_raw_parts_mut(p, src.len()))
+        }
+    }
+
+    /// Copies `src` into the arena.
+    ///
+    /// # Panics
+    /// When memory or the maximum runs out.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// assert_eq!(arena.alloc_slice_copy(&[1, 2]), [1, 2]);
+    /// ```
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &mut [T] {
+        self.try_alloc_slice_copy(src).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// Copies `s` into the arena, or returns an error.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// assert_eq!(arena.try_alloc_str("ok").unwrap(), "ok");
+    /// ```
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    pub fn try_alloc_str(&self, s: &str) -> Result<&mut str> {
+        let bytes = self.try_alloc_slice_copy(s.as_bytes())?;
+        // SAFETY: a copy of a valid `str`.
+        Ok(unsafe { core::str::from_utf8_unchecked_mut(bytes) })
+    }
+
+    /// Copies `s` into the arena.
+    ///
+    /// # Panics
+    /// When memory or the maximum runs out.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// assert_eq!(arena.alloc_str("text"), "text");
+    /// ```
+    #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
+    pub fn alloc_str(&self, s: &str) -> &mut str {
+        self.try_alloc_str(s).unwrap_or_else(|e| alloc_failed(e))
+    }
+
+    /// Runs `f` on every block while holding the lock.
+    fn with_blocks<R>(&self, f: impl FnOnce(&[Box<SyncBlock>]) -> R) -> R {
+        let _guard = self.lock();
+        // SAFETY: the lock keeps every other writer of `blocks` out.
+        f(unsafe { &*self.blocks.get() })
+    }
+
+    /// Bytes handed out (including alignment padding) in all blocks. With other threads
+    /// allocating, a snapshot.
+    ///
+    /// ```
+    /// let arena = vmem::SyncArena::new();
+    /// arena.alloc(0u32);
+    /// assert_eq!(arena.allocated_bytes(), 4);
+    /// ```
+    pub fn allocated_bytes(&self) -> usize {
+        self.with_blocks(|blocks| blocks.iter().map(|b| b.position.load(Ordering::Relaxed) - b.base()).sum())
+    }
+
+    /// Bytes committed in all blocks.
+    ///
+    /// ```
+    /// let arena = vmem::Arena::builder().commit_step(1 << 16).build_sync().unwrap();
+    /// arena.alloc(0u8);
+    /// assert_eq!(arena.committed_bytes(), 1 << 16);
+    /// ```
+    pub fn committed_bytes(&self) -> usize {
+        self.with_blocks(|blocks| blocks.iter().map(|b| b.committed()).sum())
+    }
+
+    /// Bytes of address space reserved in all blocks.
+    ///
+    /// ```
+    /// let arena = vmem::Arena::builder().block_size(1 << 24).build_sync().unwrap();
+    /// arena.alloc(0u8);
+    /// assert_eq!(arena.reserved_bytes(), 1 << 24);
+    /// ```
+    pub fn reserved_bytes(&self) -> usize {
+        self.with_blocks(|blocks| blocks.iter().map(|b| b.reservation.len()).sum())
+    }
+
+    /// Frees everything, as [`Arena::reset`](crate::Arena::reset): releases chained blocks
+    /// and decommits what exceeds `retain_bytes` of the first.
+    ///
+    /// ```
+    /// let mut arena = vmem::SyncArena::new();
+    /// arena.alloc_slice_fill_with(1 << 20, |_| 1u8);
+    /// arena.reset();
+    /// assert_eq!((arena.allocated_bytes(), arena.committed_bytes()), (0, 0));
+    /// ```
+    pub fn reset(&mut self) {
+        let retain = self.config.retain_bytes;
+        let blocks = self.blocks.get_mut();
+        blocks.truncate(1);
+        if let Some(first) = blocks.first_mut() {
+            let base = first.base();
+            let committed = first.committed();
+            let keep = retain.min(committed);
+            let mut now = committed;
+            if committed > keep && first.reservation.decommit(keep, committed - keep).is_ok() {
+                now = keep;
+            }
+            *first.committed_end.get_mut() = base + now;
+            *first.position.get_mut() = base;
+            let raw = &mut **first as *mut SyncBlock;
+            *self.current.get_mut() = raw;
+        }
+    }
+}
+
+impl fmt::Debug for SyncArena {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncArena")
+            .field("allocated_bytes", &self.allocated_bytes())
+            .field("committed_bytes", &self.committed_bytes())
+            .field("reserved_bytes", &self.reserved_bytes())
+            .finish()
+    }
+}

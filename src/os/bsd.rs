@@ -88,6 +88,16 @@ pub(crate) fn ring_map(size: usize) -> Result<*mut u8> {
     super::unix::map_fd_twice(std::os::fd::AsFd::as_fd(&fd), size)
 }
 
+/// Undoes `ring_map`.
+///
+/// # Safety
+/// `ptr` came from `ring_map(size)` and nothing uses it any more.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn ring_unmap(ptr: *mut u8, size: usize) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { super::unix::unmap_twice(ptr, size) }
+}
+
 #[cfg(all(feature = "std", target_os = "freebsd"))]
 fn open_anonymous_shm() -> Result<libc::c_int> {
     // SAFETY: SHM_ANON asks for an object without a name.

@@ -273,6 +273,16 @@ fn size_fd(fd: &rustix::fd::OwnedFd, size: usize) -> Result<()> {
     })
 }
 
+/// Undoes `ring_map`.
+///
+/// # Safety
+/// `ptr` came from `ring_map(size)` and nothing uses it any more.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn ring_unmap(ptr: *mut u8, size: usize) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { super::unix::unmap_twice(ptr, size) }
+}
+
 /// An unnamed file in `/dev/shm` (or the temporary directory) that vanishes when closed:
 /// the fallback for kernels without `memfd_create`.
 #[cfg(feature = "std")]

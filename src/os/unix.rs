@@ -224,12 +224,12 @@ pub(crate) fn map_fd_twice(fd: rustix::fd::BorrowedFd<'_>, size: usize) -> Resul
     Ok(base)
 }
 
-/// Undoes `map_fd_twice` (or any `ring_map` built on it).
+/// Undoes `map_fd_twice`.
 ///
 /// # Safety
 /// `ptr` came from `map_fd_twice(_, size)` and nothing uses it any more.
 #[cfg(feature = "std")]
-pub(crate) unsafe fn ring_unmap(ptr: *mut u8, size: usize) -> Result<()> {
+pub(crate) unsafe fn unmap_twice(ptr: *mut u8, size: usize) -> Result<()> {
     // SAFETY: the caller hands over both halves.
     unsafe { mm::munmap(ptr.cast(), 2 * size) }.map_err(|e| os_error(ErrorKind::Os, "ring_unmap", e, ptr, size))
 }
