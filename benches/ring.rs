@@ -3,11 +3,12 @@
 //! as in a real stream. vmem's `RingBuffer` against `VecDeque<u8>` and the `ringbuf` crate,
 //! in the same run. Ratios: `scripts/bench_ratios.py stream --baseline VecDeque`.
 //!
-//! Two consumers:
+//! Three consumers:
 //! - `copy`: the consumer copies each chunk out (`pop_slice`, `read_exact`, `drain`).
-//! - `contiguous`: the consumer needs each chunk as one contiguous slice (as a parser, a
-//!   hash or a `write` system call does). The double-mapped ring hands it `readable()` in
-//!   place; the others must first copy the chunk out of their two halves.
+//! - `scan` and `hash`: the consumer needs each chunk as one contiguous slice (as a parser,
+//!   a hash or a `write` system call does): a fast vectorized scan for newlines, or a slow
+//!   serial checksum. The double-mapped ring hands it `readable()` in place; the others
+//!   must first copy the chunk out of their two halves.
 
 use std::collections::VecDeque;
 use std::hint::black_box;
@@ -20,9 +21,38 @@ const RING: usize = 64 << 10;
 /// Bytes streamed per iteration (reported as throughput, so the figure scales to 1 GiB).
 const STREAM: usize = 64 << 20;
 
-/// The consumer's work on a contiguous chunk: a cheap checksum that reads every byte.
-fn checksum(bytes: &[u8]) -> u64 {
-    bytes.chunks_exact(8).fold(0u64, |acc, w| acc.rotate_left(5) ^ u64::from_le_bytes(w.try_into().unwrap()))
+/// What the consumer does with each contiguous chunk.
+#[derive(Clone, Copy, PartialEq)]
+enum Reader {
+    /// Copies the chunk out (`pop_slice`, `read_exact`, `drain`): no contiguity needed.
+    Copy,
+    /// A fast pass over every byte, as a parser scanning for delimiters does (vectorized).
+    Scan,
+    /// A slow pass: a serial checksum whose own cost dominates the copies.
+    Hash,
+}
+
+impl Reader {
+    fn name(self) -> &'static str {
+        match self {
+            Reader::Copy => "copy",
+            Reader::Scan => "scan",
+            Reader::Hash => "hash",
+        }
+    }
+
+    fn consume(self, bytes: &[u8]) -> u64 {
+        match self {
+            Reader::Copy => 0,
+            Reader::Scan => bytes
+                .chunks(128)
+                .map(|c| u64::from(c.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>()))
+                .sum(),
+            Reader::Hash => bytes
+                .chunks_exact(8)
+                .fold(0u64, |acc, w| acc.rotate_left(5) ^ u64::from_le_bytes(w.try_into().unwrap())),
+        }
+    }
 }
 
 fn stream(c: &mut Criterion) {
@@ -30,8 +60,9 @@ fn stream(c: &mut Criterion) {
         let input: Vec<u8> = (0..chunk).map(|i| i as u8).collect();
         let backlog = vec![0u8; RING - chunk];
         let rounds = STREAM / chunk;
-        for contiguous in [false, true] {
-            let mode = if contiguous { "contiguous" } else { "copy" };
+        for reader in [Reader::Copy, Reader::Scan, Reader::Hash] {
+            let mode = reader.name();
+            let contiguous = reader != Reader::Copy;
             let mut group = c.benchmark_group(format!("stream_{mode}_{chunk}B_chunks"));
             group.throughput(Throughput::Bytes(STREAM as u64));
             let mut output = vec![0u8; chunk];
@@ -49,7 +80,7 @@ fn stream(c: &mut Criterion) {
                         output[split..].copy_from_slice(&back[..chunk - split]);
                         deque.drain(..chunk);
                         if contiguous {
-                            sum ^= checksum(&output);
+                            sum ^= reader.consume(&output);
                         }
                     }
                     black_box((sum, &output));
@@ -66,7 +97,7 @@ fn stream(c: &mut Criterion) {
                         producer.push_slice(black_box(&input));
                         consumer.pop_slice(&mut output);
                         if contiguous {
-                            sum ^= checksum(&output);
+                            sum ^= reader.consume(&output);
                         }
                     }
                     black_box((sum, &output));
@@ -81,7 +112,7 @@ fn stream(c: &mut Criterion) {
                     for _ in 0..rounds {
                         ring.push_slice(black_box(&input));
                         if contiguous {
-                            sum ^= checksum(&ring.readable()[..chunk]);
+                            sum ^= reader.consume(&ring.readable()[..chunk]);
                             ring.advance_read(chunk).unwrap();
                         } else {
                             ring.pop_slice(&mut output);

@@ -5,7 +5,8 @@ Usage: scripts/bench_ratios.py [GROUP_PREFIX ...] [--baseline NAME ...]
 Reads target/criterion/<group>/<variant>/new/estimates.json (or $CARGO_TARGET_DIR's).
 For each group, every variant is compared with the first baseline name present in the
 group (default: direct, std, bumpalo, Vec, VecDeque, slab, boxcar): ratio = baseline
-median / variant median, so a ratio above 1.0 means the variant is faster.
+median / variant median, so a ratio above 1.0 means the variant is faster. Bare times are
+left out on purpose: on a shared machine only ratios from one run mean something.
 """
 import json
 import os
@@ -29,15 +30,8 @@ def median(path):
         return json.load(f)["median"]["point_estimate"]
 
 
-def fmt_time(ns):
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if ns >= scale:
-            return f"{ns / scale:.3g} {unit}"
-    return f"{ns:.3g} ns"
-
-
-print("| group | variant | median | ratio vs baseline |")
-print("|---|---|---|---|")
+print("| group | variant | ratio vs baseline |")
+print("|---|---|---|")
 for group in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "report"):
     if prefixes and not any(group.name.startswith(p) for p in prefixes):
         continue
@@ -49,4 +43,4 @@ for group in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "repor
     base = next((b for b in baselines if b in variants), None)
     for name, value in variants.items():
         ratio = f"{variants[base] / value:.2f}x vs {base}" if base and name != base else "baseline"
-        print(f"| {group.name} | {name} | {fmt_time(value)} | {ratio} |")
+        print(f"| {group.name} | {name} | {ratio} |")

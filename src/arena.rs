@@ -38,7 +38,7 @@
 //! let name = arena.alloc_str("origin");
 //! let squares = arena.alloc_slice_fill_with(5, |i| i * i);
 //! point.0 += 1.0;
-//! assert_eq!((point.0, name, &squares[..]), (2.0, "origin", &[0, 1, 4, 9, 16][..]));
+//! assert_eq!((point.0, &*name, &squares[..]), (2.0, "origin", &[0, 1, 4, 9, 16][..]));
 //! arena.reset(); // everything above is gone; the memory is reused
 //! ```
 
@@ -58,6 +58,16 @@ const MIB: usize = 1 << 20;
 pub(crate) const DEFAULT_BLOCK_SIZE: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 * MIB };
 /// The smallest block the arena falls back to when address space is scarce (`ulimit -v`).
 pub(crate) const MIN_FALLBACK_BLOCK: usize = 4 * MIB;
+/// Every allocation's size is rounded up to this, so the bump position is always aligned
+/// to it and allocations of alignment up to it need no rounding.
+pub(crate) const MIN_ALIGN: usize = 8;
+
+/// `size` rounded up to [`MIN_ALIGN`]. Does not wrap for sizes up to `isize::MAX`.
+#[inline(always)]
+pub(crate) const fn padded(size: usize) -> usize {
+    (size + (MIN_ALIGN - 1)) & !(MIN_ALIGN - 1)
+}
+
 /// Default commit step.
 pub(crate) const DEFAULT_COMMIT_STEP: usize = MIB;
 
@@ -71,6 +81,7 @@ pub(crate) struct Config {
     pub(crate) max_bytes: Option<usize>,
     pub(crate) huge_pages: bool,
     pub(crate) retain_bytes: usize,
+    pub(crate) prefault: bool,
 }
 
 impl Config {
@@ -80,7 +91,21 @@ impl Config {
         max_bytes: None,
         huge_pages: false,
         retain_bytes: 0,
+        prefault: true,
     };
+
+    /// Commits `[offset, offset + len)` of `block` and, if asked, faults it in at once: one
+    /// `madvise` instead of a page fault per page, which more than halves the cost of first
+    /// touch on Linux.
+    pub(crate) fn commit(&self, block: &Reservation, offset: usize, len: usize) -> Result<()> {
+        block.commit(offset, len)?;
+        if self.prefault {
+            // SAFETY: the range was committed read-write just now and lies inside `block`.
+            // Advice only: if the pages cannot be faulted in now, first touch does it.
+            let _ = unsafe { crate::prefault(block.as_ptr().wrapping_add(offset), len) };
+        }
+        Ok(())
+    }
 
     /// Reserves a block for a request of `needed` bytes (alignment padding included), given
     /// `reserved` bytes already reserved. Falls back to smaller reservations when address
@@ -211,6 +236,22 @@ impl ArenaBuilder {
     /// ```
     pub fn retain_bytes(mut self, bytes: usize) -> Self {
         self.config.retain_bytes = bytes;
+        self
+    }
+
+    /// Whether each commit step is faulted in as soon as it is committed (default `true`).
+    ///
+    /// Prefaulting (one `madvise(MADV_POPULATE_WRITE)` per step on Linux) makes first
+    /// touch of arena memory much cheaper than a page fault per page, at the price of up to
+    /// one [`commit_step`](ArenaBuilder::commit_step) of memory that is resident before it
+    /// is used. Turn it off for sparse use of a large arena.
+    ///
+    /// ```
+    /// let arena = vmem::Arena::builder().prefault(false).build().unwrap();
+    /// arena.alloc(1u8);
+    /// ```
+    pub fn prefault(mut self, enabled: bool) -> Self {
+        self.config.prefault = enabled;
         self
     }
 
@@ -371,15 +412,27 @@ impl Arena {
             // SAFETY: `align` is a non-zero power of two, so the pointer is non-null.
             return Ok(unsafe { NonNull::new_unchecked(ptr::without_provenance_mut(align)) });
         }
+        // Sizes are rounded up to `MIN_ALIGN` so that `position` stays a multiple of it, and
+        // the usual small alignments need no rounding at all (the compiler drops the other
+        // branch for a constant layout). `Layout` sizes are at most `isize::MAX`: no wrap.
+        let size = padded(size);
         let position = self.position.get();
-        let start = position.wrapping_add(align - 1) & !(align - 1);
-        if let Some(room) = self.committed_end.get().checked_sub(start) {
-            if size <= room && start >= position {
-                self.position.set(start + size);
-                // SAFETY: `start` lies in the committed part of the current block (so the
-                // block exists and `base` is its non-null base).
-                return Ok(unsafe { NonNull::new_unchecked(self.base.get().with_addr(start)) });
+        let committed_end = self.committed_end.get();
+        // Before the first block both are 0, so every check below fails.
+        let start = if align <= MIN_ALIGN {
+            position
+        } else {
+            let start = position.wrapping_add(align - 1) & !(align - 1);
+            if start < position || start > committed_end {
+                return self.alloc_slow(size, align);
             }
+            start
+        };
+        if size <= committed_end - start {
+            self.position.set(start + size);
+            // SAFETY: `start..start + size` lies in the committed part of the current block
+            // (so the block exists and `base` is its non-null base).
+            return Ok(unsafe { NonNull::new_unchecked(self.base.get().with_addr(start)) });
         }
         self.alloc_slow(size, align)
     }
@@ -392,7 +445,7 @@ impl Arena {
         // SAFETY: `&self` methods never hold a reference into `blocks` across this call, and
         // the arena is not `Sync`, so this is the only access.
         let blocks = unsafe { &mut *self.blocks.get() };
-        let padded = size.checked_add(align - 1).ok_or_else(|| too_large(OP, size))?;
+        let with_slack = size.checked_add(align - 1).ok_or_else(|| too_large(OP, size))?;
         if let Some(block) = blocks.last_mut() {
             let base = block.reservation.as_ptr() as usize;
             let start = self.position.get().checked_add(align - 1).ok_or_else(|| too_large(OP, size))? & !(align - 1);
@@ -403,20 +456,20 @@ impl Arena {
                     .unwrap_or(usize::MAX)
                     .min(block.reservation.len());
                 if wanted > block.committed {
-                    block.reservation.commit(block.committed, wanted - block.committed)?;
+                    self.config.commit(&block.reservation, block.committed, wanted - block.committed)?;
                     block.committed = wanted;
                     self.committed_end.set(base + wanted);
                 }
                 self.position.set(end);
-                return Ok(NonNull::new(block.reservation.as_ptr().wrapping_add(start - base))
-                    .ok_or(Error::new(ErrorKind::Os, OP, "null block"))?);
+                return NonNull::new(block.reservation.as_ptr().wrapping_add(start - base))
+                    .ok_or(Error::new(ErrorKind::Os, OP, "null block"));
             }
         }
         // Chain a new block at least as large as the request.
         let reserved: usize = blocks.iter().map(|b| b.reservation.len()).sum();
-        let block = self.config.reserve_block(OP, padded, reserved)?;
-        let first_commit = crate::align_up(padded, self.config.commit_step).unwrap_or(usize::MAX).min(block.len());
-        block.commit(0, first_commit)?;
+        let block = self.config.reserve_block(OP, with_slack, reserved)?;
+        let first_commit = crate::align_up(with_slack, self.config.commit_step).unwrap_or(usize::MAX).min(block.len());
+        self.config.commit(&block, 0, first_commit)?;
         blocks.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, OP, "no heap memory for block list"))?;
         let allocated_before = self.allocated_bytes();
         let base = block.as_ptr();
@@ -488,9 +541,11 @@ impl Arena {
     #[inline]
     #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
     pub fn alloc<T>(&self, value: T) -> &mut T {
-        match self.try_alloc(value) {
-            Ok(r) => r,
-            Err((_, e)) => alloc_failed(e),
+        let p = self.alloc_layout(Layout::new::<T>()).as_ptr().cast::<T>();
+        // SAFETY: `p` is fresh, aligned memory for a `T` that lives as long as `&self`.
+        unsafe {
+            p.write(value);
+            &mut *p
         }
     }
 
@@ -801,7 +856,7 @@ impl fmt::Debug for Arena {
     }
 }
 
-// SAFETY (for the trait): memory returned by `allocate` stays valid until the arena is reset
+// SAFETY: memory returned by `allocate` stays valid until the arena is reset
 // or dropped, which needs `&mut Arena` and so cannot happen while `&Arena` (the allocator) is
 // borrowed; `grow`/`shrink` keep the contents as the trait requires.
 unsafe impl allocator_api2::alloc::Allocator for &Arena {
@@ -815,7 +870,7 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         // Only the most recent allocation can be given back: rewind over it.
         let address = ptr.as_ptr() as usize;
-        if layout.size() != 0 && address + layout.size() == self.position.get() {
+        if layout.size() != 0 && address + padded(layout.size()) == self.position.get() {
             self.position.set(address);
         }
     }
@@ -827,11 +882,11 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
         new: Layout,
     ) -> core::result::Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
         let address = ptr.as_ptr() as usize;
-        let is_last = old.size() != 0 && address + old.size() == self.position.get();
+        let is_last = old.size() != 0 && address + padded(old.size()) == self.position.get();
         if is_last && address % new.align() == 0 {
-            let extra = new.size() - old.size();
+            let extra = padded(new.size()) - padded(old.size());
             if extra <= self.committed_end.get() - self.position.get() {
-                self.position.set(address + new.size());
+                self.position.set(address + padded(new.size()));
                 return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
             }
             // Room in the block's reservation: commit more and grow in place.
@@ -839,12 +894,12 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
             let blocks = unsafe { &mut *self.blocks.get() };
             if let Some(block) = blocks.last_mut() {
                 let base = block.reservation.as_ptr() as usize;
-                let end = address + new.size();
+                let end = address + padded(new.size());
                 if end <= base + block.reservation.len() {
                     let wanted = crate::align_up(end - base, self.config.commit_step)
                         .unwrap_or(usize::MAX)
                         .min(block.reservation.len());
-                    if block.reservation.commit(block.committed, wanted - block.committed).is_ok() {
+                    if self.config.commit(&block.reservation, block.committed, wanted - block.committed).is_ok() {
                         block.committed = wanted;
                         self.committed_end.set(base + wanted);
                         self.position.set(end);
@@ -873,8 +928,8 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
             unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), new.size()) };
             return Ok(NonNull::slice_from_raw_parts(fresh, new.size()));
         }
-        if old.size() != 0 && address + old.size() == self.position.get() {
-            self.position.set(address + new.size());
+        if old.size() != 0 && address + padded(old.size()) == self.position.get() {
+            self.position.set(address + padded(new.size()));
         }
         Ok(NonNull::slice_from_raw_parts(ptr, new.size()))
     }

@@ -59,6 +59,8 @@ pub struct SyncArena {
     /// The block allocations bump in; null before the first allocation.
     current: AtomicPtr<SyncBlock>,
     /// Every block, the current one last; changed only under `lock` or with `&mut self`.
+    /// Boxed so that `current` stays valid when the vector reallocates.
+    #[allow(clippy::vec_box)]
     blocks: UnsafeCell<Vec<Box<SyncBlock>>>,
     lock: AtomicBool,
     config: Config,
@@ -181,7 +183,7 @@ impl SyncArena {
         if let Some(block) = blocks.last() {
             // Another thread may have made room meanwhile.
             if let Some(start) = Self::bump(block, size, align) {
-                return Ok(NonNull::new(block.reservation.as_ptr().with_addr(start)).ok_or_else(too_large)?);
+                return NonNull::new(block.reservation.as_ptr().with_addr(start)).ok_or_else(too_large);
             }
             // Commit enough for this request, and bump under the lock (others may still bump
             // lock-free; the CAS loop in `bump` settles who gets what).
@@ -194,11 +196,11 @@ impl SyncArena {
                 let committed = block.committed();
                 let wanted = crate::align_up(end - base, self.config.commit_step).unwrap_or(usize::MAX).min(len);
                 if wanted > committed {
-                    block.reservation.commit(committed, wanted - committed)?;
+                    self.config.commit(&block.reservation, committed, wanted - committed)?;
                     block.committed_end.store(base + wanted, Ordering::Release);
                 }
                 if let Some(start) = Self::bump(block, size, align) {
-                    return Ok(NonNull::new(block.reservation.as_ptr().with_addr(start)).ok_or_else(too_large)?);
+                    return NonNull::new(block.reservation.as_ptr().with_addr(start)).ok_or_else(too_large);
                 }
             }
         }
@@ -206,8 +208,9 @@ impl SyncArena {
         let padded = size.checked_add(align - 1).ok_or_else(too_large)?;
         let reserved: usize = blocks.iter().map(|b| b.reservation.len()).sum();
         let reservation = self.config.reserve_block(OP, padded, reserved)?;
-        let first_commit = crate::align_up(padded, self.config.commit_step).unwrap_or(usize::MAX).min(reservation.len());
-        reservation.commit(0, first_commit)?;
+        let first_commit =
+            crate::align_up(padded, self.config.commit_step).unwrap_or(usize::MAX).min(reservation.len());
+        self.config.commit(&reservation, 0, first_commit)?;
         let base = reservation.as_ptr() as usize;
         let start = (base + align - 1) & !(align - 1);
         let block = Box::new(SyncBlock {

@@ -71,9 +71,12 @@ fn the_maximum_returns_an_error_and_keeps_earlier_allocations() {
     assert!(value.iter().all(|&b| b == 7), "the value comes back");
     assert_eq!(err.kind(), ErrorKind::OutOfMemory);
     assert!(kept.iter().enumerate().all(|(i, &v)| v == i as u32));
-    // Up to the maximum still works.
-    arena.alloc_slice_fill_with((1 << 20) + 100, |_| 1u8);
-    assert!(arena.reserved_bytes() <= 2 << 20);
+    // Up to the maximum still works: the rest of the first block, then a second block.
+    arena.alloc_slice_fill_with(512 << 10, |_| 1u8);
+    arena.alloc_slice_fill_with(900 << 10, |_| 2u8);
+    assert_eq!(arena.reserved_bytes(), 2 << 20);
+    assert!(arena.try_alloc_slice_fill_with(200 << 10, |_| 3u8).is_err());
+    assert!(kept.iter().enumerate().all(|(i, &v)| v == i as u32));
 }
 
 #[test]
@@ -93,6 +96,12 @@ fn bad_builder_settings_are_errors() {
 #[cfg(target_os = "linux")]
 #[test]
 fn reset_returns_memory_down_to_the_kept_amount() {
+    // In a child process: RSS is process-wide, and sibling tests allocate concurrently.
+    common::in_child("reset_returns_memory_down_to_the_kept_amount", reset_returns_memory_body).assert_success();
+}
+
+#[cfg(target_os = "linux")]
+fn reset_returns_memory_body() {
     let mut arena = Arena::builder().retain_bytes(1 << 20).build().unwrap();
     let rss_before = vmem::resident_bytes().unwrap();
     for _ in 0..3 {
@@ -287,9 +296,11 @@ mod limits {
             let arena = Arena::new();
             let early = arena.alloc_slice_fill_with(1 << 20, |i| (i % 251) as u8);
             let mut total = 0usize;
+            // 16 bytes short of 4 MiB, so committed memory is left over at the end.
+            let chunk = (4 << 20) - 16;
             let err = loop {
-                match arena.try_alloc_slice_fill_with(4 << 20, |_| 0xAAu8) {
-                    Ok(_) => total += 4 << 20,
+                match arena.try_alloc_slice_fill_with(chunk, |_| 0xAAu8) {
+                    Ok(_) => total += chunk,
                     Err(e) => break e,
                 }
                 assert!(total < 1 << 30, "RLIMIT_DATA was not enforced");
@@ -297,8 +308,10 @@ mod limits {
             assert_eq!(err.kind(), ErrorKind::OutOfMemory, "{err}");
             assert!(err.to_string().contains("RLIMIT_DATA"), "{err}");
             assert!(early.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8));
-            // Small allocations that fit in committed memory still work.
-            assert_eq!(*arena.alloc(5u8), 5);
+            // The failure consumed nothing; small allocations that fit in committed memory still work.
+            assert_eq!(arena.allocated_bytes(), (1 << 20) + total);
+            let small = arena.try_alloc(5u8).expect("a byte of committed memory");
+            assert_eq!(*small, 5);
             let sync = SyncArena::new();
             let mut failed = false;
             for _ in 0..64 {

@@ -221,26 +221,6 @@ pub(crate) unsafe fn advise_huge_pages(ptr: *mut u8, size: usize) -> Result<()> 
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn meminfo_lines_parse() {
-        let text = b"MemTotal:       24000000 kB\nMemAvailable:   1000 kB\nHugePages_Total:       0\n";
-        assert_eq!(meminfo_field(text, b"MemTotal"), Some(24_000_000 * 1024));
-        assert_eq!(meminfo_field(text, b"MemAvailable"), Some(1000 * 1024));
-        assert_eq!(meminfo_field(text, b"HugePages_Total"), Some(0));
-        assert_eq!(meminfo_field(text, b"Mem"), None);
-    }
-
-    #[test]
-    fn smaps_header_parses() {
-        let m = parse_header(b"7f0000000000-7f0000002000 r-xp 00000000 00:00 0    [vdso]").unwrap();
-        assert_eq!((m.start, m.end, m.protection), (0x7f00_0000_0000, 0x7f00_0000_2000, Protection::ReadExecute));
-        assert!(parse_header(b"Rss:   4 kB").is_none());
-    }
-}
 
 /// `/proc/self/smaps` answers queries.
 pub(crate) const QUERY_SUPPORTED: bool = true;
@@ -300,4 +280,25 @@ pub(crate) fn anonymous_temp_file() -> Result<rustix::fd::OwnedFd> {
     }
     Err(os_error(ErrorKind::Unsupported, "ring_map", last, core::ptr::null_mut(), 0)
         .because("neither memfd_create nor an O_TMPFILE file in /dev/shm or the temporary directory is available"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo_lines_parse() {
+        let text = b"MemTotal:       24000000 kB\nMemAvailable:   1000 kB\nHugePages_Total:       0\n";
+        assert_eq!(meminfo_field(text, b"MemTotal"), Some(24_000_000 * 1024));
+        assert_eq!(meminfo_field(text, b"MemAvailable"), Some(1000 * 1024));
+        assert_eq!(meminfo_field(text, b"HugePages_Total"), Some(0));
+        assert_eq!(meminfo_field(text, b"Mem"), None);
+    }
+
+    #[test]
+    fn smaps_header_parses() {
+        let m = parse_header(b"7f0000000000-7f0000002000 r-xp 00000000 00:00 0    [vdso]").unwrap();
+        assert_eq!((m.start, m.end, m.protection), (0x7f00_0000_0000, 0x7f00_0000_2000, Protection::ReadExecute));
+        assert!(parse_header(b"Rss:   4 kB").is_none());
+    }
 }

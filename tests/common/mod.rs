@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 #![cfg(unix)]
 
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The environment variable that tells a re-executed test binary which child to run.
 const CHILD_ENV: &str = "VMEM_TEST_CHILD";
@@ -35,13 +38,39 @@ pub fn in_child(test_name: &str, body: impl FnOnce()) -> ChildOutcome {
         body();
         std::process::exit(0);
     }
-    let output: Output = Command::new(std::env::current_exe().expect("current_exe"))
+    let mut child = Command::new(std::env::current_exe().expect("current_exe"))
         .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, test_name)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("spawn child test process");
+    // A child that hangs must fail the test, not the whole run: kill it after the timeout.
+    let pid = child.id();
+    let done = Arc::new(AtomicBool::new(false));
+    let watchdog = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + CHILD_TIMEOUT;
+            while !done.load(Ordering::Acquire) {
+                if Instant::now() >= deadline {
+                    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            false
+        })
+    };
+    let output = child.wait_with_output().expect("wait for child test process");
+    done.store(true, Ordering::Release);
+    let timed_out = watchdog.join().unwrap_or(false);
+    assert!(!timed_out, "child {test_name} did not finish within {CHILD_TIMEOUT:?}: {:#?}", outcome(output));
     outcome(output)
 }
+
+/// How long a child process may run before it is killed and the test fails.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn outcome(output: Output) -> ChildOutcome {
     use std::os::unix::process::ExitStatusExt;
