@@ -44,10 +44,9 @@ impl Reader {
     fn consume(self, bytes: &[u8]) -> u64 {
         match self {
             Reader::Copy => 0,
-            Reader::Scan => bytes
-                .chunks(128)
-                .map(|c| u64::from(c.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>()))
-                .sum(),
+            Reader::Scan => {
+                bytes.chunks(128).map(|c| u64::from(c.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>())).sum()
+            }
             Reader::Hash => bytes
                 .chunks_exact(8)
                 .fold(0u64, |acc, w| acc.rotate_left(5) ^ u64::from_le_bytes(w.try_into().unwrap())),

@@ -71,7 +71,7 @@ pub(crate) const fn padded(size: usize) -> usize {
 /// Default commit step.
 pub(crate) const DEFAULT_COMMIT_STEP: usize = MIB;
 
-static NEXT_ARENA_ID: AtomicUsize = AtomicUsize::new(1);
+pub(crate) static NEXT_ARENA_ID: AtomicUsize = AtomicUsize::new(1);
 
 /// The settings of an arena, shared by [`Arena`] and [`SyncArena`](crate::SyncArena).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -461,8 +461,11 @@ impl Arena {
                     self.committed_end.set(base + wanted);
                 }
                 self.position.set(end);
-                return NonNull::new(block.reservation.as_ptr().wrapping_add(start - base))
-                    .ok_or(Error::new(ErrorKind::Os, OP, "null block"));
+                return NonNull::new(block.reservation.as_ptr().wrapping_add(start - base)).ok_or(Error::new(
+                    ErrorKind::Os,
+                    OP,
+                    "null block",
+                ));
             }
         }
         // Chain a new block at least as large as the request.

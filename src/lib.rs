@@ -60,14 +60,14 @@ extern crate alloc;
 
 mod advice;
 mod align;
-mod arena;
+pub mod arena;
 mod commit;
-mod concurrent_vec;
+pub mod concurrent_vec;
 mod error;
 mod lock;
 mod os;
 mod page;
-mod pool;
+pub mod pool;
 mod protect;
 mod protection;
 mod query;
@@ -75,20 +75,20 @@ mod range;
 mod reservation;
 mod reserve;
 #[cfg(feature = "std")]
-mod ring;
+pub mod ring;
 mod status;
-mod sync_arena;
-mod virtual_vec;
+pub mod sync_arena;
+pub mod virtual_vec;
 
 pub use advice::{advise_huge_pages, prefault};
 pub use align::{align_down, align_up, is_aligned};
 pub use arena::*;
 pub use commit::{commit, decommit};
-pub use concurrent_vec::*;
+pub use concurrent_vec::ConcurrentVec;
 pub use error::{Error, ErrorKind, Result};
 pub use lock::{lock, unlock};
 pub use page::{allocation_granularity, huge_page_size, page_size};
-pub use pool::*;
+pub use pool::{Handle, Pool};
 pub use protect::protect;
 pub use protection::Protection;
 pub use query::{query, PageState, RegionInfo};
@@ -98,7 +98,7 @@ pub use reserve::{release, reserve, reserve_aligned};
 pub use ring::*;
 pub use status::{memory_status, resident_bytes, MemoryStatus};
 pub use sync_arena::*;
-pub use virtual_vec::*;
+pub use virtual_vec::VirtualVec;
 
 /// The README's Rust examples, compiled and run as doctests so they cannot drift.
 #[cfg(doctest)]

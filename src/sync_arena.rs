@@ -2,7 +2,9 @@
 //!
 //! The same idea as [`Arena`](crate::Arena) — a pointer bump in reserved address space that
 //! grows without moving — but allocation goes through `&self` from many threads at once.
-//! The fast path is lock-free: one compare-and-swap on the current block's position.
+//! The fast path is lock-free: one compare-and-swap on the current block's position; a
+//! thread that loses that race to another takes a 32 KiB chunk of the block for itself and
+//! from then on bumps in it without any atomic operation (with the `std` feature).
 //! Committing the next step or chaining a new block takes a short lock (a spin lock that
 //! yields), once per [`commit_step`](crate::ArenaBuilder::commit_step) bytes.
 //!
@@ -64,6 +66,39 @@ pub struct SyncArena {
     blocks: UnsafeCell<Vec<Box<SyncBlock>>>,
     lock: AtomicBool,
     config: Config,
+    /// Identifies this arena (and its state since the last reset) to the per-thread chunks:
+    /// unique for the life of the process, changed by `reset`.
+    #[cfg(feature = "std")]
+    key: usize,
+}
+
+/// Per-thread chunks: a thread that loses a race on the shared position takes a chunk of
+/// the block for itself and bumps in it without atomics from then on.
+#[cfg(feature = "std")]
+mod local {
+    use core::cell::Cell;
+    use core::ptr;
+
+    /// Bytes a thread takes at a time.
+    pub(super) const CHUNK: usize = 32 << 10;
+    /// Larger allocations always go to the shared position.
+    pub(super) const MAX_LOCAL: usize = 1 << 10;
+
+    /// A thread's chunk of one arena's block.
+    #[derive(Clone, Copy)]
+    pub(super) struct Chunk {
+        /// The `key` of the arena the chunk belongs to (0: none).
+        pub(super) key: usize,
+        /// Any pointer into the block, for provenance.
+        pub(super) base: *mut u8,
+        pub(super) position: usize,
+        pub(super) end: usize,
+    }
+
+    std::thread_local! {
+        pub(super) static CURRENT: Cell<Chunk> =
+            const { Cell::new(Chunk { key: 0, base: ptr::null_mut(), position: 0, end: 0 }) };
+    }
 }
 
 // SAFETY: the blocks are owned by the arena; moving it moves them.
@@ -107,6 +142,8 @@ impl SyncArena {
             blocks: UnsafeCell::new(Vec::new()),
             lock: AtomicBool::new(false),
             config,
+            #[cfg(feature = "std")]
+            key: crate::arena::NEXT_ARENA_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -159,16 +196,104 @@ impl SyncArena {
             // SAFETY: `align` is a non-zero power of two.
             return Ok(unsafe { NonNull::new_unchecked(ptr::without_provenance_mut(align)) });
         }
+        #[cfg(feature = "std")]
+        if size <= local::MAX_LOCAL {
+            if let Some(p) = self.bump_local(size, align) {
+                return Ok(p);
+            }
+        }
         let current = self.current.load(Ordering::Acquire);
         if !current.is_null() {
             // SAFETY: blocks stay alive and in place until `&mut self` drops them.
             let block = unsafe { &*current };
+            #[cfg(feature = "std")]
+            if size <= local::MAX_LOCAL {
+                // One try on the shared position; a thread that loses the race is contending
+                // with others, so it takes a chunk for itself instead of retrying.
+                return match Self::bump_once(block, size, align) {
+                    Some(start) => {
+                        // SAFETY: `start` lies in the block's committed range: non-null.
+                        Ok(unsafe { NonNull::new_unchecked(block.reservation.as_ptr().with_addr(start)) })
+                    }
+                    None => self.alloc_local_chunk(size, align),
+                };
+            }
             if let Some(start) = Self::bump(block, size, align) {
                 // SAFETY: `start` lies in the block's committed range, so it is non-null.
                 return Ok(unsafe { NonNull::new_unchecked(block.reservation.as_ptr().with_addr(start)) });
             }
         }
         self.alloc_slow(size, align)
+    }
+
+    /// Bumps in this thread's chunk, if it has one of this arena with room.
+    #[cfg(feature = "std")]
+    #[inline]
+    fn bump_local(&self, size: usize, align: usize) -> Option<NonNull<u8>> {
+        local::CURRENT
+            .try_with(|current| {
+                let mut chunk = current.get();
+                if chunk.key != self.key {
+                    return None;
+                }
+                let start = (chunk.position + (align - 1)) & !(align - 1);
+                if start > chunk.end || size > chunk.end - start {
+                    return None;
+                }
+                chunk.position = start + size;
+                current.set(chunk);
+                NonNull::new(chunk.base.with_addr(start))
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// One compare-and-swap on `block`'s position; `None` when it lost a race or the
+    /// committed part is full.
+    #[cfg(feature = "std")]
+    #[inline]
+    fn bump_once(block: &SyncBlock, size: usize, align: usize) -> Option<usize> {
+        let position = block.position.load(Ordering::Relaxed);
+        let start = position.checked_add(align - 1)? & !(align - 1);
+        let end = start.checked_add(size)?;
+        if end > block.committed_end.load(Ordering::Acquire) {
+            return None;
+        }
+        block.position.compare_exchange(position, end, Ordering::Relaxed, Ordering::Relaxed).ok().map(|_| start)
+    }
+
+    /// Takes a chunk of the shared block for this thread and allocates from it.
+    #[cfg(feature = "std")]
+    #[cold]
+    #[inline(never)]
+    fn alloc_local_chunk(&self, size: usize, align: usize) -> Result<NonNull<u8>> {
+        let chunk_layout = Layout::from_size_align(local::CHUNK, 64)
+            .map_err(|_| Error::new(ErrorKind::InvalidArgument, "SyncArena::alloc", "bad chunk layout"))?;
+        let chunk = match self.current.load(Ordering::Acquire) {
+            // SAFETY: blocks stay alive and in place until `&mut self` drops them.
+            current if !current.is_null() => match Self::bump(unsafe { &*current }, local::CHUNK, 64) {
+                // SAFETY: `start` lies in the block's committed range, so it is non-null.
+                Some(start) => unsafe { NonNull::new_unchecked((*current).reservation.as_ptr().with_addr(start)) },
+                None => self.alloc_slow(chunk_layout.size(), chunk_layout.align())?,
+            },
+            _ => self.alloc_slow(chunk_layout.size(), chunk_layout.align())?,
+        };
+        let base = chunk.as_ptr();
+        let installed = local::CURRENT.try_with(|current| {
+            current.set(local::Chunk {
+                key: self.key,
+                base,
+                position: base as usize,
+                end: base as usize + local::CHUNK,
+            })
+        });
+        if installed.is_err() {
+            // The thread is exiting and its chunk is gone: use the start of the chunk.
+            return Ok(chunk);
+        }
+        // A fresh 32 KiB chunk aligned to 64 holds any request of at most `MAX_LOCAL` bytes
+        // with alignment up to 64; larger alignments fall back to the shared path.
+        self.bump_local(size, align).map_or_else(|| self.alloc_slow(size, align), Ok)
     }
 
     #[cold]
@@ -381,7 +506,8 @@ impl SyncArena {
     }
 
     /// Bytes handed out (including alignment padding) in all blocks. With other threads
-    /// allocating, a snapshot.
+    /// allocating, a snapshot. A thread that contends with others takes 32 KiB chunks for
+    /// itself, and a chunk counts as handed out as a whole.
     ///
     /// ```
     /// let arena = vmem::SyncArena::new();
@@ -439,6 +565,11 @@ impl SyncArena {
             *first.position.get_mut() = base;
             let raw = &mut **first as *mut SyncBlock;
             *self.current.get_mut() = raw;
+        }
+        #[cfg(feature = "std")]
+        {
+            // Every thread's chunk of the old state is void from now on.
+            self.key = crate::arena::NEXT_ARENA_ID.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -189,36 +189,41 @@ fn growing_the_last_allocation_happens_in_place() {
 #[test]
 fn sync_arena_threads_never_overlap() {
     for threads in [2usize, 8] {
-        let arena = Arena::builder().commit_step(64 << 10).block_size(1 << 20).build_sync().unwrap();
+        let mut arena = Arena::builder().commit_step(64 << 10).block_size(1 << 20).build_sync().unwrap();
         let per_thread = 20_000usize;
-        let ranges: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let arena = &arena;
-                    s.spawn(move || {
-                        let mut mine = Vec::with_capacity(per_thread);
-                        for i in 0..per_thread {
-                            let len = 1 + (i * 7 + t) % 61;
-                            let slice = arena.alloc_slice_fill_with(len, |_| (t * 31 + i) as u8);
-                            mine.push((slice.as_ptr() as usize, len));
-                        }
-                        // Check every value after all this thread's allocations.
-                        for (i, &(p, len)) in mine.iter().enumerate() {
-                            // SAFETY: the slice lives as long as the arena.
-                            let slice = unsafe { std::slice::from_raw_parts(p as *const u8, len) };
-                            assert!(slice.iter().all(|&b| b == (t * 31 + i) as u8), "thread {t} item {i}");
-                        }
-                        mine
+        // Twice, with a reset between: per-thread chunks of the old state must not be reused.
+        for _round in 0..2 {
+            let ranges: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| {
+                        let arena = &arena;
+                        s.spawn(move || {
+                            let mut mine = Vec::with_capacity(per_thread);
+                            for i in 0..per_thread {
+                                let len = 1 + (i * 7 + t) % 61;
+                                let slice = arena.alloc_slice_fill_with(len, |_| (t * 31 + i) as u8);
+                                mine.push((slice.as_ptr() as usize, len));
+                            }
+                            // Check every value after all this thread's allocations.
+                            for (i, &(p, len)) in mine.iter().enumerate() {
+                                // SAFETY: the slice lives as long as the arena.
+                                let slice = unsafe { std::slice::from_raw_parts(p as *const u8, len) };
+                                assert!(slice.iter().all(|&b| b == (t * 31 + i) as u8), "thread {t} item {i}");
+                            }
+                            mine
+                        })
                     })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        let mut all: Vec<(usize, usize)> = ranges.into_iter().flatten().collect();
-        all.sort_unstable();
-        assert!(all.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0), "{threads} threads: overlapping allocations");
-        assert_eq!(all.len(), threads * per_thread);
-        assert!(arena.reserved_bytes() > 1 << 20, "expected chained blocks");
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            let mut all: Vec<(usize, usize)> = ranges.into_iter().flatten().collect();
+            all.sort_unstable();
+            assert!(all.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0), "{threads} threads: overlapping allocations");
+            assert_eq!(all.len(), threads * per_thread);
+            assert!(arena.reserved_bytes() > 1 << 20, "expected chained blocks");
+            assert!(arena.allocated_bytes() >= all.iter().map(|r| r.1).sum::<usize>());
+            arena.reset();
+        }
     }
 }
 

@@ -221,7 +221,6 @@ pub(crate) unsafe fn advise_huge_pages(ptr: *mut u8, size: usize) -> Result<()> 
     })
 }
 
-
 /// `/proc/self/smaps` answers queries.
 pub(crate) const QUERY_SUPPORTED: bool = true;
 /// `mlock` accepts `PROT_NONE` pages, so the public layer checks commit state itself.

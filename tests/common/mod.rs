@@ -38,7 +38,7 @@ pub fn in_child(test_name: &str, body: impl FnOnce()) -> ChildOutcome {
         body();
         std::process::exit(0);
     }
-    let mut child = Command::new(std::env::current_exe().expect("current_exe"))
+    let child = Command::new(std::env::current_exe().expect("current_exe"))
         .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, test_name)
         .stdout(Stdio::piped())
