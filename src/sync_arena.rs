@@ -236,8 +236,8 @@ impl SyncArena {
                 if chunk.key != self.key {
                     return None;
                 }
-                let start = (chunk.position + (align - 1)) & !(align - 1);
-                if start > chunk.end || size > chunk.end - start {
+                let start = chunk.position.wrapping_add(align - 1) & !(align - 1);
+                if start < chunk.position || start > chunk.end || size > chunk.end - start {
                     return None;
                 }
                 chunk.position = start + size;
