@@ -1,0 +1,193 @@
+//! The C ABI called from Rust, on every platform (the C programs of `c_programs.rs` run on
+//! Linux only): the same contract, checked where CI has no C toolchain set up.
+
+use std::ffi::{c_void, CStr};
+use std::ptr;
+
+use vmem::*;
+
+fn message() -> String {
+    // SAFETY: `vmem_get_error_message` returns a NUL-terminated string, never NULL.
+    unsafe { CStr::from_ptr(vmem_get_error_message()) }.to_string_lossy().into_owned()
+}
+
+fn assert_failed(function: &str, needle: &str) {
+    let text = message();
+    assert!(text.starts_with(function) && text.contains(needle), "expected {function} … {needle}, got {text:?}");
+}
+
+fn page() -> usize {
+    vmem_get_page_size()
+}
+
+#[test]
+fn sizes_need_no_init() {
+    assert!(vmem_get_page_size().is_power_of_two());
+    vmem_init();
+    assert_eq!(vmem_query_page_size(), vmem_get_page_size());
+    assert_eq!(vmem_get_allocation_granularity() % page(), 0);
+    assert_eq!(vmem_query_allocation_granularity(), vmem_get_allocation_granularity());
+}
+
+#[test]
+fn reserve_commit_use_release() {
+    let size = 16 * page();
+    let base = vmem_reserve(size).cast::<u8>();
+    assert!(!base.is_null());
+    assert_eq!(base as usize % vmem_get_allocation_granularity(), 0);
+    // SAFETY: our reservation; we touch only committed pages and release it once.
+    unsafe {
+        assert_eq!(vmem_commit(base.cast(), 2 * page()), VMemResult_Success);
+        assert_eq!(message(), "");
+        base.write_bytes(0x5A, 2 * page());
+        assert_eq!(vmem_decommit(base.cast(), 2 * page()), VMemResult_Success);
+        assert_eq!(vmem_commit(base.cast(), 2 * page()), VMemResult_Success);
+        assert_eq!(*base.add(page()), 0, "decommitted pages come back zeroed");
+        assert_eq!(vmem_commit_protect(base.cast(), page(), VMemProtect_Read), VMemResult_Success);
+        assert_eq!(*base, 0);
+        assert_eq!(vmem_protect(base.cast(), page(), VMemProtect_ReadWrite), VMemResult_Success);
+        *base = 1;
+        assert_eq!(vmem_release(base.cast(), size), VMemResult_Success);
+        assert_eq!(vmem_release(base.cast(), size), VMemResult_Error);
+        assert_failed("vmem_release", "not a live reservation");
+        assert_eq!(vmem_commit(base.cast(), page()), VMemResult_Error);
+        assert_failed("vmem_commit", "not inside a live reservation");
+    }
+}
+
+#[test]
+fn foreign_and_invalid_arguments_are_errors() {
+    let mut on_stack = 0u64;
+    let local = ptr::addr_of_mut!(on_stack).cast::<c_void>();
+    let base = vmem_alloc(4 * page());
+    // SAFETY: every call below is refused before it touches memory, except the last release
+    // of our own reservation.
+    unsafe {
+        assert_eq!(vmem_release(local, 8), VMemResult_Error);
+        assert_failed("vmem_release", "not a live reservation");
+        assert_eq!(vmem_decommit(local, 8), VMemResult_Error);
+        assert_failed("vmem_decommit", "not inside a live reservation");
+        assert_eq!(vmem_protect(local, 8, VMemProtect_NoAccess), VMemResult_Error);
+        assert_failed("vmem_protect", "not inside a live reservation");
+        assert_eq!(vmem_lock(local, 8), VMemResult_Error);
+        assert_failed("vmem_lock", "not inside a live reservation");
+        assert_eq!(vmem_commit(ptr::null_mut(), 8), VMemResult_Error);
+        assert_failed("vmem_commit", "null");
+        assert_eq!(vmem_commit(base, 0), VMemResult_Error);
+        assert_failed("vmem_commit", "zero");
+        assert_eq!(vmem_commit(base, 5 * page()), VMemResult_Error);
+        assert_failed("vmem_commit", "past the end of its reservation");
+        assert_eq!(vmem_protect(base, page(), 0), VMemResult_Error);
+        assert_failed("vmem_protect", "protection is 0");
+        assert_eq!(vmem_commit_protect(base, page(), VMemProtect_COUNT), VMemResult_Error);
+        assert_failed("vmem_commit_protect", "protection is 7");
+        assert_eq!(vmem_dealloc(base, page()), VMemResult_Error);
+        assert_failed("vmem_dealloc", "size");
+        assert_eq!(vmem_dealloc(base.cast::<u8>().add(page()).cast(), 3 * page()), VMemResult_Error);
+        assert_failed("vmem_dealloc", "not its base");
+        assert_eq!(vmem_dealloc(base, 4 * page()), VMemResult_Success);
+    }
+    assert!(vmem_reserve(0).is_null());
+    assert_failed("vmem_reserve", "zero");
+    assert!(vmem_alloc_protect(page(), 9).is_null());
+    assert_failed("vmem_alloc_protect", "protection is 9");
+    assert!(vmem_alloc_commited(0).is_null());
+}
+
+#[test]
+fn alignment() {
+    assert_eq!(vmem_align_forward(5000, 4096), 8192);
+    assert_eq!(vmem_align_forward(0, 8), 0);
+    assert_eq!(message(), "");
+    assert_eq!(vmem_align_forward(1, 3), 0);
+    assert_failed("vmem_align_forward", "not a power of two");
+    assert_eq!(vmem_align_forward(usize::MAX, 2), 0);
+    assert_failed("vmem_align_forward", "overflows");
+    assert_eq!(vmem_align_backward(5000, 4096), 4096);
+    assert_eq!(vmem_align_backward(5000, -1), 0);
+    assert_failed("vmem_align_backward", "negative");
+    assert_eq!(vmem_is_aligned(8192, 4096), 1);
+    assert_eq!(vmem_is_aligned(8192, 0), 0);
+}
+
+#[test]
+fn names_and_status() {
+    // SAFETY: the names are static NUL-terminated strings.
+    let name = |p| unsafe { CStr::from_ptr(vmem_get_protect_name(p)) }.to_str().unwrap().to_string();
+    assert_eq!(name(VMemProtect_ExecuteRead), "ExecuteRead");
+    assert_eq!(name(VMemProtect_Invalid), "Invalid");
+    assert_eq!(name(99), "<Unknown>");
+    let status = vmem_query_usage_status();
+    assert!(status.total_physical_bytes > 0);
+    assert!(status.avail_physical_bytes <= status.total_physical_bytes);
+}
+
+#[test]
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "macos", windows))]
+fn range_info() {
+    let base = vmem_reserve(3 * page()).cast::<u8>();
+    let mut runs = [VMemRangeInfo::default(); 4];
+    // SAFETY: our reservation; `runs` has room for 4 entries.
+    unsafe {
+        assert_eq!(vmem_commit_protect(base.add(page()).cast(), page(), VMemProtect_Read), VMemResult_Success);
+        assert_eq!(vmem_query_range_info(base.cast(), 3 * page(), runs.as_mut_ptr(), 4), 3);
+        assert_eq!((runs[0].is_commited, runs[0].protect), (0, VMemProtect_NoAccess));
+        assert_eq!((runs[1].is_commited, runs[1].protect), (1, VMemProtect_Read));
+        assert_eq!(runs[1].ptr, base.add(page()).cast());
+        assert_eq!(runs[1].size_bytes, page());
+        assert_eq!(vmem_query_range_info(base.cast(), 3 * page(), runs.as_mut_ptr(), 1), 1);
+        assert_eq!(vmem_query_range_info(base.cast(), 3 * page(), ptr::null_mut(), 4), 0);
+        assert_failed("vmem_query_range_info", "null");
+        assert_eq!(vmem_release(base.cast(), 3 * page()), VMemResult_Success);
+    }
+}
+
+#[test]
+fn arena() {
+    let mut arena = vmem_arena_init_alloc(1 << 20);
+    // SAFETY: `arena` is a valid arena; we use pushed memory only while it is live.
+    unsafe {
+        assert_eq!(vmem_arena_is_valid(&arena), 1);
+        let a = vmem_arena_push(&mut arena, 24, 8).cast::<u64>();
+        assert_eq!(a.cast(), arena.mem);
+        a.write(7);
+        let mark = vmem_arena_checkpoint(&arena);
+        let b = vmem_arena_push(&mut arena, 100_000, 4096).cast::<u8>();
+        assert_eq!(b as usize % 4096, 0);
+        b.write_bytes(1, 100_000);
+        assert!(arena.commited >= arena.used && arena.used >= 100_000);
+        assert_eq!(vmem_arena_rewind(&mut arena, mark), VMemResult_Success);
+        assert_eq!(arena.used, 24);
+        assert_eq!(vmem_arena_rewind(&mut arena, mark + 1), VMemResult_Error);
+        assert_failed("vmem_arena_rewind", "ahead");
+        assert!(vmem_arena_push(&mut arena, 2 << 20, 1).is_null());
+        assert_failed("vmem_arena_push", "full");
+        assert!(vmem_arena_push(&mut arena, 0, 1).is_null());
+        assert!(vmem_arena_push(&mut arena, 1, 6).is_null());
+        assert_eq!(vmem_arena_reset(&mut arena), VMemResult_Success);
+        assert_eq!((arena.used, arena.commited), (0, 0));
+        assert_eq!(vmem_arena_set_commited(&mut arena, 2 * page()), VMemResult_Success);
+        arena.mem.add(2 * page() - 1).write(1);
+        assert_eq!(vmem_arena_set_commited(&mut arena, (1 << 20) + 1), VMemResult_Error);
+        let copy = arena;
+        assert_eq!(vmem_arena_deinit_dealloc(&mut arena), VMemResult_Success);
+        assert_eq!(arena, VMemArena::default());
+        assert_eq!(vmem_arena_is_valid(&copy), 0);
+        assert_eq!(vmem_arena_is_valid(ptr::null()), 0);
+        assert!(vmem_arena_push(ptr::null_mut(), 1, 1).is_null());
+        assert_failed("vmem_arena_push", "null");
+    }
+}
+
+#[test]
+fn messages_are_per_thread() {
+    assert!(vmem_reserve(0).is_null());
+    std::thread::spawn(|| {
+        assert_eq!(message(), "");
+        assert_eq!(vmem_align_backward(1, 0), 0);
+        assert_failed("vmem_align_backward", "zero");
+    })
+    .join()
+    .unwrap();
+    assert_failed("vmem_reserve", "zero");
+}
