@@ -24,6 +24,15 @@ fn touch_every_page(r: &Reservation, offset: usize, len: usize) {
 
 #[test]
 fn reserving_64_gib_costs_no_memory_and_no_commit_charge() {
+    // In a child: RSS is process-wide, and sibling tests allocate and free concurrently.
+    in_child(
+        "reserving_64_gib_costs_no_memory_and_no_commit_charge",
+        reserving_64_gib_costs_no_memory_and_no_commit_charge_body,
+    )
+    .assert_success();
+}
+
+fn reserving_64_gib_costs_no_memory_and_no_commit_charge_body() {
     let rss_before = rss();
     let charge_before = committed_as() as i64;
     let r = Reservation::new(64 * GIB).unwrap();
@@ -117,6 +126,15 @@ fn committed_memory_reads_zero_and_recommit_keeps_contents() {
 
 #[test]
 fn decommit_returns_rss_and_commit_charge_and_recommit_reads_zero() {
+    // In a child: RSS is process-wide, and sibling tests allocate and free concurrently.
+    in_child(
+        "decommit_returns_rss_and_commit_charge_and_recommit_reads_zero",
+        decommit_returns_rss_and_commit_charge_and_recommit_reads_zero_body,
+    )
+    .assert_success();
+}
+
+fn decommit_returns_rss_and_commit_charge_and_recommit_reads_zero_body() {
     let size = 256 * MIB;
     let r = Reservation::new(GIB).unwrap();
     let rss_start = rss();
@@ -146,6 +164,11 @@ fn decommit_returns_rss_and_commit_charge_and_recommit_reads_zero() {
 
 #[test]
 fn prefault_raises_rss_without_touching() {
+    // In a child: RSS is process-wide, and sibling tests free memory concurrently.
+    in_child("prefault_raises_rss_without_touching", prefault_body).assert_success();
+}
+
+fn prefault_body() {
     let size = 64 * MIB;
     let r = Reservation::new(size).unwrap();
     r.commit(0, size).unwrap();
