@@ -1,124 +1,266 @@
-//! `Pool` against `slab::Slab` and `slotmap::SlotMap`, same run. Ratios:
-//! `scripts/bench_ratios.py pool --baseline slab`.
-//!
-//! - `pool_fresh_*`: a new structure per iteration: insert 100k values, get each, remove
-//!   each, insert 100k again. Fresh memory for all three (glibc's mmap threshold is pinned
-//!   at 128 KiB, as it is the first time in a process; otherwise glibc serves the peers
-//!   from heap pages it kept resident and they skip the page faults `Pool` pays).
-//! - `pool_churn_100k`: one long-lived structure of 100k values; per iteration remove
-//!   every value and insert it again (handles change).
-//! - `pool_get_100k`: one long-lived structure; get every value.
+//! `vmem::Pool` against `slab::Slab` and `slotmap::SlotMap` with 100k `u64` values, in the
+//! same run: insert into fresh slots, get every value, remove every value, and insert again
+//! into the freed slots. Each variant keeps one warm container for the whole run (memory
+//! committed and touched during warm-up), and only the named operation is timed; the setup
+//! of each iteration (clearing, filling) is not. Keys are read from a `Vec`, as real code
+//! reads handles from its own structures; values go through `black_box`. Ratios:
+//! `scripts/bench_ratios.py pool_ --baseline slab`.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, Criterion};
+use criterion::{criterion_group, Criterion, Throughput};
+use slab::Slab;
+use slotmap::{DefaultKey, SlotMap};
 
-const N: u64 = 100_000;
+const N: usize = 100_000;
 
-fn pool(c: &mut Criterion) {
-    let mut group = c.benchmark_group("pool_fresh_insert_get_remove_reinsert_100k");
-    group.bench_function("slab", |b| {
-        b.iter(|| {
-            let mut slab = slab::Slab::new();
-            let keys: Vec<usize> = (0..N).map(|i| slab.insert(i)).collect();
-            let sum: u64 = keys.iter().map(|&k| slab[k]).sum();
-            for &k in &keys {
-                black_box(slab.remove(k));
-            }
-            for i in 0..N {
-                black_box(slab.insert(i));
-            }
-            black_box(sum)
-        })
-    });
-    group.bench_function("slotmap", |b| {
-        b.iter(|| {
-            let mut map = slotmap::SlotMap::new();
-            let keys: Vec<slotmap::DefaultKey> = (0..N).map(|i| map.insert(i)).collect();
-            let sum: u64 = keys.iter().map(|&k| map[k]).sum();
-            for &k in &keys {
-                black_box(map.remove(k));
-            }
-            for i in 0..N {
-                black_box(map.insert(i));
-            }
-            black_box(sum)
-        })
-    });
-    group.bench_function("vmem", |b| {
-        b.iter(|| {
-            let mut pool = vmem::Pool::new();
-            let keys: Vec<vmem::Handle> = (0..N).map(|i| pool.insert(i)).collect();
-            let sum: u64 = keys.iter().map(|&k| pool[k]).sum();
-            for &k in &keys {
-                black_box(pool.remove(k));
-            }
-            for i in 0..N {
-                black_box(pool.insert(i));
-            }
-            black_box(sum)
-        })
-    });
-    group.finish();
-
-    // Steady state: a long-lived pool, get-heavy.
-    let mut group = c.benchmark_group("pool_get_100k");
-    let mut slab = slab::Slab::new();
-    let slab_keys: Vec<usize> = (0..N).map(|i| slab.insert(i)).collect();
-    group.bench_function("slab", |b| b.iter(|| slab_keys.iter().map(|&k| slab[black_box(k)]).sum::<u64>()));
-    let mut map = slotmap::SlotMap::new();
-    let map_keys: Vec<slotmap::DefaultKey> = (0..N).map(|i| map.insert(i)).collect();
-    group.bench_function("slotmap", |b| b.iter(|| map_keys.iter().map(|&k| map[black_box(k)]).sum::<u64>()));
-    let mut pool = vmem::Pool::new();
-    let pool_keys: Vec<vmem::Handle> = (0..N).map(|i| pool.insert(i)).collect();
-    group.bench_function("vmem", |b| b.iter(|| pool_keys.iter().map(|&k| pool[black_box(k)]).sum::<u64>()));
-    group.finish();
+/// The operations the benchmark needs, with the same shape for every container.
+trait Container {
+    type Key: Copy;
+    fn clear(&mut self);
+    fn insert(&mut self, value: u64) -> Self::Key;
+    fn get(&self, key: Self::Key) -> Option<&u64>;
+    fn remove(&mut self, key: Self::Key) -> Option<u64>;
 }
 
-fn churn(c: &mut Criterion) {
-    let mut group = c.benchmark_group("pool_churn_100k");
-    let mut slab = slab::Slab::new();
-    let mut slab_keys: Vec<usize> = (0..N).map(|i| slab.insert(i)).collect();
-    group.bench_function("slab", |b| {
-        b.iter(|| {
-            for k in slab_keys.iter_mut() {
-                let v = slab.remove(*k);
-                *k = slab.insert(black_box(v));
-            }
-        })
-    });
-    let mut map = slotmap::SlotMap::new();
-    let mut map_keys: Vec<slotmap::DefaultKey> = (0..N).map(|i| map.insert(i)).collect();
-    group.bench_function("slotmap", |b| {
-        b.iter(|| {
-            for k in map_keys.iter_mut() {
-                let v = map.remove(*k).unwrap();
-                *k = map.insert(black_box(v));
-            }
-        })
-    });
-    let mut pool = vmem::Pool::new();
-    let mut pool_keys: Vec<vmem::Handle> = (0..N).map(|i| pool.insert(i)).collect();
-    group.bench_function("vmem", |b| {
-        b.iter(|| {
-            for k in pool_keys.iter_mut() {
-                let v = pool.remove(*k).unwrap();
-                *k = pool.insert(black_box(v));
-            }
-        })
-    });
-    group.finish();
+impl Container for Slab<u64> {
+    type Key = usize;
+    #[inline]
+    fn clear(&mut self) {
+        Slab::clear(self)
+    }
+    #[inline]
+    fn insert(&mut self, value: u64) -> usize {
+        Slab::insert(self, value)
+    }
+    #[inline]
+    fn get(&self, key: usize) -> Option<&u64> {
+        Slab::get(self, key)
+    }
+    #[inline]
+    fn remove(&mut self, key: usize) -> Option<u64> {
+        Slab::try_remove(self, key)
+    }
 }
 
-criterion_group!(benches, pool, churn);
+impl Container for SlotMap<DefaultKey, u64> {
+    type Key = DefaultKey;
+    #[inline]
+    fn clear(&mut self) {
+        SlotMap::clear(self)
+    }
+    #[inline]
+    fn insert(&mut self, value: u64) -> DefaultKey {
+        SlotMap::insert(self, value)
+    }
+    #[inline]
+    fn get(&self, key: DefaultKey) -> Option<&u64> {
+        SlotMap::get(self, key)
+    }
+    #[inline]
+    fn remove(&mut self, key: DefaultKey) -> Option<u64> {
+        SlotMap::remove(self, key)
+    }
+}
+
+impl Container for vmem::Pool<u64> {
+    type Key = vmem::Handle;
+    #[inline]
+    fn clear(&mut self) {
+        vmem::Pool::clear(self)
+    }
+    #[inline]
+    fn insert(&mut self, value: u64) -> vmem::Handle {
+        vmem::Pool::insert(self, value)
+    }
+    #[inline]
+    fn get(&self, key: vmem::Handle) -> Option<&u64> {
+        vmem::Pool::get(self, key)
+    }
+    #[inline]
+    fn remove(&mut self, key: vmem::Handle) -> Option<u64> {
+        vmem::Pool::remove(self, key)
+    }
+}
+
+fn fill<C: Container>(c: &mut C, keys: &mut Vec<C::Key>) {
+    keys.clear();
+    for i in 0..N as u64 {
+        keys.push(c.insert(black_box(i)));
+    }
+}
+
+/// Times `op` on a container prepared by `setup`, `iters` times; only `op` is timed.
+fn timed<C: Container>(
+    c: &mut C,
+    keys: &mut Vec<C::Key>,
+    iters: u64,
+    setup: impl Fn(&mut C, &mut Vec<C::Key>),
+    op: impl Fn(&mut C, &mut Vec<C::Key>) -> u64,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        setup(c, keys);
+        let start = Instant::now();
+        let sum = op(c, keys);
+        total += start.elapsed();
+        black_box(sum);
+    }
+    total
+}
+
+// Not inlined: each operation's loop is laid out on its own, the same way for every
+// variant, whatever the code around it.
+#[inline(never)]
+fn insert<C: Container>(c: &mut C, keys: &mut Vec<C::Key>) -> u64 {
+    fill(c, keys);
+    keys.len() as u64
+}
+
+#[inline(never)]
+fn get<C: Container>(c: &mut C, keys: &[C::Key]) -> u64 {
+    let mut sum = 0;
+    for &k in keys.iter() {
+        if let Some(v) = c.get(k) {
+            sum += *v;
+        }
+    }
+    sum
+}
+
+#[inline(never)]
+fn remove<C: Container>(c: &mut C, keys: &[C::Key]) -> u64 {
+    let mut sum = 0;
+    for &k in keys.iter() {
+        if let Some(v) = c.remove(k) {
+            sum += v;
+        }
+    }
+    sum
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Insert,
+    Get,
+    Remove,
+    Reinsert,
+}
+
+/// Runs `op` `iters` times on one variant's container (which persists, warm, across
+/// groups) and returns the time spent in `op` alone.
+fn op_time<C: Container>(state: &mut (C, Vec<C::Key>), op: Op, iters: u64) -> Duration {
+    let (container, keys) = state;
+    match op {
+        Op::Insert => timed(container, keys, iters, |c, _| c.clear(), insert),
+        Op::Get => {
+            container.clear();
+            fill(container, keys);
+            timed(container, keys, iters, |_, _| {}, |c, keys| get(c, keys))
+        }
+        Op::Remove => {
+            let setup = |c: &mut C, keys: &mut Vec<C::Key>| {
+                c.clear();
+                fill(c, keys);
+            };
+            timed(container, keys, iters, setup, |c, keys| remove(c, keys))
+        }
+        Op::Reinsert => {
+            let setup = |c: &mut C, keys: &mut Vec<C::Key>| {
+                c.clear();
+                fill(c, keys);
+                remove(c, keys);
+            };
+            timed(container, keys, iters, setup, insert)
+        }
+    }
+}
+
+const OPS: [(&str, Op); 4] = [
+    ("pool_insert_100k", Op::Insert),
+    ("pool_get_100k", Op::Get),
+    ("pool_remove_100k", Op::Remove),
+    ("pool_reinsert_100k", Op::Reinsert),
+];
+
+type States =
+    ((Slab<u64>, Vec<usize>), (SlotMap<DefaultKey, u64>, Vec<DefaultKey>), (vmem::Pool<u64>, Vec<vmem::Handle>));
+
+/// One container per variant, each filled once so that its memory is committed and touched.
+fn states() -> States {
+    let mut slab = (Slab::<u64>::new(), Vec::with_capacity(N));
+    let mut slotmap = (SlotMap::<DefaultKey, u64>::new(), Vec::with_capacity(N));
+    let mut pool = (vmem::Pool::<u64>::new(), Vec::with_capacity(N));
+    fill(&mut slab.0, &mut slab.1);
+    fill(&mut slotmap.0, &mut slotmap.1);
+    fill(&mut pool.0, &mut pool.1);
+    (slab, slotmap, pool)
+}
+
+fn pools(c: &mut Criterion) {
+    let (mut slab, mut slotmap, mut pool) = states();
+    for (group_name, op) in OPS {
+        // The variants of a group run one after the other, each warmed up right before it
+        // is timed.
+        let mut group = c.benchmark_group(group_name);
+        group.throughput(Throughput::Elements(N as u64));
+        group.bench_function("slab", |b| b.iter_custom(|iters| op_time(&mut slab, op, iters)));
+        group.bench_function("slotmap", |b| b.iter_custom(|iters| op_time(&mut slotmap, op, iters)));
+        group.bench_function("vmem", |b| b.iter_custom(|iters| op_time(&mut pool, op, iters)));
+        group.finish();
+    }
+}
+
+/// The interleaved rounds: in each, every variant (in a rotating order) runs the operation
+/// untimed to warm up, then timed (`ITERS` times), so that all variants see the machine in
+/// the same state. Prints the median time of each variant and the median (min..max) over
+/// rounds of the peer's time divided by vmem's time in the same round.
+fn interleaved(rounds: usize) {
+    const ITERS: u64 = 20;
+    let (mut slab, mut slotmap, mut pool) = states();
+    println!("\n## Interleaved rounds ({rounds} per operation; ratio = variant time / vmem time in the same round)\n");
+    println!("| operation | variant | median per 100k | ratio vs vmem: median (min..max) |");
+    println!("|---|---|---|---|");
+    for (name, op) in OPS {
+        let mut times: [Vec<f64>; 3] = Default::default();
+        for round in 0..rounds {
+            for k in 0..3 {
+                let variant = (round + k) % 3;
+                let mut run = |iters| match variant {
+                    0 => op_time(&mut slab, op, iters),
+                    1 => op_time(&mut slotmap, op, iters),
+                    _ => op_time(&mut pool, op, iters),
+                };
+                run(ITERS / 4);
+                times[variant].push(run(ITERS).as_secs_f64() / ITERS as f64);
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v[v.len() / 2]
+        };
+        for (variant, peer) in [(0, "slab"), (1, "slotmap"), (2, "vmem")] {
+            let mut ratios: Vec<f64> = times[variant].iter().zip(&times[2]).map(|(t, v)| t / v).collect();
+            let (min, max) = ratios.iter().fold((f64::MAX, 0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+            let time = median(&mut times[variant].clone()) * 1e6;
+            let ratio = median(&mut ratios);
+            println!("| {name} | {peer} | {time:.1} µs | {ratio:.2}x ({min:.2}..{max:.2}) |");
+        }
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).warm_up_time(Duration::from_millis(700)).measurement_time(Duration::from_secs(2));
+    targets = pools
+}
 
 fn main() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: `mallopt` only changes allocator tuning; called before any other thread runs.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 10);
-    }
     benches();
-    criterion::Criterion::default().configure_from_args().final_summary();
+    // Only when benchmarking (`cargo bench`), not when run as a test.
+    if std::env::args().any(|a| a == "--bench") {
+        interleaved(15);
+    }
+    Criterion::default().configure_from_args().final_summary();
 }

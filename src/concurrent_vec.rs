@@ -1,245 +1,247 @@
 //! `ConcurrentVec`: an append-only vector that many threads push to at once.
 //!
-//! One reservation holds every slot, committed in steps as the vector grows, so elements
-//! never move: a `&T` from [`get`](ConcurrentVec::get) stays valid while other threads keep
-//! pushing. A push claims an index with one atomic add, writes the value and publishes it
-//! with a release store; a reader sees an element once the push that wrote it returned.
+//! A `ConcurrentVec<T>` reserves address space for its maximum capacity once (64 GiB on
+//! 64-bit systems unless you choose a maximum) and commits it in steps as it fills. Because
+//! the reservation never moves, neither do the elements: `push` takes `&self`, and a
+//! reference returned by [`get`](ConcurrentVec::get) stays valid while other threads keep
+//! pushing. Elements are never removed while the vector is shared; with `&mut self` you can
+//! change, [`clear`](ConcurrentVec::clear) or take them out.
 //!
-//! Cost model: a push is a `fetch_add`, a write and a store, lock-free; once per commit step
-//! (the committed part doubles, at least 64 KiB) one pushing thread commits more under a
-//! short lock while the others wait for it. `get` is two loads.
+//! Each slot has a one-byte *published* flag, kept in a separate array so that the values
+//! stay one contiguous slice (and laid out so that neighbouring slots, which different
+//! threads tend to fill at the same moment, publish on different cache lines). A push takes an index with one `fetch_add`, writes the value
+//! and sets the flag with a release store; [`get`](ConcurrentVec::get) returns an element
+//! only once its flag is set, so an index whose push is still in progress reads as `None`.
+//!
+//! Use it for logs, interning tables, arenas of nodes built by worker threads: anything
+//! that many threads append to and read while the others are still appending.
+//!
+//! # Cost model
+//!
+//! - [`push`](ConcurrentVec::push): one atomic `fetch_add` on the length, a load, the write
+//!   of the value and a release store of its flag (a plain store on x86). No lock, no
+//!   allocation, no system call.
+//! - Once per commit step (1 MiB of values, or half of what is committed when that is
+//!   more, up to 64 MiB) the push that crosses the committed end takes a short spin lock
+//!   and makes one or two `commit` system calls; pushes that cross it meanwhile wait. The
+//!   first touch of each page is a page fault.
+//! - [`new`](ConcurrentVec::new) does nothing: the reservation is one `reserve` system call
+//!   made by the first push. [`with_max_capacity`](ConcurrentVec::with_max_capacity)
+//!   reserves at once.
+//! - [`get`](ConcurrentVec::get): a few loads and two compares; no lock, no atomic
+//!   read-modify-write.
+//! - Memory: `size_of::<T>() + 1` bytes per element, committed as the vector grows; address
+//!   space for the maximum capacity.
+//!
+//! # Failure
+//!
+//! A push past the maximum capacity, or one that needs memory the OS refuses to commit,
+//! fails: [`try_push`](ConcurrentVec::try_push) hands the value back with the error and
+//! [`push`](ConcurrentVec::push) panics. No index is lost: the elements are always
+//! `0..len()`. After a refused commit, pushes fail until one finds no other push in flight
+//! past the end; that one asks the OS again.
 //!
 //! ```
 //! use vmem::ConcurrentVec;
 //!
-//! let v = ConcurrentVec::new();
+//! let log = ConcurrentVec::new();
 //! std::thread::scope(|s| {
-//!     for t in 0..4u64 {
-//!         let v = &v;
+//!     for thread in 0..4 {
+//!         let log = &log;
 //!         s.spawn(move || {
 //!             for i in 0..1000 {
-//!                 v.push(t * 1000 + i);
+//!                 let index = log.push((thread, i));
+//!                 assert_eq!(log.get(index), Some(&(thread, i)));
 //!             }
 //!         });
 //!     }
 //! });
-//! assert_eq!(v.len(), 4000);
-//! let mut all: Vec<u64> = v.iter().copied().collect();
-//! all.sort();
-//! assert!(all.into_iter().eq(0..4000));
+//! assert_eq!(log.len(), 4000);
 //! ```
 
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::mem::{self, MaybeUninit};
-use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use core::iter::FusedIterator;
+use core::marker::PhantomData;
+use core::mem;
+use core::ops::Index;
+use core::panic::RefUnwindSafe;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
-use crate::virtual_vec::DEFAULT_MAX_BYTES;
 use crate::{Error, ErrorKind, Reservation, Result};
 
-/// The smallest amount committed at once.
-const MIN_COMMIT: usize = 64 << 10;
+/// The address space [`ConcurrentVec::new`] reserves: 64 GiB on 64-bit systems, 256 MiB on
+/// 32-bit ones.
+const DEFAULT_BYTES: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 << 20 };
+/// Below this, [`ConcurrentVec::new`] stops halving its reservation when address space is
+/// short.
+const MIN_FALLBACK_BYTES: usize = 4 << 20;
+/// The smallest and largest commit steps, in bytes of values.
+const MIN_STEP_BYTES: usize = 1 << 20;
+const MAX_STEP_BYTES: usize = 64 << 20;
 
-struct Slot<T> {
-    /// Set (release) once `value` is written.
-    ready: AtomicBool,
-    value: UnsafeCell<MaybeUninit<T>>,
-}
+/// Keeps a hot atomic on a cache line of its own.
+#[repr(align(128))]
+struct CachePadded<T>(T);
 
-/// An append-only vector shared between threads: see the [module docs](self).
+/// An append-only vector that many threads push to at once, through `&self`.
+///
+/// It reserves address space for its [maximum capacity](ConcurrentVec::max_capacity) once
+/// and commits it in steps as it fills, so elements never move: a reference returned by
+/// [`get`](ConcurrentVec::get) stays valid while other threads keep pushing. Each slot has
+/// a published flag, set once the value is written, so `get` of an index whose push is still
+/// in progress returns `None`. With `&mut self` the elements are one slice
+/// ([`as_slice`](ConcurrentVec::as_slice)) and can be changed, cleared or taken out.
+///
+/// Cost: [`push`](ConcurrentVec::push) is one atomic `fetch_add`, the write and a release
+/// store, no lock; once per commit step (1 MiB of values or more) one push makes one or two
+/// `commit` system calls under a short spin lock. [`get`](ConcurrentVec::get) is a few
+/// loads and two compares. Memory: `size_of::<T>() + 1` bytes per element, committed as it grows;
+/// [`new`](ConcurrentVec::new) reserves 64 GiB of address space (on 64-bit systems) on the
+/// first push.
+///
+/// A push past the maximum capacity, or one the OS refuses memory for, fails without losing
+/// an index: [`try_push`](ConcurrentVec::try_push) hands the value back.
+///
+/// ```
+/// let names = vmem::ConcurrentVec::new();
+/// let first: &String = std::thread::scope(|s| {
+///     let first = s.spawn(|| &names[names.push(String::from("ada"))]).join().unwrap();
+///     s.spawn(|| {
+///         for i in 0..10_000 {
+///             names.push(i.to_string());
+///         }
+///     });
+///     first
+/// });
+/// assert_eq!((first.as_str(), names.len()), ("ada", 10_001)); // still valid, never moved
+/// ```
 pub struct ConcurrentVec<T> {
-    /// The first slot; null until the first push reserves the address space.
-    slots: AtomicPtr<Slot<T>>,
-    /// Indices handed out so far (may run past `max_capacity` after failed pushes).
-    claimed: AtomicUsize,
-    /// Slots in committed memory.
+    /// The next index to hand out. Runs past `limit` by the number of failing pushes in
+    /// flight, each of which gives its index back.
+    next: CachePadded<AtomicUsize>,
+    /// Slots `[0, committed)` have their value and flag committed. Never above `limit`.
     committed: AtomicUsize,
-    /// Pushes that completed.
-    completed: AtomicUsize,
-    max_capacity: usize,
-    /// Owned by the vector; written once, under `lock`.
-    reservation: UnsafeCell<Option<Reservation>>,
+    /// The first value (dangling until reserved, and for zero-sized `T`).
+    values: AtomicPtr<T>,
+    /// The first published flag (dangling until reserved).
+    flags: AtomicPtr<AtomicU8>,
+    /// Pushes with an index at or past it fail: `max_capacity`, or what was committed when
+    /// the OS refused to commit more. Changed only under `lock`.
+    limit: AtomicUsize,
+    /// The most elements the vector may ever hold.
+    max_capacity: AtomicUsize,
     lock: AtomicBool,
+    /// Touched only under `lock` or through `&mut self`.
+    state: UnsafeCell<State>,
+    _owns: PhantomData<T>,
 }
 
-// SAFETY: the vector owns its `T`s; sending it sends them.
+/// The slow path's bookkeeping.
+struct State {
+    /// `None` before the first push of [`ConcurrentVec::new`], or for a zero capacity.
+    reservation: Option<Reservation>,
+    /// Where the flags start in the reservation.
+    flags_offset: usize,
+    /// Committed bytes of values and of flags.
+    value_bytes: usize,
+    flag_bytes: usize,
+    /// Why `limit` is below `max_capacity`, if it is.
+    failure: Option<Error>,
+}
+
+impl State {
+    const UNRESERVED: State =
+        State { reservation: None, flags_offset: 0, value_bytes: 0, flag_bytes: 0, failure: None };
+}
+
+// SAFETY: the vector owns its elements; moving it moves them (`T: Send`). The reservation
+// and atomics are plain data.
 unsafe impl<T: Send> Send for ConcurrentVec<T> {}
-// SAFETY: shared access pushes `T`s from any thread (needs `T: Send`) and hands out `&T` to
-// any thread (needs `T: Sync`). Slots are written once, before their `ready` flag is
-// released, and never moved; the reservation is written once under `lock`.
+// SAFETY: through `&self` threads move values in (`T: Send`) and share references to them
+// (`T: Sync`). Each slot is written once, by the push that took its index from the atomic
+// counter, before its flag is published with release ordering; readers check the flag with
+// acquire ordering. `state` is touched only under `lock`.
 unsafe impl<T: Send + Sync> Sync for ConcurrentVec<T> {}
 
+// The state behind the `UnsafeCell` changes only under the lock, and no panic can leave it
+// half-changed, so a panic in a user's closure leaves the vector consistent.
+impl<T: RefUnwindSafe> RefUnwindSafe for ConcurrentVec<T> {}
+
+/// Holds the slow-path lock; releases it on drop.
+struct LockGuard<'a>(&'a AtomicBool);
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl<T> Default for ConcurrentVec<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T> ConcurrentVec<T> {
-    /// An empty vector that may grow to 64 GiB of slots (on 64-bit systems). Never fails;
-    /// reserves nothing until the first push.
+    /// An empty vector with a generous maximum capacity (64 GiB of elements and flags on
+    /// 64-bit systems, 256 MiB on 32-bit ones). Reserves nothing: the first push does, so
+    /// `new` never fails, costs nothing and can initialize a `static`. Where address space
+    /// is short (`ulimit -v`), the first push reserves less and lowers
+    /// [`max_capacity`](ConcurrentVec::max_capacity) to match.
     ///
     /// ```
-    /// let v: vmem::ConcurrentVec<u32> = vmem::ConcurrentVec::new();
-    /// assert!(v.is_empty());
+    /// static NAMES: vmem::ConcurrentVec<&str> = vmem::ConcurrentVec::new();
+    /// let i = NAMES.push("first");
+    /// assert_eq!(NAMES[i], "first");
     /// ```
-    pub const fn new() -> ConcurrentVec<T> {
-        ConcurrentVec::lazy(DEFAULT_MAX_BYTES / mem::size_of::<Slot<T>>())
+    pub const fn new() -> Self {
+        let per_element = mem::size_of::<T>() + 1;
+        Self::with_state(DEFAULT_BYTES / per_element, State::UNRESERVED)
     }
 
-    const fn lazy(max_capacity: usize) -> ConcurrentVec<T> {
+    const fn with_state(max_capacity: usize, state: State) -> Self {
         ConcurrentVec {
-            slots: AtomicPtr::new(ptr::null_mut()),
-            claimed: AtomicUsize::new(0),
+            next: CachePadded(AtomicUsize::new(0)),
             committed: AtomicUsize::new(0),
-            completed: AtomicUsize::new(0),
-            max_capacity,
-            reservation: UnsafeCell::new(None),
+            values: AtomicPtr::new(NonNull::dangling().as_ptr()),
+            flags: AtomicPtr::new(NonNull::dangling().as_ptr()),
+            limit: AtomicUsize::new(max_capacity),
+            max_capacity: AtomicUsize::new(max_capacity),
             lock: AtomicBool::new(false),
+            state: UnsafeCell::new(state),
+            _owns: PhantomData,
         }
     }
 
-    /// An empty vector of at most `max_capacity` elements; reserves the address space now.
+    /// An empty vector that holds at most `max_capacity` elements, with its address space
+    /// (`max_capacity * (size_of::<T>() + 1)` bytes, rounded up to pages) reserved now.
+    /// Nothing is committed until the first push.
     ///
     /// # Errors
-    /// `InvalidArgument` when `max_capacity` is zero or its size in bytes overflows;
-    /// `OutOfAddressSpace` when the OS cannot reserve it.
+    /// `InvalidArgument` when the size in bytes overflows, `OutOfAddressSpace` when the OS
+    /// has no room for it.
     ///
     /// ```
-    /// let v = vmem::ConcurrentVec::<u64>::with_max_capacity(1 << 20)?;
-    /// assert_eq!(v.max_capacity(), 1 << 20);
+    /// let v = vmem::ConcurrentVec::<u64>::with_max_capacity(1000)?;
+    /// assert_eq!(v.max_capacity(), 1000);
     /// assert!(vmem::ConcurrentVec::<u64>::with_max_capacity(usize::MAX).is_err());
     /// # Ok::<(), vmem::Error>(())
     /// ```
-    pub fn with_max_capacity(max_capacity: usize) -> Result<ConcurrentVec<T>> {
-        const OP: &str = "ConcurrentVec::with_max_capacity";
+    pub fn with_max_capacity(max_capacity: usize) -> Result<Self> {
         if max_capacity == 0 {
-            return Err(Error::new(ErrorKind::InvalidArgument, OP, "the maximum capacity is zero"));
+            return Ok(Self::with_state(0, State::UNRESERVED));
         }
-        let bytes = max_capacity.checked_mul(mem::size_of::<Slot<T>>()).ok_or(
-            Error::new(ErrorKind::InvalidArgument, OP, "the maximum capacity in bytes overflows usize")
-                .sized(max_capacity),
-        )?;
-        let v = ConcurrentVec::lazy(max_capacity);
-        let reservation = Reservation::new(bytes)?;
-        v.slots.store(reservation.as_ptr().cast(), Ordering::Release);
-        // SAFETY: nobody else can see `v` yet.
-        unsafe { *v.reservation.get() = Some(reservation) };
-        Ok(v)
-    }
-
-    /// The number of completed pushes.
-    ///
-    /// ```
-    /// let v = vmem::ConcurrentVec::new();
-    /// v.push('a');
-    /// assert_eq!(v.len(), 1);
-    /// ```
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.completed.load(Ordering::Acquire)
-    }
-
-    /// Whether no push has completed.
-    ///
-    /// ```
-    /// assert!(vmem::ConcurrentVec::<u8>::new().is_empty());
-    /// ```
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The most elements this vector can hold.
-    ///
-    /// ```
-    /// assert_eq!(vmem::ConcurrentVec::<u8>::with_max_capacity(9)?.max_capacity(), 9);
-    /// # Ok::<(), vmem::Error>(())
-    /// ```
-    #[inline]
-    pub fn max_capacity(&self) -> usize {
-        self.max_capacity
-    }
-
-    /// Appends `value` and returns its index, or gives the value back with the error when
-    /// the maximum is reached or the OS refuses memory. A failed push may leave its index
-    /// empty for good (`get` returns `None` there; `iter` skips it).
-    ///
-    /// ```
-    /// let v = vmem::ConcurrentVec::with_max_capacity(1)?;
-    /// assert_eq!(v.try_push(10).unwrap(), 0);
-    /// let (value, err) = v.try_push(11).unwrap_err();
-    /// assert_eq!((value, err.kind()), (11, vmem::ErrorKind::OutOfMemory));
-    /// # Ok::<(), vmem::Error>(())
-    /// ```
-    pub fn try_push(&self, value: T) -> core::result::Result<usize, (T, Error)> {
-        if self.claimed.load(Ordering::Relaxed) >= self.max_capacity {
-            return Err((value, self.full_error()));
-        }
-        let index = self.claimed.fetch_add(1, Ordering::Relaxed);
-        if index >= self.max_capacity {
-            return Err((value, self.full_error()));
-        }
-        if index >= self.committed.load(Ordering::Acquire) {
-            if let Err(e) = self.grow(index) {
-                return Err((value, e));
-            }
-        }
-        let base = self.slots.load(Ordering::Acquire);
-        // SAFETY: `index` is committed (checked above, or `grow` made it so), so `base` is
-        // the non-null start of the reservation; this thread alone claimed the slot.
-        unsafe {
-            let slot = &*base.add(index);
-            (*slot.value.get()).write(value);
-            slot.ready.store(true, Ordering::Release);
-        }
-        self.completed.fetch_add(1, Ordering::Release);
-        Ok(index)
-    }
-
-    /// Appends `value` and returns its index.
-    ///
-    /// # Panics
-    /// When [`try_push`](ConcurrentVec::try_push) fails.
-    ///
-    /// ```
-    /// let v = vmem::ConcurrentVec::new();
-    /// assert_eq!(v.push("x"), 0);
-    /// assert_eq!(v.push("y"), 1);
-    /// ```
-    pub fn push(&self, value: T) -> usize {
-        match self.try_push(value) {
-            Ok(i) => i,
-            Err((_, e)) => push_failed(e),
-        }
-    }
-
-    fn full_error(&self) -> Error {
-        Error::new(ErrorKind::OutOfMemory, "ConcurrentVec::push", "the vector's maximum capacity is reached")
-            .with_limit("max_capacity", self.max_capacity as u64)
-    }
-
-    /// Commits memory until slot `index` is committed.
-    #[cold]
-    #[inline(never)]
-    fn grow(&self, index: usize) -> Result<()> {
-        let _guard = self.lock();
-        // SAFETY: the reservation is only written under the lock, which we hold.
-        let reservation = unsafe { &mut *self.reservation.get() };
-        let size = mem::size_of::<Slot<T>>();
-        if reservation.is_none() {
-            let new = Reservation::new(self.max_capacity * size)?;
-            self.slots.store(new.as_ptr().cast(), Ordering::Release);
-            *reservation = Some(new);
-        }
-        let Some(reservation) = reservation.as_ref() else { return Err(self.full_error()) };
-        let page = crate::page_size();
-        let mut committed = self.committed.load(Ordering::Relaxed);
-        while index >= committed {
-            let from = crate::align_down(committed * size, page).unwrap_or(0);
-            let wanted = (committed * size).saturating_mul(2).max(MIN_COMMIT);
-            let wanted = crate::align_up(wanted, page).unwrap_or(usize::MAX).min(reservation.len());
-            reservation.commit(from, wanted - from)?;
-            committed = (wanted / size).min(self.max_capacity);
-            // Release: a thread that sees the new count also sees committed pages.
-            self.committed.store(committed, Ordering::Release);
-        }
-        Ok(())
+        let (reservation, flags_offset) = reserve::<T>("ConcurrentVec::with_max_capacity", max_capacity)?;
+        let values = values_ptr::<T>(&reservation);
+        let flags = reservation.as_ptr().wrapping_add(flags_offset).cast::<AtomicU8>();
+        let state =
+            State { reservation: Some(reservation), flags_offset, value_bytes: 0, flag_bytes: 0, failure: None };
+        let vec = Self::with_state(max_capacity, state);
+        vec.values.store(values, Ordering::Relaxed);
+        vec.flags.store(flags, Ordering::Relaxed);
+        Ok(vec)
     }
 
     fn lock(&self) -> LockGuard<'_> {
@@ -258,60 +260,286 @@ impl<T> ConcurrentVec<T> {
         LockGuard(&self.lock)
     }
 
-    /// The element at `index`, once the push that wrote it has returned; `None` before, and
-    /// past the end.
+    /// Appends `value` from any thread and returns its index, or hands the value back with
+    /// the error when the vector is at its maximum capacity or the OS refuses memory.
+    ///
+    /// ```
+    /// let v = vmem::ConcurrentVec::with_max_capacity(1)?;
+    /// assert_eq!(v.try_push('a'), Ok(0));
+    /// let (value, err) = v.try_push('b').unwrap_err();
+    /// assert_eq!((value, err.kind()), ('b', vmem::ErrorKind::OutOfMemory));
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    #[inline]
+    pub fn try_push(&self, value: T) -> core::result::Result<usize, (T, Error)> {
+        let index = self.next.0.fetch_add(1, Ordering::Relaxed);
+        if index < self.committed.load(Ordering::Acquire) {
+            // SAFETY: the index is committed, and the counter handed it to this call alone.
+            unsafe { self.publish(index, value) };
+            return Ok(index);
+        }
+        self.push_slow(index, value)
+    }
+
+    /// Appends `value` from any thread and returns its index.
+    ///
+    /// # Panics
+    /// When the vector is at its maximum capacity or the OS refuses memory; see
+    /// [`try_push`](ConcurrentVec::try_push).
     ///
     /// ```
     /// let v = vmem::ConcurrentVec::new();
-    /// let i = v.push(7);
-    /// assert_eq!(v.get(i), Some(&7));
-    /// assert_eq!(v.get(i + 1), None);
+    /// assert_eq!(v.push("a"), 0);
+    /// assert_eq!(v.push("b"), 1);
+    /// ```
+    #[inline]
+    pub fn push(&self, value: T) -> usize {
+        match self.try_push(value) {
+            Ok(index) => index,
+            Err((_, err)) => push_failed(err),
+        }
+    }
+
+    /// Writes `value` to slot `index` and publishes it.
+    ///
+    /// # Safety
+    /// `index` is below `committed`, and was handed to the caller alone by the counter.
+    #[inline]
+    unsafe fn publish(&self, index: usize, value: T) {
+        let values = self.values.load(Ordering::Relaxed);
+        let flags = self.flags.load(Ordering::Relaxed);
+        // SAFETY: the slot and its flag are committed (the pointers were stored before
+        // `committed` was raised past `index`, which the caller observed with acquire
+        // ordering or under the lock); no one else writes this slot, and readers look at it
+        // only after the release store of its flag.
+        unsafe {
+            values.add(index).write(value);
+            (*flags.add(flag_position(index))).store(1, Ordering::Release);
+        }
+    }
+
+    /// The push whose index is not committed yet: commits more, or fails.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&self, index: usize, value: T) -> core::result::Result<usize, (T, Error)> {
+        let _guard = self.lock();
+        // SAFETY: we hold the lock; `&mut self` methods cannot run while `&self` is borrowed.
+        let state = unsafe { &mut *self.state.get() };
+        if index >= self.committed.load(Ordering::Relaxed) {
+            if let Err(err) = self.grow(state, index) {
+                // Give the index back. Every index at or past `limit` fails, so indices that
+                // are handed out twice this way are never written.
+                self.next.0.fetch_sub(1, Ordering::Relaxed);
+                return Err((value, err));
+            }
+        }
+        // SAFETY: `index` is committed now, and ours alone.
+        unsafe { self.publish(index, value) };
+        Ok(index)
+    }
+
+    /// Commits at least up to slot `index`, under the lock, or says why not.
+    fn grow(&self, state: &mut State, index: usize) -> Result<()> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        if index >= limit {
+            let max = self.max_capacity.load(Ordering::Relaxed);
+            if index >= max {
+                return Err(full_error(max));
+            }
+            // An earlier commit failed. Try again only if no other push is past the end:
+            // then no index at or past `limit` is held by anyone else, and raising `limit`
+            // cannot hand out an index twice.
+            let alone = index == limit && self.next.0.load(Ordering::Relaxed) == index + 1;
+            if let (false, Some(err)) = (alone, state.failure) {
+                return Err(err);
+            }
+        }
+        if state.reservation.is_none() {
+            match self.reserve_lazily(state) {
+                Ok(max) if index < max => {}
+                Ok(max) => return Err(full_error(max)),
+                Err(err) => {
+                    state.failure = Some(err);
+                    self.limit.store(0, Ordering::Relaxed);
+                    return Err(err);
+                }
+            }
+        }
+        match self.commit_to(state, index) {
+            Ok(()) => {
+                state.failure = None;
+                self.limit.store(self.max_capacity.load(Ordering::Relaxed), Ordering::Relaxed);
+                Ok(())
+            }
+            Err(err) => {
+                // Every index below `committed` is still filled; those past it fail until
+                // a push finds itself alone past the end.
+                state.failure = Some(err);
+                self.limit.store(self.committed.load(Ordering::Relaxed), Ordering::Relaxed);
+                Err(err)
+            }
+        }
+    }
+
+    /// Makes the reservation [`new`](ConcurrentVec::new) put off, halving it while address
+    /// space is short. Returns the maximum capacity.
+    fn reserve_lazily(&self, state: &mut State) -> Result<usize> {
+        let mut max = self.max_capacity.load(Ordering::Relaxed);
+        let (reservation, flags_offset) = loop {
+            match reserve::<T>("ConcurrentVec::push", max) {
+                Ok(parts) => break parts,
+                Err(err)
+                    if err.kind() == ErrorKind::OutOfAddressSpace
+                        && (max / 2).saturating_mul(mem::size_of::<T>() + 1) >= MIN_FALLBACK_BYTES =>
+                {
+                    max /= 2;
+                }
+                Err(err) => return Err(err),
+            }
+        };
+        self.values.store(values_ptr::<T>(&reservation), Ordering::Relaxed);
+        self.flags.store(reservation.as_ptr().wrapping_add(flags_offset).cast(), Ordering::Relaxed);
+        state.reservation = Some(reservation);
+        state.flags_offset = flags_offset;
+        self.max_capacity.store(max, Ordering::Relaxed);
+        self.limit.store(max, Ordering::Relaxed);
+        Ok(max)
+    }
+
+    /// Commits values and flags for at least slots `[0, index]`, plus a step ahead when
+    /// the OS allows it.
+    fn commit_to(&self, state: &mut State, index: usize) -> Result<()> {
+        let max = self.max_capacity.load(Ordering::Relaxed);
+        let step_bytes = (state.value_bytes.max(state.flag_bytes) / 2).clamp(MIN_STEP_BYTES, MAX_STEP_BYTES);
+        let committed = self.committed.load(Ordering::Relaxed);
+        let ahead = (index + 1).max(committed.saturating_add(step_bytes / mem::size_of::<T>().max(1))).min(max);
+        match self.commit_slots(state, ahead) {
+            Err(_) if ahead > index + 1 => self.commit_slots(state, index + 1),
+            result => result,
+        }
+    }
+
+    /// Commits values and flags for slots `[0, wanted)`, `wanted <= max_capacity`.
+    fn commit_slots(&self, state: &mut State, wanted: usize) -> Result<()> {
+        let size = mem::size_of::<T>();
+        let max = self.max_capacity.load(Ordering::Relaxed);
+        let page = crate::page_size();
+        let Some(reservation) = state.reservation.as_ref() else {
+            return Err(full_error(max));
+        };
+        // Neither sum overflows: the reservation holds `max` values and `max` flags, rounded
+        // up to pages and flag blocks.
+        let value_end = align_up(wanted * size, page);
+        if value_end > state.value_bytes {
+            reservation.commit(state.value_bytes, value_end - state.value_bytes)?;
+            state.value_bytes = value_end;
+        }
+        // Whole flag blocks: a slot's flag may lie anywhere in its block.
+        let flag_end = align_up(wanted, page.max(FLAG_BLOCK)).min(reservation.len() - state.flags_offset);
+        if flag_end > state.flag_bytes {
+            reservation.commit(state.flags_offset + state.flag_bytes, flag_end - state.flag_bytes)?;
+            state.flag_bytes = flag_end;
+        }
+        let by_values = state.value_bytes.checked_div(size).unwrap_or(usize::MAX);
+        let now = by_values.min(state.flag_bytes).min(max);
+        // Release: a thread that sees the new `committed` also sees the commit and pointers.
+        self.committed.store(now, Ordering::Release);
+        Ok(())
+    }
+
+    /// The element at `index`, once the push that took `index` has returned. `None` past
+    /// the end, or while that push is still in progress on another thread.
+    ///
+    /// ```
+    /// let v = vmem::ConcurrentVec::new();
+    /// v.push(10);
+    /// assert_eq!(v.get(0), Some(&10));
+    /// assert_eq!(v.get(1), None);
     /// ```
     #[inline]
     pub fn get(&self, index: usize) -> Option<&T> {
         if index >= self.committed.load(Ordering::Acquire) {
             return None;
         }
-        let base = self.slots.load(Ordering::Acquire);
-        // SAFETY: slot `index` is committed (committed pages read zero, i.e. `ready` false,
-        // until written); once `ready` is seen (acquire) the value is initialized and is
-        // never written again or moved while `&self` lives.
-        unsafe {
-            let slot = &*base.add(index);
-            if slot.ready.load(Ordering::Acquire) {
-                Some((*slot.value.get()).assume_init_ref())
-            } else {
-                None
-            }
+        let flags = self.flags.load(Ordering::Relaxed);
+        // SAFETY: the flag is committed (it lies below `committed`, observed with acquire
+        // ordering after the pointer was stored); committed memory reads zero until published.
+        if unsafe { &*flags.add(flag_position(index)) }.load(Ordering::Acquire) == 0 {
+            return None;
         }
+        // SAFETY: the flag is set, so the value was written before its release store, and
+        // it is never written or dropped again while `&self` is borrowed.
+        Some(unsafe { &*self.values.load(Ordering::Relaxed).add(index) })
     }
 
-    /// The element at `index`, mutably.
+    /// The element at `index`, mutably. With `&mut self` no push is in flight, so every
+    /// index below [`len`](ConcurrentVec::len) holds an element.
     ///
     /// ```
     /// let mut v = vmem::ConcurrentVec::new();
     /// v.push(1);
-    /// *v.get_mut(0).unwrap() = 2;
-    /// assert_eq!(v.get(0), Some(&2));
+    /// *v.get_mut(0).unwrap() += 1;
+    /// assert_eq!(v[0], 2);
     /// ```
+    #[inline]
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
-        if index >= *self.committed.get_mut() {
-            return None;
-        }
-        let base = *self.slots.get_mut();
-        // SAFETY: slot `index` is committed; `&mut self` makes the access unique, and a
-        // ready slot holds an initialized value.
-        unsafe {
-            let slot = &mut *base.add(index);
-            if *slot.ready.get_mut() {
-                Some(slot.value.get_mut().assume_init_mut())
-            } else {
-                None
-            }
-        }
+        self.as_mut_slice().get_mut(index)
     }
 
-    /// The published elements in index order (skipping pushes still in progress).
+    /// The number of elements. While other threads push, pushes still in progress are
+    /// counted (their [`get`](ConcurrentVec::get) is still `None`); once they have returned,
+    /// this is exact, and the elements are those at `0..len()`.
+    ///
+    /// ```
+    /// let v = vmem::ConcurrentVec::new();
+    /// v.push(());
+    /// v.push(());
+    /// assert_eq!(v.len(), 2);
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.next.0.load(Ordering::Relaxed).min(self.limit.load(Ordering::Relaxed))
+    }
+
+    /// Whether no element has been pushed.
+    ///
+    /// ```
+    /// let v = vmem::ConcurrentVec::new();
+    /// assert!(v.is_empty());
+    /// v.push(1u8);
+    /// assert!(!v.is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most elements the vector can ever hold.
+    ///
+    /// ```
+    /// let v = vmem::ConcurrentVec::<u32>::with_max_capacity(10)?;
+    /// assert_eq!(v.max_capacity(), 10);
+    /// assert!(vmem::ConcurrentVec::<u32>::new().max_capacity() > 1 << 20);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn max_capacity(&self) -> usize {
+        self.max_capacity.load(Ordering::Relaxed)
+    }
+
+    /// How many elements fit in the memory committed so far.
+    ///
+    /// ```
+    /// let v = vmem::ConcurrentVec::new();
+    /// assert_eq!(v.capacity(), 0);
+    /// v.push(1u64);
+    /// assert!(v.capacity() >= 1);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.committed.load(Ordering::Relaxed)
+    }
+
+    /// The elements, in index order. Elements pushed after the iterator was made are not
+    /// included; those whose push is in progress on another thread are skipped.
     ///
     /// ```
     /// let v = vmem::ConcurrentVec::new();
@@ -319,56 +547,412 @@ impl<T> ConcurrentVec<T> {
     /// v.push(2);
     /// assert_eq!(v.iter().sum::<i32>(), 3);
     /// ```
-    pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        let end = self.claimed.load(Ordering::Acquire).min(self.max_capacity);
-        (0..end).filter_map(move |i| self.get(i))
+    pub fn iter(&self) -> ConcurrentVecIter<'_, T> {
+        ConcurrentVecIter { vec: self, index: 0, end: self.len() }
+    }
+
+    /// The elements as one slice. Needs `&mut self`: then no push is in flight.
+    ///
+    /// ```
+    /// let mut v = vmem::ConcurrentVec::new();
+    /// v.push(1);
+    /// v.push(2);
+    /// assert_eq!(v.as_slice(), [1, 2]);
+    /// ```
+    pub fn as_slice(&mut self) -> &[T] {
+        self.as_mut_slice()
+    }
+
+    /// The elements as one mutable slice.
+    ///
+    /// ```
+    /// let mut v = vmem::ConcurrentVec::new();
+    /// v.push(3);
+    /// v.push(1);
+    /// v.as_mut_slice().sort();
+    /// assert_eq!(v.as_slice(), [1, 3]);
+    /// ```
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        let len = self.len_mut();
+        // SAFETY: with `&mut self` every push has returned, so the elements are exactly
+        // `0..len`, all written and committed (for zero-sized `T` the pointer is dangling
+        // and well aligned).
+        unsafe { core::slice::from_raw_parts_mut(*self.values.get_mut(), len) }
+    }
+
+    /// The elements, mutably, in index order.
+    ///
+    /// ```
+    /// let mut v = vmem::ConcurrentVec::new();
+    /// v.push(1);
+    /// v.push(2);
+    /// v.iter_mut().for_each(|x| *x *= 10);
+    /// assert_eq!(v.as_slice(), [10, 20]);
+    /// ```
+    pub fn iter_mut(&mut self) -> core::slice::IterMut<'_, T> {
+        self.as_mut_slice().iter_mut()
+    }
+
+    /// Drops every element. Committed memory stays committed, so refilling the vector costs
+    /// no system call and no page fault. Also lets pushes try again after a refused commit.
+    ///
+    /// ```
+    /// let mut v = vmem::ConcurrentVec::new();
+    /// v.push(String::from("x"));
+    /// v.clear();
+    /// assert!(v.is_empty());
+    /// assert_eq!(v.get(0), None);
+    /// ```
+    pub fn clear(&mut self) {
+        let len = self.len_mut();
+        if len > 0 {
+            // SAFETY: the flag blocks holding the first `len` flags are committed; no one else
+            // looks at them.
+            unsafe { ptr::write_bytes(*self.flags.get_mut(), 0, align_up(len, FLAG_BLOCK)) };
+        }
+        let elements = ptr::slice_from_raw_parts_mut(*self.values.get_mut(), len);
+        *self.next.0.get_mut() = 0;
+        let state = self.state.get_mut();
+        state.failure = None;
+        *self.limit.get_mut() = *self.max_capacity.get_mut();
+        // SAFETY: the vector no longer counts or publishes these elements, so they are
+        // dropped exactly once, here (even if a destructor panics).
+        unsafe { ptr::drop_in_place(elements) };
+    }
+
+    /// The length when no push is in flight.
+    fn len_mut(&mut self) -> usize {
+        (*self.next.0.get_mut()).min(*self.limit.get_mut())
     }
 }
 
-/// Holds the growth lock; releases it on drop.
-struct LockGuard<'a>(&'a AtomicBool);
+/// Flags are laid out in blocks of 4096 (one 4 KiB page, the smallest page size), and
+/// within a block slot `i`'s flag is byte `i / 64 % 64` of cache line `i % 64`: consecutive
+/// slots, which different threads tend to push at the same moment, publish on different
+/// cache lines instead of fighting over one.
+const FLAG_BLOCK: usize = 4096;
 
-impl Drop for LockGuard<'_> {
+#[inline(always)]
+fn flag_position(index: usize) -> usize {
+    (index & !(FLAG_BLOCK - 1)) | ((index & 63) << 6) | ((index >> 6) & 63)
+}
+
+/// Rounds `n` up to a multiple of `page`, for sizes known to fit in a reservation.
+fn align_up(n: usize, page: usize) -> usize {
+    (n + page - 1) & !(page - 1)
+}
+
+/// Reserves room for `max` values of `T` and `max` flags (in whole flag blocks); returns the
+/// reservation and the offset of the flags.
+fn reserve<T>(operation: &'static str, max: usize) -> Result<(Reservation, usize)> {
+    let overflow =
+        || Error::new(ErrorKind::InvalidArgument, operation, "the maximum capacity in bytes overflows usize");
+    let value_bytes = max.checked_mul(mem::size_of::<T>()).ok_or_else(overflow)?;
+    let flags_offset = crate::align_up(value_bytes, crate::page_size()).map_err(|_| overflow())?;
+    let flag_bytes = max.checked_add(FLAG_BLOCK - 1).ok_or_else(overflow)? & !(FLAG_BLOCK - 1);
+    let total = flags_offset.checked_add(flag_bytes).ok_or_else(overflow)?;
+    let align = mem::align_of::<T>();
+    let reservation =
+        if align > crate::page_size() { Reservation::with_alignment(total, align)? } else { Reservation::new(total)? };
+    Ok((reservation, flags_offset))
+}
+
+/// The first value of a reservation from [`reserve`].
+fn values_ptr<T>(reservation: &Reservation) -> *mut T {
+    if mem::size_of::<T>() == 0 {
+        NonNull::dangling().as_ptr()
+    } else {
+        reservation.as_ptr().cast()
+    }
+}
+
+fn full_error(max: usize) -> Error {
+    Error::new(ErrorKind::OutOfMemory, "ConcurrentVec::push", "the vector is at its maximum capacity")
+        .with_limit("max_capacity", max as u64)
+}
+
+#[cold]
+#[inline(never)]
+fn push_failed(err: Error) -> ! {
+    panic!("ConcurrentVec::push failed: {err}")
+}
+
+impl<T> Drop for ConcurrentVec<T> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        if mem::needs_drop::<T>() {
+            let elements: *mut [T] = self.as_mut_slice();
+            // SAFETY: the vector owns these elements and is going away; the reservation is
+            // released after (it is a field).
+            unsafe { ptr::drop_in_place(elements) };
+        }
+    }
+}
+
+impl<T> Index<usize> for ConcurrentVec<T> {
+    type Output = T;
+
+    /// The element at `index`.
+    ///
+    /// # Panics
+    /// When there is none (yet): see [`get`](ConcurrentVec::get).
+    ///
+    /// ```
+    /// let v = vmem::ConcurrentVec::new();
+    /// v.push('z');
+    /// assert_eq!(v[0], 'z');
+    /// ```
+    #[inline]
+    fn index(&self, index: usize) -> &T {
+        match self.get(index) {
+            Some(value) => value,
+            None => index_failed(index),
+        }
     }
 }
 
 #[cold]
 #[inline(never)]
-#[track_caller]
-fn push_failed(e: Error) -> ! {
-    panic!("ConcurrentVec: {e}")
-}
-
-impl<T> Drop for ConcurrentVec<T> {
-    fn drop(&mut self) {
-        if !mem::needs_drop::<T>() {
-            return;
-        }
-        let committed = *self.committed.get_mut();
-        let base = *self.slots.get_mut();
-        for index in 0..committed.min(*self.claimed.get_mut()) {
-            // SAFETY: slot `index` is committed; a ready slot holds an initialized value,
-            // dropped once here (`&mut self`: no push is in progress).
-            unsafe {
-                let slot = &mut *base.add(index);
-                if *slot.ready.get_mut() {
-                    slot.value.get_mut().assume_init_drop();
-                }
-            }
-        }
-    }
-}
-
-impl<T> Default for ConcurrentVec<T> {
-    fn default() -> ConcurrentVec<T> {
-        ConcurrentVec::new()
-    }
+fn index_failed(index: usize) -> ! {
+    panic!("ConcurrentVec: no element at index {index}")
 }
 
 impl<T: fmt::Debug> fmt::Debug for ConcurrentVec<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T> Extend<T> for ConcurrentVec<T> {
+    /// Pushes every item.
+    ///
+    /// # Panics
+    /// As [`push`](ConcurrentVec::push).
+    ///
+    /// ```
+    /// let mut v = vmem::ConcurrentVec::new();
+    /// v.extend([1, 2, 3]);
+    /// assert_eq!(v.len(), 3);
+    /// ```
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        for value in iter {
+            self.push(value);
+        }
+    }
+}
+
+impl<T> FromIterator<T> for ConcurrentVec<T> {
+    /// A new vector holding the items.
+    ///
+    /// # Panics
+    /// As [`push`](ConcurrentVec::push).
+    ///
+    /// ```
+    /// let v: vmem::ConcurrentVec<_> = (0..5).collect();
+    /// assert_eq!(v[4], 4);
+    /// ```
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut vec = ConcurrentVec::new();
+        vec.extend(iter);
+        vec
+    }
+}
+
+/// The elements of a [`ConcurrentVec`], from [`ConcurrentVec::iter`].
+///
+/// ```
+/// let v = vmem::ConcurrentVec::new();
+/// v.push("a");
+/// let mut it: vmem::ConcurrentVecIter<'_, &str> = v.iter();
+/// assert_eq!(it.next(), Some(&"a"));
+/// assert_eq!(it.next(), None);
+/// ```
+pub struct ConcurrentVecIter<'a, T> {
+    vec: &'a ConcurrentVec<T>,
+    index: usize,
+    end: usize,
+}
+
+impl<'a, T> Iterator for ConcurrentVecIter<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        while self.index < self.end {
+            let index = self.index;
+            self.index += 1;
+            if let Some(value) = self.vec.get(index) {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.end - self.index))
+    }
+}
+
+impl<T> DoubleEndedIterator for ConcurrentVecIter<'_, T> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        while self.index < self.end {
+            self.end -= 1;
+            if let Some(value) = self.vec.get(self.end) {
+                return Some(value);
+            }
+        }
+        None
+    }
+}
+
+impl<T> FusedIterator for ConcurrentVecIter<'_, T> {}
+
+impl<T> Clone for ConcurrentVecIter<'_, T> {
+    fn clone(&self) -> Self {
+        ConcurrentVecIter { vec: self.vec, index: self.index, end: self.end }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for ConcurrentVecIter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a ConcurrentVec<T> {
+    type Item = &'a T;
+    type IntoIter = ConcurrentVecIter<'a, T>;
+
+    fn into_iter(self) -> ConcurrentVecIter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a mut ConcurrentVec<T> {
+    type Item = &'a mut T;
+    type IntoIter = core::slice::IterMut<'a, T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter_mut()
+    }
+}
+
+/// The elements of a [`ConcurrentVec`] by value, from its `into_iter`.
+///
+/// ```
+/// let v = vmem::ConcurrentVec::new();
+/// v.push(String::from("a"));
+/// v.push(String::from("b"));
+/// let all: Vec<String> = v.into_iter().collect();
+/// assert_eq!(all, ["a", "b"]);
+/// ```
+pub struct ConcurrentVecIntoIter<T> {
+    /// Keeps the memory mapped until the iterator is dropped.
+    _reservation: Option<Reservation>,
+    values: *mut T,
+    /// The elements not yet yielded are `[front, back)`.
+    front: usize,
+    back: usize,
+}
+
+// SAFETY: the iterator owns the remaining elements and their memory.
+unsafe impl<T: Send> Send for ConcurrentVecIntoIter<T> {}
+// SAFETY: `&ConcurrentVecIntoIter` gives no access to the elements.
+unsafe impl<T: Sync> Sync for ConcurrentVecIntoIter<T> {}
+
+impl<T> IntoIterator for ConcurrentVec<T> {
+    type Item = T;
+    type IntoIter = ConcurrentVecIntoIter<T>;
+
+    fn into_iter(mut self) -> ConcurrentVecIntoIter<T> {
+        let back = self.len_mut();
+        let values = *self.values.get_mut();
+        let reservation = self.state.get_mut().reservation.take();
+        // The vector now owns nothing: its drop does nothing.
+        *self.next.0.get_mut() = 0;
+        ConcurrentVecIntoIter { _reservation: reservation, values, front: 0, back }
+    }
+}
+
+impl<T> Iterator for ConcurrentVecIntoIter<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.front == self.back {
+            return None;
+        }
+        self.front += 1;
+        // SAFETY: elements `[front, back)` are initialized and owned by the iterator; this
+        // one is now outside that range, so it is read once.
+        Some(unsafe { self.values.add(self.front - 1).read() })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back - self.front;
+        (n, Some(n))
+    }
+}
+
+impl<T> DoubleEndedIterator for ConcurrentVecIntoIter<T> {
+    fn next_back(&mut self) -> Option<T> {
+        if self.front == self.back {
+            return None;
+        }
+        self.back -= 1;
+        // SAFETY: as in `next`.
+        Some(unsafe { self.values.add(self.back).read() })
+    }
+}
+
+impl<T> ExactSizeIterator for ConcurrentVecIntoIter<T> {}
+impl<T> FusedIterator for ConcurrentVecIntoIter<T> {}
+
+impl<T> Drop for ConcurrentVecIntoIter<T> {
+    fn drop(&mut self) {
+        let rest = ptr::slice_from_raw_parts_mut(self.values.wrapping_add(self.front), self.back - self.front);
+        // SAFETY: the elements not yielded are owned by the iterator and dropped once, before
+        // the reservation (a field) is released.
+        unsafe { ptr::drop_in_place(rest) };
+    }
+}
+
+impl<T> fmt::Debug for ConcurrentVecIntoIter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConcurrentVecIntoIter").field("remaining", &(self.back - self.front)).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_capacity_fails_every_push() {
+        let v = ConcurrentVec::<u8>::with_max_capacity(0).unwrap();
+        assert_eq!(v.try_push(1).unwrap_err().0, 1);
+        assert_eq!(v.len(), 0);
+    }
+
+    #[test]
+    fn flag_positions_permute_each_block() {
+        for block in [0, FLAG_BLOCK, 7 * FLAG_BLOCK] {
+            let mut seen = [false; FLAG_BLOCK];
+            for index in block..block + FLAG_BLOCK {
+                let position = flag_position(index);
+                assert_eq!(position & !(FLAG_BLOCK - 1), block);
+                assert!(!core::mem::replace(&mut seen[position - block], true));
+            }
+            // Neighbours publish on different cache lines.
+            assert_ne!(flag_position(block) / 64, flag_position(block + 1) / 64);
+        }
+    }
+
+    #[test]
+    fn failed_pushes_give_their_index_back() {
+        let v = ConcurrentVec::<u8>::with_max_capacity(2).unwrap();
+        v.push(1);
+        v.push(2);
+        for _ in 0..100 {
+            assert!(v.try_push(3).is_err());
+        }
+        assert_eq!(v.next.0.load(Ordering::Relaxed), 2);
     }
 }

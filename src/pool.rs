@@ -1,316 +1,469 @@
-//! `Pool`: a slot allocator with generational handles whose values never move.
+//! `Pool`: a slot allocator with generational handles.
 //!
-//! A `Pool<T>` stores values in slots of a [`VirtualVec`] (one
-//! reservation, committed as it grows) and hands out a [`Handle`]: the slot's index and the
-//! slot's generation. Removing a value bumps the generation and puts the slot on a free list,
-//! so a stale handle — removed, or its slot reused since — finds a different generation and
-//! gets `None`, never another value. A live value's address never changes, so a `&T`
-//! obtained through a handle can be turned into a raw pointer that stays valid until the
-//! value is removed.
+//! A `Pool<T>` stores values in slots of one reserved block of address space, committed in
+//! steps as it fills, and hands out a [`Handle`] for each: the slot's index and its
+//! *generation*. Removing a value frees its slot for reuse and bumps the generation, so a
+//! stale handle (its value removed, or its slot reused) finds nothing: `get` returns
+//! `None`, never another value. A slot that has used up its 2^31 generations is retired
+//! instead of reused.
 //!
-//! Cost model: `insert` pops the free list or pushes a slot (a commit system call when the
-//! committed part is full, doubling each time); `get` and `remove` are an index, a compare
-//! and (for `remove`) a free-list push. No hashing, no allocation per value.
+//! Because the block never moves, neither does a value: its address is stable from insert
+//! to remove, however much the pool grows, and growing never copies anything. Use a pool
+//! for entities, graph nodes, timers, connections: objects that come and go in any order
+//! and that other structures refer to by handle.
+//!
+//! # Cost model
+//!
+//! - [`insert`](Pool::insert): pop the free list (a load and two stores) or take the next
+//!   fresh slot. Once per commit step (64 KiB, or half of what is committed when that is
+//!   more, up to 64 MiB) one `commit` system call; the first touch of each page is a page
+//!   fault.
+//! - [`get`](Pool::get), [`get_mut`](Pool::get_mut), [`contains`](Pool::contains): a bounds
+//!   check and a compare of the generation.
+//! - [`remove`](Pool::remove): the same check, then push the slot on the free list.
+//! - [`clear`](Pool::clear): one pass over the slots in use (dropping the values, bumping
+//!   generations); afterwards inserts fill the slots again from the lowest index up, as in
+//!   a fresh pool, without committing anything.
+//! - [`new`](Pool::new) does nothing; the first insert reserves (one `reserve` system
+//!   call). [`with_max_capacity`](Pool::with_max_capacity) reserves at once.
+//! - Memory: one slot per value ever live at once, `size_of::<T>()` rounded up to the
+//!   alignment plus 4 bytes (16 bytes for a `u64`), committed as the pool grows; address
+//!   space for the maximum capacity (64 GiB by default on 64-bit systems).
 //!
 //! ```
 //! use vmem::Pool;
 //!
 //! let mut pool = Pool::new();
-//! let a = pool.insert("alpha");
-//! let b = pool.insert("beta");
-//! assert_eq!(pool.get(a), Some(&"alpha"));
-//! assert_eq!(pool.remove(a), Some("alpha"));
-//! assert_eq!(pool.get(a), None);           // stale handle: None, never another value
-//! let c = pool.insert("gamma");            // reuses a's slot with a new generation
-//! assert_ne!(a, c);
-//! assert_eq!((pool.get(a), pool.get(c)), (None, Some(&"gamma")));
-//! assert_eq!(pool.len(), 2);
-//! # let _ = b;
+//! let alice = pool.insert("alice");
+//! let bob = pool.insert("bob");
+//! assert_eq!(pool.get(alice), Some(&"alice"));
+//! assert_eq!(pool.remove(alice), Some("alice"));
+//! assert_eq!(pool.get(alice), None); // stale: never another value
+//! let carol = pool.insert("carol");   // reuses alice's slot, with a new generation
+//! assert_eq!(pool.get(alice), None);
+//! assert_eq!((pool[bob], pool[carol]), ("bob", "carol"));
 //! ```
 
 use core::fmt;
-use core::mem::{self, MaybeUninit};
+use core::iter::FusedIterator;
+use core::marker::PhantomData;
+use core::mem::{self, ManuallyDrop};
+use core::num::NonZeroU32;
+use core::ops::{Index, IndexMut};
+use core::ptr::NonNull;
 
-use crate::{Error, ErrorKind, Result, VirtualVec};
+use crate::{Error, ErrorKind, Reservation, Result};
 
-/// No free slot.
-const NONE: u32 = u32::MAX;
+/// The address space [`Pool::new`] reserves: 64 GiB on 64-bit systems, 256 MiB on 32-bit ones.
+const DEFAULT_BYTES: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 << 20 };
+/// Below this, [`Pool::new`] stops halving its reservation when address space is short.
+const MIN_FALLBACK_BYTES: usize = 4 << 20;
+/// The smallest and largest commit steps, in bytes.
+const MIN_STEP_BYTES: usize = 64 << 10;
+const MAX_STEP_BYTES: usize = 64 << 20;
+/// The end of the free list. Also why a pool holds at most `u32::MAX` slots.
+const NO_SLOT: u32 = u32::MAX;
+/// The generation of a slot taken out of use: even (vacant), and one past the last odd
+/// generation a handle can have (`u32::MAX - 2`).
+const RETIRED: u32 = u32::MAX - 1;
 
-/// Names a value in a [`Pool`]: a slot index and the slot's generation when the value was
-/// inserted. `Copy`, comparable, hashable; 8 bytes.
+/// A reference to a value in a [`Pool`]: the index of its slot and the slot's generation
+/// when the value was inserted. Small (8 bytes, and `Option<Handle>` too) and `Copy`;
+/// compare, hash and order it freely (handles order by index, then generation).
+///
+/// A handle does not know its pool: used with another pool, it finds whatever that pool
+/// holds at the same index and generation, if anything.
 ///
 /// ```
 /// let mut pool = vmem::Pool::new();
-/// let h = pool.insert(1);
-/// assert_eq!(h.index(), 0);
-/// assert_eq!(vmem::Handle::from_bits(h.to_bits()), h);
+/// let h = pool.insert(1.5);
+/// let copy = h;
+/// assert_eq!(pool[copy], 1.5);
+/// assert_eq!(std::mem::size_of::<Option<vmem::Handle>>(), 8);
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(C)]
 pub struct Handle {
+    // Two fields, so that code reading a handle from memory loads each half directly (a
+    // 32-bit load for the index, a compare with memory for the generation).
     index: u32,
-    /// Always odd (slots are occupied exactly while their generation is odd), so a
-    /// generation match alone proves the slot holds this handle's value.
-    generation: u32,
+    /// Always odd: even generations mark vacant slots.
+    generation: NonZeroU32,
 }
 
 impl Handle {
-    /// The slot index.
+    /// A handle for slot `index` at the odd `generation`.
+    #[inline(always)]
+    const fn new(index: u32, generation: u32) -> Handle {
+        debug_assert!(generation % 2 == 1);
+        // SAFETY: an odd generation is not zero.
+        Handle { index, generation: unsafe { NonZeroU32::new_unchecked(generation) } }
+    }
+
+    /// The index of the value's slot. Slots are reused, so indices are not unique over time.
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
     /// assert_eq!(pool.insert('a').index(), 0);
+    /// assert_eq!(pool.insert('b').index(), 1);
     /// ```
-    pub fn index(self) -> u32 {
+    #[inline(always)]
+    pub const fn index(self) -> u32 {
         self.index
     }
 
-    /// The generation of the slot when the value was inserted.
+    /// The generation of the slot when the value was inserted (always odd).
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
-    /// assert_eq!(pool.insert('a').generation(), 1);
+    /// let first = pool.insert(());
+    /// pool.remove(first);
+    /// let second = pool.insert(());
+    /// assert_eq!(first.index(), second.index());
+    /// assert!(second.generation() > first.generation());
     /// ```
-    pub fn generation(self) -> u32 {
-        self.generation
+    #[inline(always)]
+    pub const fn generation(self) -> u32 {
+        self.generation.get()
     }
 
-    /// The handle as one integer (generation in the high half), e.g. to pass through C.
+    /// The handle as one number, index in the high 32 bits, generation in the low ones: for
+    /// storage, or to pass through C. Never zero.
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
-    /// let h = pool.insert(0u8);
-    /// assert_eq!(h.to_bits(), 1 << 32);
+    /// let h = pool.insert(7);
+    /// assert_eq!(vmem::Handle::from_bits(h.to_bits()), Some(h));
     /// ```
-    pub fn to_bits(self) -> u64 {
-        (u64::from(self.generation) << 32) | u64::from(self.index)
+    pub const fn to_bits(self) -> u64 {
+        ((self.index as u64) << 32) | self.generation.get() as u64
     }
 
-    /// The handle back from [`to_bits`](Handle::to_bits). Any integer gives a handle; one
-    /// that was never handed out finds nothing. (The generation's lowest bit is forced to
-    /// 1, as in every handle the pool hands out, so a handle can never name a free slot.)
+    /// The handle that [`to_bits`](Handle::to_bits) gave, or `None` for a number no pool
+    /// hands out (an even generation or one above `u32::MAX - 2`, or the index `u32::MAX`).
     ///
     /// ```
-    /// let pool = vmem::Pool::<u8>::new();
-    /// assert_eq!(pool.get(vmem::Handle::from_bits(12345)), None);
+    /// assert_eq!(vmem::Handle::from_bits(0), None);
+    /// assert_eq!(vmem::Handle::from_bits(1).map(|h| h.index()), Some(0));
+    /// assert_eq!(vmem::Handle::from_bits(3 << 32 | 5).map(|h| (h.index(), h.generation())), Some((3, 5)));
     /// ```
-    pub fn from_bits(bits: u64) -> Handle {
-        Handle { index: bits as u32, generation: (bits >> 32) as u32 | 1 }
+    pub const fn from_bits(bits: u64) -> Option<Handle> {
+        let index = (bits >> 32) as u32;
+        let generation = bits as u32;
+        if generation % 2 == 0 || generation > RETIRED || index == NO_SLOT {
+            return None;
+        }
+        Some(Handle::new(index, generation))
+    }
+}
+
+impl core::hash::Hash for Handle {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.to_bits());
     }
 }
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Handle({}v{})", self.index, self.generation)
+        write!(f, "Handle({}v{})", self.index(), self.generation())
     }
 }
 
+/// One slot: a value or a free-list link, and the generation that says which.
 struct Slot<T> {
-    /// Odd while the slot holds a value; even while free; 0 when retired (its generations
-    /// are used up, so it is never reused).
+    /// Odd: occupied. Even: vacant (0: never used; `RETIRED`: never to be used again).
     generation: u32,
-    /// The next free slot while this one is free.
+    data: SlotData<T>,
+}
+
+union SlotData<T> {
+    value: ManuallyDrop<T>,
     next_free: u32,
-    value: MaybeUninit<T>,
 }
 
-impl<T> Slot<T> {
-    #[inline]
-    fn occupied(&self) -> bool {
-        self.generation & 1 == 1
-    }
-}
-
-/// A slot allocator with generational handles: see the [module docs](self).
+/// A slot allocator with generational handles.
+///
+/// Values live in slots of one reserved block of address space, committed in steps as the
+/// pool grows, so a value's address never changes from insert to remove. Each insert returns
+/// a [`Handle`]: the slot's index and generation. Removing a value bumps the generation, so a
+/// stale handle finds nothing ([`get`](Pool::get) returns `None`, never another value). A
+/// slot reused 2^31 times is retired.
+///
+/// Cost: [`insert`](Pool::insert) pops the free list or takes the next fresh slot (a few
+/// loads and stores; once per commit step, 64 KiB or more, one `commit` system call);
+/// [`get`](Pool::get) and [`remove`](Pool::remove) are a bounds check and a compare of the
+/// generation. Memory: one slot (`size_of::<T>()` plus 4 bytes, rounded to the alignment)
+/// per value live at once; [`new`](Pool::new) reserves 64 GiB of address space (on 64-bit
+/// systems) on the first insert.
+///
+/// ```
+/// let mut pool = vmem::Pool::new();
+/// let a = pool.insert(1u64);
+/// let address = &pool[a] as *const u64;
+/// let more: Vec<_> = (0..100_000).map(|i| pool.insert(i)).collect();
+/// assert_eq!(&pool[a] as *const u64, address); // growing moved nothing
+/// pool.remove(a);
+/// let b = pool.insert(2);
+/// assert_eq!((pool.get(a), pool[b], pool.len()), (None, 2, 100_001));
+/// # drop(more);
+/// ```
 pub struct Pool<T> {
-    slots: VirtualVec<Slot<T>>,
+    /// The first slot; dangling until reserved.
+    slots: NonNull<Slot<T>>,
+    /// Slots from `used` on are vacant, never retired, and taken in order by inserts when
+    /// the free list is empty. Vacant slots below it are on the free list, except retired
+    /// ones that a `clear` or an insert has taken off it (and any vacated by a `clear` that
+    /// a panicking destructor interrupted, until the next `clear`).
+    used: usize,
+    /// Slots `[0, committed)` are committed.
+    committed: usize,
+    /// Slots below `used` that hold no value: on the free list, retired, or vacated by a
+    /// `clear` that a panicking destructor interrupted. The pool holds `used - unused` values;
+    /// a fresh-slot insert touches neither count.
+    unused: usize,
+    /// The most recently freed slot, or `NO_SLOT`.
     free_head: u32,
-    len: usize,
+    max_capacity: usize,
+    /// `None` before the first insert of [`Pool::new`], or for a zero capacity.
+    reservation: Option<Reservation>,
+    _owns: PhantomData<T>,
+}
+
+// SAFETY: the pool owns its values; moving it moves them.
+unsafe impl<T: Send> Send for Pool<T> {}
+// SAFETY: `&Pool` hands out only `&T`.
+unsafe impl<T: Sync> Sync for Pool<T> {}
+
+impl<T> Default for Pool<T> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<T> Pool<T> {
-    /// The most slots a pool can have (indices are 32-bit, one value means "none").
-    pub const MAX_SLOTS: usize = (u32::MAX - 1) as usize;
-
-    /// An empty pool that may grow to [`MAX_SLOTS`](Pool::MAX_SLOTS) slots or 64 GiB,
-    /// whichever is smaller. Never fails and reserves nothing until the first insert.
+    /// An empty pool with a generous maximum capacity (as many slots as fit in 64 GiB on
+    /// 64-bit systems, 256 MiB on 32-bit ones, and at most `u32::MAX`). Reserves nothing: the first insert
+    /// does, so `new` never fails and costs nothing. Where address space is short
+    /// (`ulimit -v`), the first insert reserves less and lowers
+    /// [`max_capacity`](Pool::max_capacity) to match.
     ///
     /// ```
-    /// let pool: vmem::Pool<u64> = vmem::Pool::new();
+    /// let pool: vmem::Pool<String> = vmem::Pool::new();
     /// assert!(pool.is_empty());
+    /// assert_eq!(pool.capacity(), 0);
     /// ```
-    pub fn new() -> Pool<T> {
-        Pool { slots: VirtualVec::new(), free_head: NONE, len: 0 }
+    pub const fn new() -> Self {
+        let max = DEFAULT_BYTES / mem::size_of::<Slot<T>>();
+        Self::empty(if max < NO_SLOT as usize { max } else { NO_SLOT as usize })
     }
 
-    /// An empty pool of at most `max_slots` slots; reserves their address space now.
+    const fn empty(max_capacity: usize) -> Self {
+        Pool {
+            slots: NonNull::dangling(),
+            used: 0,
+            committed: 0,
+            unused: 0,
+            free_head: NO_SLOT,
+            max_capacity,
+            reservation: None,
+            _owns: PhantomData,
+        }
+    }
+
+    /// An empty pool that holds at most `max_capacity` values, with its address space
+    /// reserved now. Nothing is committed until the first insert.
     ///
     /// # Errors
-    /// `InvalidArgument` when `max_slots` is zero or more than
-    /// [`MAX_SLOTS`](Pool::MAX_SLOTS); what [`VirtualVec::with_max_capacity`] returns
-    /// otherwise.
+    /// `InvalidArgument` above `u32::MAX` values, `OutOfAddressSpace` when the OS has no
+    /// room.
     ///
     /// ```
-    /// let pool = vmem::Pool::<u64>::with_max_capacity(1000)?;
-    /// assert_eq!(pool.max_capacity(), 1000);
+    /// let pool = vmem::Pool::<u64>::with_max_capacity(1 << 20)?;
+    /// assert_eq!(pool.max_capacity(), 1 << 20);
     /// assert!(vmem::Pool::<u64>::with_max_capacity(usize::MAX).is_err());
     /// # Ok::<(), vmem::Error>(())
     /// ```
-    pub fn with_max_capacity(max_slots: usize) -> Result<Pool<T>> {
-        if max_slots > Self::MAX_SLOTS {
-            return Err(Error::new(ErrorKind::InvalidArgument, "Pool::with_max_capacity", "too many slots")
-                .sized(max_slots)
-                .with_limit("Pool::MAX_SLOTS", Self::MAX_SLOTS as u64));
+    pub fn with_max_capacity(max_capacity: usize) -> Result<Self> {
+        if max_capacity == 0 {
+            return Ok(Self::empty(0));
         }
-        Ok(Pool { slots: VirtualVec::with_max_capacity(max_slots)?, free_head: NONE, len: 0 })
+        let reservation = reserve::<T>("Pool::with_max_capacity", max_capacity)?;
+        let mut pool = Self::empty(max_capacity);
+        pool.slots = reservation.as_non_null().cast();
+        pool.reservation = Some(reservation);
+        Ok(pool)
     }
 
-    /// The number of values.
-    ///
-    /// ```
-    /// let mut pool = vmem::Pool::new();
-    /// pool.insert(());
-    /// assert_eq!(pool.len(), 1);
-    /// ```
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the pool holds no value.
-    ///
-    /// ```
-    /// assert!(vmem::Pool::<u8>::new().is_empty());
-    /// ```
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Slots that fit in committed memory.
-    ///
-    /// ```
-    /// let mut pool = vmem::Pool::new();
-    /// pool.insert(1u32);
-    /// assert!(pool.capacity() >= 1);
-    /// ```
-    pub fn capacity(&self) -> usize {
-        self.slots.capacity()
-    }
-
-    /// The most slots this pool can ever have.
-    ///
-    /// ```
-    /// assert_eq!(vmem::Pool::<u8>::with_max_capacity(7)?.max_capacity(), 7);
-    /// # Ok::<(), vmem::Error>(())
-    /// ```
-    pub fn max_capacity(&self) -> usize {
-        self.slots.max_capacity().min(Self::MAX_SLOTS)
-    }
-
-    /// Stores `value` and returns its handle, or gives the value back with the error when
-    /// the pool is full or the OS refuses memory.
-    ///
-    /// ```
-    /// let mut pool = vmem::Pool::with_max_capacity(1)?;
-    /// pool.try_insert(1).unwrap();
-    /// let (value, err) = pool.try_insert(2).unwrap_err();
-    /// assert_eq!((value, err.kind()), (2, vmem::ErrorKind::OutOfMemory));
-    /// # Ok::<(), vmem::Error>(())
-    /// ```
-    #[inline]
-    pub fn try_insert(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
-        if self.free_head != NONE {
-            let index = self.free_head;
-            // SAFETY: free-list entries are indices of existing slots.
-            let slot = unsafe { self.slots.get_unchecked_mut(index as usize) };
-            self.free_head = slot.next_free;
-            slot.generation += 1; // even (free) to odd (occupied): never wraps, see `remove`
-            slot.value.write(value);
-            self.len += 1;
-            return Ok(Handle { index, generation: slot.generation });
-        }
-        let index = self.slots.len();
-        if index >= Self::MAX_SLOTS {
-            let e = Error::new(ErrorKind::OutOfMemory, "Pool::insert", "the pool has no free slot")
-                .with_limit("Pool::MAX_SLOTS", Self::MAX_SLOTS as u64);
-            return Err((value, e));
-        }
-        match self.slots.try_push(Slot { generation: 1, next_free: NONE, value: MaybeUninit::new(value) }) {
-            Ok(()) => {
-                self.len += 1;
-                Ok(Handle { index: index as u32, generation: 1 })
-            }
-            // SAFETY: the slot was just made with an initialized value and handed back.
-            Err((slot, e)) => Err((unsafe { slot.value.assume_init() }, e)),
-        }
-    }
-
-    /// Stores `value` and returns its handle.
+    /// Moves `value` into the pool and returns its handle.
     ///
     /// # Panics
-    /// When [`try_insert`](Pool::try_insert) fails.
+    /// When the pool is at its maximum capacity or the OS refuses memory; see
+    /// [`try_insert`](Pool::try_insert).
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
-    /// let h = pool.insert(String::from("x"));
-    /// assert_eq!(pool[h], "x");
+    /// let h = pool.insert([1u8; 32]);
+    /// assert_eq!(pool[h][31], 1);
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> Handle {
         match self.try_insert(value) {
-            Ok(h) => h,
-            Err((_, e)) => insert_failed(e),
+            Ok(handle) => handle,
+            Err((_, err)) => insert_failed(err),
         }
     }
 
-    /// Removes and returns the value of `handle`; `None` for a stale or foreign handle.
+    /// Moves `value` into the pool and returns its handle, or hands the value back with the
+    /// error when the pool is at its maximum capacity or the OS refuses memory.
     ///
     /// ```
-    /// let mut pool = vmem::Pool::new();
-    /// let h = pool.insert(5);
-    /// assert_eq!(pool.remove(h), Some(5));
-    /// assert_eq!(pool.remove(h), None);
+    /// let mut pool = vmem::Pool::with_max_capacity(1)?;
+    /// let h = pool.try_insert('a').unwrap();
+    /// let (value, err) = pool.try_insert('b').unwrap_err();
+    /// assert_eq!((value, err.kind()), ('b', vmem::ErrorKind::OutOfMemory));
+    /// pool.remove(h);
+    /// assert!(pool.try_insert('b').is_ok());
+    /// # Ok::<(), vmem::Error>(())
     /// ```
     #[inline]
-    pub fn remove(&mut self, handle: Handle) -> Option<T> {
-        let slot = self.slots.get_mut(handle.index as usize)?;
-        if slot.generation != handle.generation {
-            return None;
+    pub fn try_insert(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
+        let index = self.free_head;
+        if index != NO_SLOT {
+            // SAFETY: free-list slots are committed slots below `used`, vacant, holding a
+            // link; `&mut self` makes the access unique.
+            let slot = unsafe { &mut *self.slots.as_ptr().add(index as usize) };
+            let generation = slot.generation;
+            if generation != RETIRED {
+                // SAFETY: as above: a vacant slot on the free list holds a link.
+                self.free_head = unsafe { slot.data.next_free };
+                slot.data.value = ManuallyDrop::new(value);
+                slot.generation = generation + 1; // even, below `RETIRED`, to odd
+                self.unused -= 1;
+                return Ok(Handle::new(index, generation + 1));
+            }
+            return self.insert_slow(value);
         }
-        // SAFETY: an occupied slot holds an initialized value; it becomes free below.
-        let value = unsafe { slot.value.assume_init_read() };
-        if slot.generation == u32::MAX {
-            // Generations used up: retire the slot so no old handle can ever match again.
-            slot.generation = 0;
-        } else {
-            slot.generation += 1;
-            slot.next_free = self.free_head;
-            self.free_head = handle.index;
+        let index = self.used;
+        if index < self.committed {
+            // SAFETY: a committed slot from `used` on: vacant, not retired, not on the free
+            // list.
+            let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+            // Write the value before reading the generation: on a page never touched, a read
+            // first would map the zero page and the write then fault a second time.
+            slot.data.value = ManuallyDrop::new(value);
+            let generation = slot.generation + 1; // even (0 if never used) to odd
+            slot.generation = generation;
+            self.used = index + 1;
+            // `index < committed <= max_capacity <= u32::MAX`: it fits, and is not `NO_SLOT`.
+            return Ok(Handle::new(index as u32, generation));
         }
-        self.len -= 1;
-        Some(value)
+        self.insert_slow(value)
     }
 
-    /// The value of `handle`; `None` for a stale or foreign handle.
+    /// Takes retired slots off the free list, or commits more (reserving first if
+    /// [`new`](Pool::new) put it off), or fails; then inserts.
+    #[cold]
+    #[inline(never)]
+    fn insert_slow(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
+        while self.free_head != NO_SLOT {
+            // SAFETY: free-list slots are committed slots below `used`.
+            let slot = unsafe { &*self.slots.as_ptr().add(self.free_head as usize) };
+            if slot.generation != RETIRED {
+                return self.try_insert(value);
+            }
+            // SAFETY: a vacant slot on the free list holds a link. The retired slot leaves
+            // the list for good.
+            self.free_head = unsafe { slot.data.next_free };
+        }
+        if self.used == self.committed {
+            if let Err(err) = self.grow() {
+                return Err((value, err));
+            }
+        }
+        self.try_insert(value)
+    }
+
+    /// Commits more slots (reserving first if [`new`](Pool::new) put it off), or fails.
+    fn grow(&mut self) -> Result<()> {
+        const OP: &str = "Pool::insert";
+        if self.committed >= self.max_capacity {
+            return Err(Error::new(ErrorKind::OutOfMemory, OP, "the pool is at its maximum capacity")
+                .with_limit("max_capacity", self.max_capacity as u64));
+        }
+        if self.reservation.is_none() {
+            self.reserve_lazily()?;
+        }
+        let Some(reservation) = self.reservation.as_ref() else {
+            return Err(Error::new(ErrorKind::OutOfMemory, OP, "the pool has no memory"));
+        };
+        let size = mem::size_of::<Slot<T>>();
+        let committed_bytes = self.committed * size;
+        let step = (committed_bytes / 2).clamp(MIN_STEP_BYTES, MAX_STEP_BYTES);
+        let reserved_slots = reservation.len() / size;
+        let ahead = (committed_bytes + step).div_ceil(size).min(self.max_capacity).min(reserved_slots);
+        // A step ahead if the OS allows it, else just one more slot.
+        let to = match commit_slots::<T>(reservation, self.committed, ahead) {
+            Err(_) if ahead > self.committed + 1 => commit_slots::<T>(reservation, self.committed, self.committed + 1),
+            result => result,
+        }?;
+        self.committed = (to / size).min(self.max_capacity);
+        Ok(())
+    }
+
+    /// Makes the reservation [`new`](Pool::new) put off, halving it while address space is
+    /// short.
+    fn reserve_lazily(&mut self) -> Result<()> {
+        let size = mem::size_of::<Slot<T>>();
+        let mut max = self.max_capacity;
+        let reservation = loop {
+            match reserve::<T>("Pool::insert", max) {
+                Ok(reservation) => break reservation,
+                Err(err)
+                    if err.kind() == ErrorKind::OutOfAddressSpace
+                        && (max / 2).saturating_mul(size) >= MIN_FALLBACK_BYTES =>
+                {
+                    max /= 2
+                }
+                Err(err) => return Err(err),
+            }
+        };
+        self.slots = reservation.as_non_null().cast();
+        self.reservation = Some(reservation);
+        self.max_capacity = max;
+        Ok(())
+    }
+
+    /// The slot `handle` names, if the handle is live.
+    #[inline(always)]
+    fn slot(&self, handle: Handle) -> Option<&Slot<T>> {
+        let index = handle.index() as usize;
+        if index < self.used {
+            // SAFETY: slots below `used` are committed.
+            let slot = unsafe { &*self.slots.as_ptr().add(index) };
+            if slot.generation == handle.generation() {
+                return Some(slot);
+            }
+        }
+        None
+    }
+
+    /// The value `handle` refers to, or `None` if it was removed (even if its slot now
+    /// holds another value).
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
     /// let h = pool.insert(5);
     /// assert_eq!(pool.get(h), Some(&5));
+    /// pool.remove(h);
+    /// assert_eq!(pool.get(h), None);
     /// ```
     #[inline]
     pub fn get(&self, handle: Handle) -> Option<&T> {
-        let slot = self.slots.get(handle.index as usize)?;
-        if slot.generation == handle.generation {
-            // SAFETY: handle generations are odd, so the slot is occupied and holds an
-            // initialized value.
-            Some(unsafe { slot.value.assume_init_ref() })
-        } else {
-            None
-        }
+        // SAFETY: a live handle's slot has its (odd) generation, so it holds a value.
+        self.slot(handle).map(|slot| unsafe { &*slot.data.value })
     }
 
-    /// The value of `handle`, mutably; `None` for a stale or foreign handle.
+    /// The value `handle` refers to, mutably, or `None` if it was removed.
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
@@ -320,17 +473,19 @@ impl<T> Pool<T> {
     /// ```
     #[inline]
     pub fn get_mut(&mut self, handle: Handle) -> Option<&mut T> {
-        let slot = self.slots.get_mut(handle.index as usize)?;
-        if slot.generation == handle.generation {
-            // SAFETY: handle generations are odd, so the slot is occupied and holds an
-            // initialized value.
-            Some(unsafe { slot.value.assume_init_mut() })
-        } else {
-            None
+        let index = handle.index() as usize;
+        if index < self.used {
+            // SAFETY: as in `slot`; `&mut self` makes the access unique.
+            let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+            if slot.generation == handle.generation() {
+                // SAFETY: odd generation: the slot holds a value.
+                return Some(unsafe { &mut *slot.data.value });
+            }
         }
+        None
     }
 
-    /// Whether `handle` names a value in this pool.
+    /// Whether `handle` refers to a value in the pool.
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
@@ -341,108 +496,534 @@ impl<T> Pool<T> {
     /// ```
     #[inline]
     pub fn contains(&self, handle: Handle) -> bool {
-        self.get(handle).is_some()
+        self.slot(handle).is_some()
     }
 
-    /// The values and their handles, in slot order.
+    /// Takes the value `handle` refers to out of the pool and frees its slot; `None` if the
+    /// handle is stale. The handle, and every copy of it, is stale afterwards.
+    ///
+    /// ```
+    /// let mut pool = vmem::Pool::new();
+    /// let h = pool.insert(String::from("x"));
+    /// assert_eq!(pool.remove(h).as_deref(), Some("x"));
+    /// assert_eq!(pool.remove(h), None);
+    /// ```
+    #[inline]
+    pub fn remove(&mut self, handle: Handle) -> Option<T> {
+        let index = handle.index() as usize;
+        if index >= self.used {
+            return None;
+        }
+        // SAFETY: slots below `used` are committed; `&mut self` makes the access unique.
+        let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+        let generation = handle.generation();
+        if slot.generation != generation {
+            return None;
+        }
+        // SAFETY: odd generation: the slot holds a value, which we take out once (the slot
+        // is marked vacant right after).
+        let value = unsafe { ManuallyDrop::take(&mut slot.data.value) };
+        self.unused += 1;
+        // Vacant now. At `RETIRED` it goes on the free list all the same, and the insert that
+        // meets it takes it off for good.
+        slot.generation = generation + 1;
+        slot.data.next_free = self.free_head;
+        self.free_head = handle.index();
+        Some(value)
+    }
+
+    /// The number of values in the pool.
+    ///
+    /// ```
+    /// let mut pool = vmem::Pool::new();
+    /// pool.insert(1);
+    /// assert_eq!(pool.len(), 1);
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.used - self.unused
+    }
+
+    /// Whether the pool holds no value.
+    ///
+    /// ```
+    /// let pool = vmem::Pool::<u8>::new();
+    /// assert!(pool.is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many values the pool can hold without committing more memory (counting the
+    /// slots retired after 2^31 reuses, if any).
+    ///
+    /// ```
+    /// let mut pool = vmem::Pool::new();
+    /// pool.insert(1u64);
+    /// assert!(pool.capacity() >= 1);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.committed
+    }
+
+    /// The most slots the pool can ever have (values, plus slots retired because their
+    /// generation ran out).
+    ///
+    /// ```
+    /// let pool = vmem::Pool::<u64>::with_max_capacity(100)?;
+    /// assert_eq!(pool.max_capacity(), 100);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn max_capacity(&self) -> usize {
+        self.max_capacity
+    }
+
+    /// The values with their handles, in slot order.
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
     /// let a = pool.insert('a');
     /// let b = pool.insert('b');
-    /// assert_eq!(pool.iter().collect::<Vec<_>>(), [(a, &'a'), (b, &'b')]);
+    /// let all: Vec<_> = pool.iter().collect();
+    /// assert_eq!(all, [(a, &'a'), (b, &'b')]);
     /// ```
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (Handle, &T)> + '_ {
-        self.slots.iter().enumerate().filter(|(_, s)| s.occupied()).map(|(i, s)| {
-            // SAFETY: an occupied slot holds an initialized value.
-            (Handle { index: i as u32, generation: s.generation }, unsafe { s.value.assume_init_ref() })
-        })
+    pub fn iter(&self) -> PoolIter<'_, T> {
+        PoolIter { slots: self.slots, index: 0, end: self.used, remaining: self.len(), _pool: PhantomData }
     }
 
-    /// The values, mutably, and their handles, in slot order.
+    /// The values, mutably, with their handles, in slot order.
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
-    /// let h = pool.insert(1);
-    /// for (_, v) in pool.iter_mut() { *v += 1; }
-    /// assert_eq!(pool[h], 2);
+    /// pool.insert(1);
+    /// pool.insert(2);
+    /// for (_, value) in pool.iter_mut() {
+    ///     *value *= 10;
+    /// }
+    /// assert_eq!(pool.iter().map(|(_, v)| *v).sum::<i32>(), 30);
     /// ```
-    pub fn iter_mut(&mut self) -> impl DoubleEndedIterator<Item = (Handle, &mut T)> + '_ {
-        self.slots.iter_mut().enumerate().filter(|(_, s)| s.occupied()).map(|(i, s)| {
-            let handle = Handle { index: i as u32, generation: s.generation };
-            // SAFETY: an occupied slot holds an initialized value.
-            (handle, unsafe { s.value.assume_init_mut() })
-        })
+    pub fn iter_mut(&mut self) -> PoolIterMut<'_, T> {
+        PoolIterMut { slots: self.slots, index: 0, end: self.used, remaining: self.len(), _pool: PhantomData }
     }
 
-    /// Removes every value; every handle handed out so far becomes stale.
+    /// Keeps only the values for which `keep` returns `true`; removes the others (their
+    /// handles go stale).
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
-    /// let h = pool.insert(1);
+    /// for i in 0..10 {
+    ///     pool.insert(i);
+    /// }
+    /// pool.retain(|_, v| *v % 2 == 0);
+    /// assert_eq!(pool.len(), 5);
+    /// ```
+    pub fn retain(&mut self, mut keep: impl FnMut(Handle, &mut T) -> bool) {
+        for index in 0..self.used {
+            // SAFETY: a committed slot below `used`; no other reference to it is live.
+            let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+            if slot.generation % 2 == 1 {
+                let handle = Handle::new(index as u32, slot.generation);
+                // SAFETY: odd generation: the slot holds a value.
+                if !keep(handle, unsafe { &mut slot.data.value }) {
+                    drop(self.remove(handle));
+                }
+            }
+        }
+    }
+
+    /// Removes every value (all handles go stale). Committed memory stays committed, and
+    /// inserts fill the slots again from the lowest index up.
+    ///
+    /// ```
+    /// let mut pool = vmem::Pool::new();
+    /// let h = pool.insert(String::from("x"));
     /// pool.clear();
-    /// assert_eq!((pool.len(), pool.get(h)), (0, None));
+    /// assert!(pool.is_empty());
+    /// assert_eq!(pool.get(h), None);
+    /// assert_eq!(pool.insert(String::from("y")).index(), h.index());
     /// ```
     pub fn clear(&mut self) {
-        for index in 0..self.slots.len() {
-            let slot = &self.slots[index];
-            if slot.occupied() {
-                let handle = Handle { index: index as u32, generation: slot.generation };
-                drop(self.remove(handle));
+        // Mark each value's slot vacant before dropping the value, so that a panicking
+        // destructor leaves the pool consistent (the slots cleared so far stay unused until
+        // the next `clear`; the values not reached leak).
+        let mut any_retired = false;
+        for index in 0..self.used {
+            // SAFETY: a committed slot below `used`; no other reference to it is live.
+            let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+            let generation = slot.generation;
+            if generation % 2 == 1 {
+                // SAFETY: odd generation: the slot holds a value, taken out once.
+                let value = unsafe { ManuallyDrop::take(&mut slot.data.value) };
+                slot.generation = generation + 1;
+                self.unused += 1;
+                drop(value);
             }
+            any_retired |= slot.generation == RETIRED;
+        }
+        if !any_retired {
+            // Every slot is vacant and none retired: take them in order again.
+            self.used = 0;
+            self.unused = 0;
+            self.free_head = NO_SLOT;
+        } else {
+            // Retired slots must stay below `used`: link the others, lowest index first.
+            self.free_head = NO_SLOT;
+            for index in (0..self.used).rev() {
+                // SAFETY: as above.
+                let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+                if slot.generation != RETIRED {
+                    slot.data.next_free = self.free_head;
+                    self.free_head = index as u32;
+                }
+            }
+        }
+    }
+}
+
+/// Commits the pages for slots `[committed, wanted)` (those below `committed` are committed
+/// already) and returns the end of the committed bytes. `wanted` slots fit in `reservation`.
+fn commit_slots<T>(reservation: &Reservation, committed: usize, wanted: usize) -> Result<usize> {
+    let size = mem::size_of::<Slot<T>>();
+    let page = crate::page_size();
+    // Both fit in the reservation, so rounding them up to a page does too.
+    let from = (committed * size + page - 1) & !(page - 1);
+    let to = (wanted * size + page - 1) & !(page - 1);
+    if to > from {
+        reservation.commit(from, to - from)?;
+    }
+    Ok(to)
+}
+
+/// Reserves room for `max` slots of `T`.
+fn reserve<T>(operation: &'static str, max: usize) -> Result<Reservation> {
+    if max > NO_SLOT as usize {
+        return Err(Error::new(ErrorKind::InvalidArgument, operation, "a pool holds at most u32::MAX values")
+            .with_limit("maximum capacity", NO_SLOT as u64));
+    }
+    let bytes = max.checked_mul(mem::size_of::<Slot<T>>()).ok_or_else(|| {
+        Error::new(ErrorKind::InvalidArgument, operation, "the maximum capacity in bytes overflows usize")
+    })?;
+    let align = mem::align_of::<Slot<T>>();
+    if align > crate::page_size() {
+        Reservation::with_alignment(bytes, align)
+    } else {
+        Reservation::new(bytes)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn insert_failed(err: Error) -> ! {
+    panic!("Pool::insert failed: {err}")
+}
+
+impl<T> Drop for Pool<T> {
+    fn drop(&mut self) {
+        if mem::needs_drop::<T>() && !self.is_empty() {
+            for index in 0..self.used {
+                // SAFETY: a committed slot below `used`; the pool is going away.
+                let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+                if slot.generation % 2 == 1 {
+                    // SAFETY: odd generation: the slot holds a value, dropped once.
+                    unsafe { ManuallyDrop::drop(&mut slot.data.value) };
+                }
+            }
+        }
+    }
+}
+
+impl<T> Index<Handle> for Pool<T> {
+    type Output = T;
+
+    /// The value `handle` refers to.
+    ///
+    /// # Panics
+    /// When the handle is stale.
+    ///
+    /// ```
+    /// let mut pool = vmem::Pool::new();
+    /// let h = pool.insert(3);
+    /// assert_eq!(pool[h], 3);
+    /// ```
+    #[inline]
+    fn index(&self, handle: Handle) -> &T {
+        match self.get(handle) {
+            Some(value) => value,
+            None => stale_handle(handle),
+        }
+    }
+}
+
+impl<T> IndexMut<Handle> for Pool<T> {
+    /// The value `handle` refers to, mutably.
+    ///
+    /// # Panics
+    /// When the handle is stale.
+    ///
+    /// ```
+    /// let mut pool = vmem::Pool::new();
+    /// let h = pool.insert(3);
+    /// pool[h] += 1;
+    /// assert_eq!(pool[h], 4);
+    /// ```
+    #[inline]
+    fn index_mut(&mut self, handle: Handle) -> &mut T {
+        match self.get_mut(handle) {
+            Some(value) => value,
+            None => stale_handle(handle),
         }
     }
 }
 
 #[cold]
 #[inline(never)]
-#[track_caller]
-fn insert_failed(e: Error) -> ! {
-    panic!("Pool: {e}")
-}
-
-impl<T> Drop for Pool<T> {
-    fn drop(&mut self) {
-        if mem::needs_drop::<T>() {
-            for slot in self.slots.iter_mut().filter(|s| s.occupied()) {
-                // SAFETY: an occupied slot holds an initialized value, dropped once here;
-                // the slots themselves (`MaybeUninit`) drop nothing.
-                unsafe { slot.value.assume_init_drop() };
-            }
-        }
-    }
-}
-
-impl<T> Default for Pool<T> {
-    fn default() -> Pool<T> {
-        Pool::new()
-    }
-}
-
-impl<T> core::ops::Index<Handle> for Pool<T> {
-    type Output = T;
-
-    /// # Panics
-    /// When the handle is stale or foreign.
-    fn index(&self, handle: Handle) -> &T {
-        match self.get(handle) {
-            Some(v) => v,
-            None => panic!("Pool: {handle:?} names no value"),
-        }
-    }
-}
-
-impl<T> core::ops::IndexMut<Handle> for Pool<T> {
-    fn index_mut(&mut self, handle: Handle) -> &mut T {
-        match self.get_mut(handle) {
-            Some(v) => v,
-            None => panic!("Pool: {handle:?} names no value"),
-        }
-    }
+fn stale_handle(handle: Handle) -> ! {
+    panic!("Pool: {handle:?} refers to no value")
 }
 
 impl<T: fmt::Debug> fmt::Debug for Pool<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// The values of a [`Pool`] with their handles, from [`Pool::iter`].
+///
+/// ```
+/// let mut pool = vmem::Pool::new();
+/// pool.insert(1);
+/// let it: vmem::PoolIter<'_, i32> = pool.iter();
+/// assert_eq!(it.len(), 1);
+/// ```
+pub struct PoolIter<'a, T> {
+    slots: NonNull<Slot<T>>,
+    index: usize,
+    end: usize,
+    remaining: usize,
+    _pool: PhantomData<&'a Pool<T>>,
+}
+
+// SAFETY: a shared borrow of the pool's values.
+unsafe impl<T: Sync> Send for PoolIter<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for PoolIter<'_, T> {}
+
+impl<'a, T> Iterator for PoolIter<'a, T> {
+    type Item = (Handle, &'a T);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.remaining > 0 && self.index < self.end {
+            let index = self.index;
+            self.index += 1;
+            // SAFETY: a committed slot below `used` of a pool borrowed for `'a`.
+            let slot = unsafe { &*self.slots.as_ptr().add(index) };
+            if slot.generation % 2 == 1 {
+                self.remaining -= 1;
+                // SAFETY: odd, so not zero; the slot holds a value.
+                return Some(unsafe { (Handle::new(index as u32, slot.generation), &*slot.data.value) });
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<T> ExactSizeIterator for PoolIter<'_, T> {}
+impl<T> FusedIterator for PoolIter<'_, T> {}
+
+impl<T> Clone for PoolIter<'_, T> {
+    fn clone(&self) -> Self {
+        PoolIter { ..*self }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for PoolIter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.clone()).finish()
+    }
+}
+
+/// The values of a [`Pool`], mutably, with their handles, from [`Pool::iter_mut`].
+///
+/// ```
+/// let mut pool = vmem::Pool::new();
+/// pool.insert(1);
+/// let mut it: vmem::PoolIterMut<'_, i32> = pool.iter_mut();
+/// *it.next().unwrap().1 = 2;
+/// ```
+pub struct PoolIterMut<'a, T> {
+    slots: NonNull<Slot<T>>,
+    index: usize,
+    end: usize,
+    remaining: usize,
+    _pool: PhantomData<&'a mut Pool<T>>,
+}
+
+// SAFETY: a unique borrow of the pool's values.
+unsafe impl<T: Send> Send for PoolIterMut<'_, T> {}
+// SAFETY: `&PoolIterMut` gives no access to the values.
+unsafe impl<T: Sync> Sync for PoolIterMut<'_, T> {}
+
+impl<'a, T> Iterator for PoolIterMut<'a, T> {
+    type Item = (Handle, &'a mut T);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.remaining > 0 && self.index < self.end {
+            let index = self.index;
+            self.index += 1;
+            // SAFETY: a committed slot below `used` of a pool borrowed mutably for `'a`;
+            // each slot is visited once, so the references are disjoint.
+            let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+            if slot.generation % 2 == 1 {
+                self.remaining -= 1;
+                // SAFETY: odd, so not zero; the slot holds a value.
+                return Some(unsafe { (Handle::new(index as u32, slot.generation), &mut *slot.data.value) });
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<T> ExactSizeIterator for PoolIterMut<'_, T> {}
+impl<T> FusedIterator for PoolIterMut<'_, T> {}
+
+impl<T> fmt::Debug for PoolIterMut<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolIterMut").field("remaining", &self.remaining).finish()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Pool<T> {
+    type Item = (Handle, &'a T);
+    type IntoIter = PoolIter<'a, T>;
+
+    fn into_iter(self) -> PoolIter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a mut Pool<T> {
+    type Item = (Handle, &'a mut T);
+    type IntoIter = PoolIterMut<'a, T>;
+
+    fn into_iter(self) -> PoolIterMut<'a, T> {
+        self.iter_mut()
+    }
+}
+
+/// The values of a [`Pool`] by value, with their (now stale) handles, from its
+/// `into_iter`.
+///
+/// ```
+/// let mut pool = vmem::Pool::new();
+/// let h = pool.insert(String::from("a"));
+/// let all: Vec<(vmem::Handle, String)> = pool.into_iter().collect();
+/// assert_eq!(all, [(h, String::from("a"))]);
+/// ```
+pub struct PoolIntoIter<T> {
+    pool: Pool<T>,
+    index: usize,
+}
+
+impl<T> IntoIterator for Pool<T> {
+    type Item = (Handle, T);
+    type IntoIter = PoolIntoIter<T>;
+
+    fn into_iter(self) -> PoolIntoIter<T> {
+        PoolIntoIter { pool: self, index: 0 }
+    }
+}
+
+impl<T> Iterator for PoolIntoIter<T> {
+    type Item = (Handle, T);
+
+    fn next(&mut self) -> Option<(Handle, T)> {
+        while !self.pool.is_empty() && self.index < self.pool.used {
+            let index = self.index;
+            self.index += 1;
+            // SAFETY: a committed slot below `used`.
+            let generation = unsafe { (*self.pool.slots.as_ptr().add(index)).generation };
+            if generation % 2 == 1 {
+                let handle = Handle::new(index as u32, generation);
+                return self.pool.remove(handle).map(|value| (handle, value));
+            }
+        }
+        None
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.pool.len(), Some(self.pool.len()))
+    }
+}
+
+impl<T> ExactSizeIterator for PoolIntoIter<T> {}
+impl<T> FusedIterator for PoolIntoIter<T> {}
+
+impl<T> fmt::Debug for PoolIntoIter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolIntoIter").field("remaining", &self.pool.len()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pool whose slot 0 holds a value at `generation`.
+    fn pool_at_generation(generation: u32) -> (Pool<i32>, Handle) {
+        let mut pool = Pool::new();
+        pool.insert(1);
+        // SAFETY: slot 0 is occupied; give it another odd generation.
+        unsafe { (*pool.slots.as_ptr()).generation = generation };
+        (pool, Handle::new(0, generation))
+    }
+
+    #[test]
+    fn a_slot_whose_generation_runs_out_is_retired() {
+        let (mut pool, old) = pool_at_generation(RETIRED - 3);
+        assert_eq!(pool.remove(old), Some(1));
+        let last = pool.insert(2);
+        assert_eq!((last.index(), last.generation()), (0, RETIRED - 1));
+        assert_eq!(Handle::from_bits(last.to_bits()), Some(last));
+        assert_eq!(pool.remove(last), Some(2));
+        assert_eq!(pool.insert(3).index(), 1, "the retired slot is not reused");
+        assert_eq!(pool.get(last), None);
+        assert_eq!(pool.free_head, NO_SLOT, "and is off the free list");
+        // After a clear, inserts skip the retired slot too.
+        let second = pool.insert(5);
+        pool.remove(second);
+        pool.clear();
+        let after = pool.insert(4);
+        assert_eq!(after.index(), 1);
+        assert_eq!(pool.insert(6).index(), 2);
+        assert_eq!(pool.len(), 2);
+        assert_eq!(pool.iter().count(), 2);
+        assert_eq!(pool.into_iter().count(), 2);
+    }
+
+    #[test]
+    fn clear_retires_a_slot_at_the_last_generation() {
+        let (mut pool, last) = pool_at_generation(RETIRED - 1);
+        pool.insert(5);
+        pool.clear();
+        assert_eq!(pool.get(last), None);
+        assert_eq!(pool.insert(2).index(), 1);
+    }
+
+    #[test]
+    fn no_handle_names_a_retired_slot() {
+        assert_eq!(Handle::from_bits(RETIRED as u64), None);
+        assert_eq!(Handle::from_bits(u32::MAX as u64), None);
+        assert_eq!(Handle::from_bits((u32::MAX as u64) << 32 | 1), None);
     }
 }
