@@ -1,20 +1,46 @@
-//! `VirtualVec`: a vector that grows in place and never moves its elements.
+//! `VirtualVec`: a growable vector on reserved address space whose elements never move.
 //!
-//! A `VirtualVec<T>` reserves address space for its maximum capacity up front (64 GiB by
-//! default on 64-bit systems: address space only, no memory) and commits pages as it grows.
-//! Growing never copies: `&v[0]` and `v.as_ptr()` stay the same from the first push to the
-//! last, so raw pointers into it stay valid as long as the element is there, and there is
-//! no moment with two copies of the data (a `Vec` needs old + new capacity while it grows).
+//! A `Vec` grows by allocating a larger buffer and moving its elements there, so every
+//! pointer into it dies at each growth, and for a moment both buffers are alive. A
+//! [`VirtualVec`] instead reserves address space for its whole
+//! [`max_capacity`](VirtualVec::max_capacity) up front (64 GiB by default on 64-bit systems,
+//! which costs no memory) and commits pages at the end as it grows. The buffer never moves:
+//! the element at index 0 has the same address for the life of the vector, growth never
+//! copies, and memory use follows the length.
 //!
-//! Cost model:
-//! - `push` is a compare, a write and an increment while there is committed room.
-//! - Growing commits more pages: one system call, doubling the committed size each time
-//!   (at least 64 KiB), so `n` pushes cost `O(log n)` system calls. First touch of each page
-//!   is a page fault.
-//! - [`shrink_to_fit`](VirtualVec::shrink_to_fit) decommits the pages past the last element:
-//!   the memory goes back to the OS.
-//! - Creating one with [`new`](VirtualVec::new) costs nothing; the reservation is made on the
-//!   first push. [`with_max_capacity`](VirtualVec::with_max_capacity) reserves at once.
+//! Use it for a few large vectors that grow while raw pointers into them are kept (an
+//! interpreter's value stack, a log of records handed to other code by address), or whose
+//! final size is unknown but may be large. For many small vectors a `Vec` is better: each
+//! `VirtualVec` holds its maximum in address space (about 2000 default vectors fill the
+//! 128 TiB of an x86-64 process).
+//!
+//! # Cost model
+//!
+//! - [`push`](VirtualVec::push), [`pop`](VirtualVec::pop), indexing: a compare, a load or
+//!   store and an increment, as for `Vec`; no system call.
+//! - Growth past the committed [`capacity`](VirtualVec::capacity): one `commit` system call
+//!   that at least doubles the committed bytes (at least 64 KiB, whole pages), so pushes are
+//!   amortized O(1) with about log2(size / 64 KiB) system calls in all. Nothing is copied.
+//! - First growth of a vector made by [`new`](VirtualVec::new): one `reserve` system call.
+//! - First touch of each page: one page fault, as for `Vec`. Only touched pages are resident.
+//! - [`truncate`](VirtualVec::truncate), [`clear`](VirtualVec::clear): drop the elements;
+//!   memory stays committed for reuse. [`shrink_to_fit`](VirtualVec::shrink_to_fit): one
+//!   `decommit` system call that really returns memory (and commit charge) to the OS.
+//! - Drop: drops the elements, then one `release` system call. The memory goes back to the
+//!   OS, so a vector built and dropped in a loop pays the page faults again each time, where
+//!   a `Vec` often reuses memory its allocator kept: reuse one `VirtualVec` with
+//!   [`clear`](VirtualVec::clear) instead.
+//!
+//! Zero-sized types need no memory: such a vector never reserves anything and its maximum
+//! is `usize::MAX` elements (or what [`with_max_capacity`](VirtualVec::with_max_capacity)
+//! says).
+//!
+//! # Errors and panics
+//!
+//! Methods that can fail come in pairs, as in `Vec`: [`push`](VirtualVec::push) panics when
+//! the maximum capacity is reached or the OS refuses memory, and
+//! [`try_push`](VirtualVec::try_push) returns an [`Error`] and gives the value back. Index
+//! errors panic like `Vec`'s, and their `try_` forms return [`ErrorKind::OutOfBounds`].
 //!
 //! ```
 //! use vmem::VirtualVec;
@@ -23,125 +49,207 @@
 //! v.push(1u64);
 //! let first = v.as_ptr();
 //! v.extend(2..=1_000_000);
-//! assert_eq!(v.as_ptr(), first); // grew to 8 MB without moving
+//! assert_eq!(v.as_ptr(), first); // growth never moved the elements
 //! assert_eq!(v[999_999], 1_000_000);
+//! v.truncate(10);
+//! v.shrink_to_fit(); // decommits what the 10 elements do not need
+//! assert!(v.committed_bytes() <= vmem::page_size());
 //! ```
 
 use alloc::vec::Vec;
 use core::borrow::{Borrow, BorrowMut};
+use core::cmp::Ordering;
 use core::fmt;
 use core::hash::{Hash, Hasher};
 use core::iter::FusedIterator;
 use core::marker::PhantomData;
-use core::mem::{self, ManuallyDrop};
+use core::mem;
 use core::ops::{Bound, Deref, DerefMut, Index, IndexMut, RangeBounds};
 use core::ptr::{self, NonNull};
 use core::slice::{self, SliceIndex};
 
 use crate::{Error, ErrorKind, Reservation, Result};
 
-/// Address space a [`VirtualVec::new`] may grow into: 64 GiB on 64-bit systems, 256 MiB on
-/// others.
-pub const DEFAULT_MAX_BYTES: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 << 20 };
-/// The smallest amount committed at once.
-const MIN_COMMIT: usize = 64 << 10;
+/// Address space reserved by [`VirtualVec::new`]: 64 GiB on 64-bit systems, 256 MiB on
+/// 32-bit ones.
+const DEFAULT_MAX_BYTES: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 << 20 };
+/// The smallest commit step.
+const MIN_COMMIT_BYTES: usize = 64 << 10;
+/// The smallest reservation a lazily reserving vector falls back to when address space is
+/// short (`ulimit -v`).
+const MIN_FALLBACK_BYTES: usize = 4 << 20;
+/// No slice may be larger than this.
+const MAX_SLICE_BYTES: usize = isize::MAX as usize;
 
-/// A vector in reserved address space that grows in place: see the [module docs](self).
+/// A growable vector whose elements never move.
+///
+/// It reserves address space for [`max_capacity`](VirtualVec::max_capacity) elements (on the
+/// first growth for [`new`](VirtualVec::new)) and commits pages at the end as it grows, so
+/// growth never copies and [`as_ptr`](VirtualVec::as_ptr) never changes. What each call
+/// costs:
+///
+/// - `push`, `pop`, indexing: the same as for `Vec`, no system call;
+/// - growth past [`capacity`](VirtualVec::capacity): one `commit` system call that at least
+///   doubles the committed bytes (at least 64 KiB), so pushes are amortized O(1);
+/// - the first growth of a vector made by `new`: one `reserve` system call;
+/// - first touch of each page: one page fault, as for `Vec`;
+/// - [`shrink_to_fit`](VirtualVec::shrink_to_fit): one `decommit` system call; drop: one
+///   `release` system call, and the memory goes back to the OS (so in a loop, reuse one
+///   vector with [`clear`](VirtualVec::clear), which keeps the memory committed).
+///
+/// It has the `Vec` methods most code uses, dereferences to a slice (so `iter`, `sort`,
+/// `binary_search`, `first`, `windows`… all work), and implements the same traits: `Extend`,
+/// `FromIterator`, `IntoIterator` (owned, `&`, `&mut`), `Clone`, `Debug`, `PartialEq`, `Eq`,
+/// `PartialOrd`, `Ord`, `Hash` (equal to the slice's, like `Vec`), `Index`, `Default`, and
+/// `Send`/`Sync` when `T` is.
+///
+/// ```
+/// use std::collections::HashSet;
+/// use vmem::VirtualVec;
+///
+/// let mut v: VirtualVec<String> = ["b", "a"].iter().map(|s| s.to_string()).collect();
+/// v.extend(["c".to_string()]);
+/// v.sort();
+/// assert_eq!(v, ["a", "b", "c"]);
+/// assert_eq!(v[1], "b");
+/// assert_eq!(v.clone(), v);
+/// for s in &mut v {
+///     s.push('!');
+/// }
+/// let owned: Vec<String> = v.into_iter().collect();
+/// assert_eq!(owned, ["a!", "b!", "c!"]);
+///
+/// let set: HashSet<VirtualVec<u8>> = [VirtualVec::from_iter([1, 2])].into_iter().collect();
+/// assert!(set.contains(&VirtualVec::from_iter([1, 2])));
+/// ```
 pub struct VirtualVec<T> {
-    /// The first element; dangling until the reservation exists (and always for ZSTs).
+    /// The first element: the base of the reservation, or dangling before it exists and for
+    /// zero-sized types.
     ptr: NonNull<T>,
+    /// Initialized elements, at the start of the buffer.
     len: usize,
-    /// Elements that fit in committed memory.
+    /// Elements that fit in the committed bytes (at most `max_capacity`); `max_capacity` for
+    /// zero-sized types.
     capacity: usize,
+    /// The most elements the vector may hold. For sized types, `max_capacity * size_of::<T>()`
+    /// never exceeds `isize::MAX`, and once reserved, the reservation holds them all.
     max_capacity: usize,
-    /// `None` until the first growth, and for zero-sized `T`.
+    /// Committed bytes from the start of the reservation (a multiple of the page size).
+    committed_bytes: usize,
+    /// The address space, reserved on first growth (never for zero-sized types).
     reservation: Option<Reservation>,
-    _owns: PhantomData<T>,
+    /// The vector owns its elements.
+    marker: PhantomData<T>,
 }
 
-// SAFETY: a `VirtualVec<T>` owns its `T`s like a `Vec<T>`; sending it sends them.
+// SAFETY: the vector owns its elements like `Vec<T>` and its reservation (which is `Send`);
+// sending the vector sends the elements, which is fine when `T: Send`.
 unsafe impl<T: Send> Send for VirtualVec<T> {}
-// SAFETY: `&VirtualVec<T>` only gives `&T` access.
+// SAFETY: `&VirtualVec<T>` only gives `&T` access to elements (and reads of plain fields), so
+// sharing it is fine when `T: Sync`.
 unsafe impl<T: Sync> Sync for VirtualVec<T> {}
 
 impl<T> VirtualVec<T> {
-    const IS_ZST: bool = mem::size_of::<T>() == 0;
+    const ELEMENT_SIZE: usize = mem::size_of::<T>();
+    const IS_ZERO_SIZED: bool = Self::ELEMENT_SIZE == 0;
 
-    /// An empty vector that may grow to [`DEFAULT_MAX_BYTES`] of elements (`usize::MAX`
-    /// for zero-sized types). Never fails and reserves nothing until the first push.
+    /// An empty vector with a generous maximum: 64 GiB worth of elements on 64-bit systems
+    /// (256 MiB on 32-bit ones), `usize::MAX` elements for zero-sized types. Reserves
+    /// nothing until the first element is added, so it never fails and costs nothing.
+    ///
+    /// If the OS then refuses that much address space (for example under `ulimit -v`), the
+    /// vector reserves less, halving down to what it needs (at least 4 MiB), and
+    /// [`max_capacity`](VirtualVec::max_capacity) reports what it got.
     ///
     /// ```
-    /// let v: vmem::VirtualVec<u32> = vmem::VirtualVec::new();
-    /// assert_eq!(v.max_capacity(), (64 << 30) / 4);
+    /// let v = vmem::VirtualVec::<u64>::new();
+    /// assert_eq!(v.reserved_bytes(), 0);
+    /// assert_eq!(v.capacity(), 0);
+    /// assert_eq!(v.max_capacity(), (64usize << 30) / 8);
     /// ```
-    pub const fn new() -> VirtualVec<T> {
-        let max_capacity = if Self::IS_ZST { usize::MAX } else { DEFAULT_MAX_BYTES / mem::size_of::<T>() };
-        VirtualVec::lazy(max_capacity)
+    pub const fn new() -> Self {
+        let max_capacity = if Self::IS_ZERO_SIZED {
+            usize::MAX
+        } else if Self::ELEMENT_SIZE >= DEFAULT_MAX_BYTES {
+            1
+        } else {
+            DEFAULT_MAX_BYTES / Self::ELEMENT_SIZE
+        };
+        Self::unreserved(max_capacity)
     }
 
-    const fn lazy(max_capacity: usize) -> VirtualVec<T> {
-        VirtualVec {
-            ptr: NonNull::dangling(),
-            len: 0,
-            capacity: if Self::IS_ZST { usize::MAX } else { 0 },
-            max_capacity,
-            reservation: None,
-            _owns: PhantomData,
-        }
-    }
-
-    /// An empty vector that can hold up to `max_capacity` elements; reserves the address
-    /// space for them now (no memory).
+    /// A vector of at most `max_capacity` elements, with its address space reserved now (and
+    /// nothing committed). For zero-sized types nothing is reserved.
     ///
     /// # Errors
-    /// `InvalidArgument` when `max_capacity` is zero or its size in bytes overflows;
-    /// `OutOfAddressSpace` when the OS cannot reserve that much.
+    /// `InvalidArgument` when `max_capacity` is zero or its size in bytes exceeds
+    /// `isize::MAX`; `OutOfAddressSpace` when the OS cannot reserve that much.
     ///
     /// ```
-    /// let v = vmem::VirtualVec::<u64>::with_max_capacity(1 << 30)?; // 8 GiB of address space
-    /// assert_eq!(v.max_capacity(), 1 << 30);
-    /// assert!(vmem::VirtualVec::<u64>::with_max_capacity(usize::MAX).is_err());
+    /// use vmem::{ErrorKind, VirtualVec};
+    ///
+    /// let mut v = VirtualVec::with_max_capacity(1000)?;
+    /// assert_eq!(v.max_capacity(), 1000);
+    /// v.extend(0..1000u32);
+    /// assert!(v.try_push(1000).is_err());
+    ///
+    /// assert_eq!(VirtualVec::<u8>::with_max_capacity(0).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// assert_eq!(VirtualVec::<u64>::with_max_capacity(usize::MAX).unwrap_err().kind(), ErrorKind::InvalidArgument);
     /// # Ok::<(), vmem::Error>(())
     /// ```
-    pub fn with_max_capacity(max_capacity: usize) -> Result<VirtualVec<T>> {
+    pub fn with_max_capacity(max_capacity: usize) -> Result<Self> {
         const OP: &str = "VirtualVec::with_max_capacity";
         if max_capacity == 0 {
             return Err(Error::new(ErrorKind::InvalidArgument, OP, "the maximum capacity is zero"));
         }
-        let mut v = VirtualVec::lazy(max_capacity);
-        if !Self::IS_ZST {
-            let bytes = max_capacity.checked_mul(mem::size_of::<T>()).ok_or(
-                Error::new(ErrorKind::InvalidArgument, OP, "the maximum capacity in bytes overflows usize")
-                    .sized(max_capacity),
-            )?;
-            v.reserve_address_space(bytes)?;
+        let mut vec = Self::unreserved(max_capacity);
+        if Self::IS_ZERO_SIZED {
+            return Ok(vec);
         }
-        Ok(v)
+        let bytes = match max_capacity.checked_mul(Self::ELEMENT_SIZE) {
+            Some(bytes) if bytes <= MAX_SLICE_BYTES => bytes,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    OP,
+                    "the maximum capacity in bytes exceeds isize::MAX",
+                )
+                .with_limit("isize::MAX", MAX_SLICE_BYTES as u64))
+            }
+        };
+        let reservation = Self::reserve_bytes(bytes)?;
+        vec.ptr = reservation.as_non_null().cast();
+        vec.reservation = Some(reservation);
+        Ok(vec)
     }
 
-    fn reserve_address_space(&mut self, bytes: usize) -> Result<()> {
-        let reservation = Reservation::new(bytes)?;
-        // Alignment: a reservation starts on a page boundary, which suits any `T` whose
-        // alignment is at most a page; larger alignments get an aligned reservation.
-        let reservation = if mem::align_of::<T>() > crate::page_size() {
-            drop(reservation);
-            Reservation::with_alignment(bytes, mem::align_of::<T>())?
+    /// A vector of at most `max_capacity` elements that reserves on first growth.
+    const fn unreserved(max_capacity: usize) -> Self {
+        VirtualVec {
+            ptr: NonNull::dangling(),
+            len: 0,
+            capacity: if Self::IS_ZERO_SIZED { max_capacity } else { 0 },
+            max_capacity,
+            committed_bytes: 0,
+            reservation: None,
+            marker: PhantomData,
+        }
+    }
+
+    /// Reserves `bytes` of address space aligned for `T`.
+    fn reserve_bytes(bytes: usize) -> Result<Reservation> {
+        let align = mem::align_of::<T>();
+        if align > crate::page_size() {
+            Reservation::with_alignment(bytes, align)
         } else {
-            reservation
-        };
-        self.ptr = NonNull::new(reservation.as_ptr().cast::<T>()).ok_or(Error::new(
-            ErrorKind::Os,
-            "VirtualVec",
-            "the OS returned a null reservation",
-        ))?;
-        self.reservation = Some(reservation);
-        Ok(())
+            Reservation::new(bytes)
+        }
     }
 
     /// The number of elements.
     ///
     /// ```
-    /// let v: vmem::VirtualVec<u8> = [1, 2, 3].into_iter().collect();
+    /// let v: vmem::VirtualVec<_> = (0..3).collect();
     /// assert_eq!(v.len(), 3);
     /// ```
     #[inline]
@@ -149,208 +257,206 @@ impl<T> VirtualVec<T> {
         self.len
     }
 
-    /// Whether there are no elements.
+    /// Whether the vector has no elements.
     ///
     /// ```
-    /// assert!(vmem::VirtualVec::<u8>::new().is_empty());
+    /// let mut v = vmem::VirtualVec::new();
+    /// assert!(v.is_empty());
+    /// v.push('x');
+    /// assert!(!v.is_empty());
     /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    /// How many elements fit in committed memory (pushing more commits more).
+    /// How many elements fit in the committed memory: pushes up to this length make no
+    /// system call. `usize::MAX` (or the maximum) for zero-sized types.
     ///
     /// ```
     /// let mut v = vmem::VirtualVec::new();
-    /// v.push(1u8);
-    /// assert!(v.capacity() >= 64 << 10);
+    /// assert_eq!(v.capacity(), 0);
+    /// v.push(1u64);
+    /// assert!(v.capacity() >= (64 << 10) / 8); // the first commit is at least 64 KiB
     /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
         self.capacity
     }
 
-    /// The most elements this vector can ever hold.
+    /// The most elements the vector can ever hold: its reserved address space.
     ///
     /// ```
-    /// let v = vmem::VirtualVec::<u16>::with_max_capacity(1000)?;
-    /// assert_eq!(v.max_capacity(), 1000);
-    /// # Ok::<(), vmem::Error>(())
+    /// let v = vmem::VirtualVec::<u32>::with_max_capacity(10).unwrap();
+    /// assert_eq!(v.max_capacity(), 10);
+    /// assert_eq!(vmem::VirtualVec::<()>::new().max_capacity(), usize::MAX);
     /// ```
     #[inline]
     pub fn max_capacity(&self) -> usize {
         self.max_capacity
     }
 
-    /// A pointer to the first element. It never changes while elements are added.
+    /// Bytes of memory committed for the vector (backed on first touch; a multiple of the
+    /// page size).
     ///
     /// ```
-    /// let mut v = vmem::VirtualVec::new();
-    /// v.push(0u32);
-    /// let p = v.as_ptr();
-    /// v.extend(0..100_000);
-    /// assert_eq!(p, v.as_ptr());
+    /// let mut v: vmem::VirtualVec<u8> = (0..100).collect();
+    /// assert!(v.committed_bytes() >= vmem::page_size());
+    /// v.clear();
+    /// v.shrink_to_fit();
+    /// assert_eq!(v.committed_bytes(), 0);
     /// ```
-    #[inline]
-    pub fn as_ptr(&self) -> *const T {
-        self.ptr.as_ptr()
+    pub fn committed_bytes(&self) -> usize {
+        self.committed_bytes
     }
 
-    /// A mutable pointer to the first element.
+    /// Bytes of address space reserved for the vector (0 before the first growth of a vector
+    /// made by [`new`](VirtualVec::new), and always for zero-sized types).
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u32> = [1, 2].into_iter().collect();
-    /// // SAFETY: index 1 is in bounds.
-    /// unsafe { *v.as_mut_ptr().add(1) = 5 };
-    /// assert_eq!(v[1], 5);
+    /// let v = vmem::VirtualVec::<u64>::with_max_capacity(1 << 20).unwrap();
+    /// assert_eq!(v.reserved_bytes(), 8 << 20);
     /// ```
-    #[inline]
-    pub fn as_mut_ptr(&mut self) -> *mut T {
-        self.ptr.as_ptr()
+    pub fn reserved_bytes(&self) -> usize {
+        self.reservation.as_ref().map_or(0, Reservation::len)
     }
 
-    /// The elements as a slice.
-    ///
-    /// ```
-    /// let v: vmem::VirtualVec<u8> = [1, 2].into_iter().collect();
-    /// assert_eq!(v.as_slice(), &[1, 2]);
-    /// ```
-    #[inline]
-    pub fn as_slice(&self) -> &[T] {
-        // SAFETY: the first `len` elements are initialized; `ptr` is aligned and non-null.
-        unsafe { slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    /// The error for a request beyond the maximum capacity.
+    fn exceeds_max(max_capacity: usize, operation: &'static str) -> Error {
+        Error::new(ErrorKind::OutOfMemory, operation, "the vector would exceed its maximum capacity")
+            .with_limit("max_capacity", max_capacity as u64)
     }
 
-    /// The elements as a mutable slice.
-    ///
-    /// ```
-    /// let mut v: vmem::VirtualVec<u8> = [1, 2].into_iter().collect();
-    /// v.as_mut_slice()[0] = 9;
-    /// assert_eq!(v[0], 9);
-    /// ```
-    #[inline]
-    pub fn as_mut_slice(&mut self) -> &mut [T] {
-        // SAFETY: as in `as_slice`, and `&mut self` makes the access unique.
-        unsafe { slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
-    }
-
-    /// Makes room for at least `additional` more elements (commits memory now).
-    ///
-    /// # Errors
-    /// `OutOfMemory` when that would pass the maximum capacity or the OS refuses to commit.
-    ///
-    /// ```
-    /// let mut v = vmem::VirtualVec::<u64>::new();
-    /// v.try_reserve(1000)?;
-    /// assert!(v.capacity() >= 1000);
-    /// assert!(v.try_reserve(usize::MAX).is_err());
-    /// # Ok::<(), vmem::Error>(())
-    /// ```
-    pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
-        match self.len.checked_add(additional) {
-            Some(needed) if needed <= self.capacity => Ok(()),
-            Some(needed) => self.grow(needed),
-            None => Err(self.full_error(additional)),
-        }
-    }
-
-    /// Makes room for at least `additional` more elements.
-    ///
-    /// # Panics
-    /// When [`try_reserve`](VirtualVec::try_reserve) fails.
-    ///
-    /// ```
-    /// let mut v = vmem::VirtualVec::<u8>::new();
-    /// v.reserve(10);
-    /// assert!(v.capacity() >= 10);
-    /// ```
-    pub fn reserve(&mut self, additional: usize) {
-        if let Err(e) = self.try_reserve(additional) {
-            grow_failed(e)
-        }
-    }
-
-    fn full_error(&self, wanted: usize) -> Error {
-        Error::new(ErrorKind::OutOfMemory, "VirtualVec::grow", "the vector's maximum capacity is reached")
-            .sized(wanted)
-            .with_limit("max_capacity", self.max_capacity as u64)
-    }
-
-    /// Commits memory for at least `needed` elements.
+    /// Makes room for `additional` more elements: reserves (on first growth) and commits at
+    /// least double the committed bytes, or exactly what is needed if the OS refuses that.
     #[cold]
     #[inline(never)]
-    fn grow(&mut self, needed: usize) -> Result<()> {
-        if needed > self.max_capacity {
-            return Err(self.full_error(needed));
+    fn try_grow(&mut self, additional: usize, operation: &'static str) -> Result<()> {
+        let needed = match self.len.checked_add(additional) {
+            Some(needed) if needed <= self.max_capacity => needed,
+            _ => return Err(Self::exceeds_max(self.max_capacity, operation)),
+        };
+        if needed <= self.capacity {
+            return Ok(());
         }
-        let size = mem::size_of::<T>();
-        if self.reservation.is_none() {
-            // `max_capacity * size` was checked by the constructors (or is the default).
-            self.reserve_address_space(self.max_capacity * size)?;
-        }
-        let Some(reservation) = &self.reservation else { return Err(self.full_error(needed)) };
-        let committed = self.capacity * size;
-        let page = crate::page_size();
-        // Double, at least MIN_COMMIT, at least what is needed, at most the reservation.
-        let wanted = committed.saturating_mul(2).max(MIN_COMMIT).max(needed * size);
-        let wanted = crate::align_up(wanted, page).unwrap_or(usize::MAX).min(reservation.len());
-        let from = crate::align_down(committed, page).unwrap_or(0);
-        reservation.commit(from, wanted - from)?;
-        self.capacity = (wanted / size).min(self.max_capacity);
+        // Not zero-sized: their capacity is their maximum. So `needed * size` fits in isize.
+        let size = Self::ELEMENT_SIZE;
+        let needed_bytes = needed * size;
+        let reservation = match self.reservation {
+            Some(ref reservation) => reservation,
+            None => {
+                let reservation = Self::reserve_lazily(self.max_capacity * size, needed_bytes)?;
+                self.max_capacity = self.max_capacity.min(reservation.len() / size);
+                if needed > self.max_capacity {
+                    return Err(Self::exceeds_max(self.max_capacity, operation));
+                }
+                self.ptr = reservation.as_non_null().cast();
+                &*self.reservation.insert(reservation)
+            }
+        };
+        let committed = self.committed_bytes;
+        let reserved = reservation.len();
+        // `needed_bytes <= max_capacity * size <= reserved`, and `needed > capacity` means
+        // `needed_bytes > committed`: both targets lie in `(committed, reserved]`.
+        let exact = page_round(needed_bytes);
+        let doubled = page_round(committed.saturating_mul(2).max(MIN_COMMIT_BYTES).min(reserved));
+        let target = doubled.max(exact);
+        let committed = match reservation.commit(committed, target - committed) {
+            Ok(()) => target,
+            Err(_) if target > exact => {
+                reservation.commit(committed, exact - committed)?;
+                exact
+            }
+            Err(err) => return Err(err),
+        };
+        self.committed_bytes = committed;
+        self.capacity = (committed / size).min(self.max_capacity);
         Ok(())
     }
 
-    /// Appends `value`, or gives it back with the error when the maximum capacity is
-    /// reached or the OS refuses to commit memory.
-    ///
-    /// ```
-    /// let mut v = vmem::VirtualVec::with_max_capacity(1)?;
-    /// v.try_push('a').unwrap();
-    /// let (value, err) = v.try_push('b').unwrap_err();
-    /// assert_eq!((value, err.kind()), ('b', vmem::ErrorKind::OutOfMemory));
-    /// # Ok::<(), vmem::Error>(())
-    /// ```
-    #[inline]
-    pub fn try_push(&mut self, value: T) -> core::result::Result<(), (T, Error)> {
-        if self.len == self.capacity {
-            if let Err(e) = self.grow(self.len.saturating_add(1)) {
-                return Err((value, e));
+    /// Reserves `bytes` for a vector made by `new` or `clone`, halving on a shortage of address
+    /// space down to what `needed_bytes` (or 4 MiB) takes.
+    fn reserve_lazily(mut bytes: usize, needed_bytes: usize) -> Result<Reservation> {
+        loop {
+            match Self::reserve_bytes(bytes) {
+                Err(err)
+                    if err.kind() == ErrorKind::OutOfAddressSpace
+                        && bytes / 2 >= needed_bytes.max(MIN_FALLBACK_BYTES) =>
+                {
+                    bytes /= 2;
+                }
+                result => return result,
             }
         }
-        // SAFETY: `len < capacity`, so the slot is committed, in bounds and unused.
-        unsafe { self.ptr.as_ptr().add(self.len).write(value) };
-        self.len += 1;
-        Ok(())
+    }
+
+    /// Grows by at least one element, or panics.
+    #[cold]
+    #[inline(never)]
+    #[track_caller]
+    fn grow_one(&mut self, operation: &'static str) {
+        if let Err(err) = self.try_grow(1, operation) {
+            capacity_exhausted(err)
+        }
     }
 
     /// Appends `value`.
     ///
     /// # Panics
-    /// When [`try_push`](VirtualVec::try_push) fails.
+    /// When the vector is at its [`max_capacity`](VirtualVec::max_capacity), or the OS refuses
+    /// to commit more memory. [`try_push`](VirtualVec::try_push) returns an error instead.
     ///
     /// ```
     /// let mut v = vmem::VirtualVec::new();
-    /// v.push("x");
-    /// assert_eq!(v, ["x"]);
+    /// v.push(3);
+    /// v.push(4);
+    /// assert_eq!(v, [3, 4]);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn push(&mut self, value: T) {
-        if self.len == self.capacity {
-            if let Err(e) = self.grow(self.len.saturating_add(1)) {
-                grow_failed(e)
-            }
+        let len = self.len;
+        if len == self.capacity {
+            self.grow_one("VirtualVec::push");
         }
-        // SAFETY: `len < capacity`, so the slot is committed, in bounds and unused.
-        unsafe { self.ptr.as_ptr().add(self.len).write(value) };
-        self.len += 1;
+        // SAFETY: `len < capacity`, so slot `len` is committed, in bounds and uninitialized.
+        unsafe { self.ptr.as_ptr().add(len).write(value) };
+        self.len = len + 1;
     }
 
-    /// Removes and returns the last element.
+    /// Appends `value`, or gives it back with an error when the vector is at its maximum
+    /// capacity ([`ErrorKind::OutOfMemory`]) or the OS refuses to commit memory. The vector is
+    /// unchanged then.
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u8> = [1, 2].into_iter().collect();
+    /// let mut v = vmem::VirtualVec::with_max_capacity(1).unwrap();
+    /// v.try_push(String::from("kept")).unwrap();
+    /// let (value, err) = v.try_push(String::from("returned")).unwrap_err();
+    /// assert_eq!(value, "returned");
+    /// assert_eq!(err.kind(), vmem::ErrorKind::OutOfMemory);
+    /// assert_eq!(v, ["kept"]);
+    /// ```
+    #[inline]
+    pub fn try_push(&mut self, value: T) -> core::result::Result<(), (T, Error)> {
+        let len = self.len;
+        if len == self.capacity {
+            if let Err(err) = self.try_grow(1, "VirtualVec::try_push") {
+                return Err((value, err));
+            }
+        }
+        // SAFETY: `len < capacity`, so slot `len` is committed, in bounds and uninitialized.
+        unsafe { self.ptr.as_ptr().add(len).write(value) };
+        self.len = len + 1;
+        Ok(())
+    }
+
+    /// Removes the last element and returns it, or `None` when empty.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = [1, 2].into_iter().collect();
     /// assert_eq!(v.pop(), Some(2));
+    /// assert_eq!(v.pop(), Some(1));
+    /// assert_eq!(v.pop(), None);
     /// ```
     #[inline]
     pub fn pop(&mut self) -> Option<T> {
@@ -358,109 +464,189 @@ impl<T> VirtualVec<T> {
             return None;
         }
         self.len -= 1;
-        // SAFETY: the element at the old last index is initialized and now outside `len`.
+        // SAFETY: slot `len` was the last initialized element; the length no longer covers it,
+        // so it is read exactly once.
         Some(unsafe { self.ptr.as_ptr().add(self.len).read() })
     }
 
-    /// Inserts `value` at `index`, shifting later elements up, or gives it back with the
-    /// error.
+    /// Inserts `value` at `index`, shifting the elements after it to the right.
+    ///
+    /// # Panics
+    /// When `index > len`, or the vector is full (as [`push`](VirtualVec::push)).
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u8> = [1, 3].into_iter().collect();
-    /// v.try_insert(1, 2).unwrap();
-    /// assert_eq!(v, [1, 2, 3]);
-    /// assert!(v.try_insert(9, 0).is_err());
+    /// let mut v: vmem::VirtualVec<_> = [1, 3].into_iter().collect();
+    /// v.insert(1, 2);
+    /// v.insert(3, 4);
+    /// assert_eq!(v, [1, 2, 3, 4]);
+    /// ```
+    #[track_caller]
+    pub fn insert(&mut self, index: usize, value: T) {
+        let len = self.len;
+        if index > len {
+            index_failed("insertion", "<=", index, len);
+        }
+        if len == self.capacity {
+            self.grow_one("VirtualVec::insert");
+        }
+        // SAFETY: `index <= len < capacity`.
+        unsafe { self.insert_unchecked(index, value) };
+    }
+
+    /// Inserts `value` at `index`, or gives it back with an error: `OutOfBounds` when
+    /// `index > len`, `OutOfMemory` when the vector is full. The vector is unchanged then.
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::new();
+    /// v.try_insert(0, 'a').unwrap();
+    /// let (value, err) = v.try_insert(5, 'b').unwrap_err();
+    /// assert_eq!((value, err.kind()), ('b', vmem::ErrorKind::OutOfBounds));
     /// ```
     pub fn try_insert(&mut self, index: usize, value: T) -> core::result::Result<(), (T, Error)> {
-        if index > self.len {
-            let e = Error::new(ErrorKind::OutOfBounds, "VirtualVec::insert", "the index is past the end")
-                .sized(index)
-                .with_limit("len", self.len as u64);
-            return Err((value, e));
+        const OP: &str = "VirtualVec::insert";
+        let len = self.len;
+        if index > len {
+            return Err((value, out_of_bounds(OP, "the index is past the end of the vector", len)));
         }
-        if self.len == self.capacity {
-            if let Err(e) = self.grow(self.len.saturating_add(1)) {
-                return Err((value, e));
+        if len == self.capacity {
+            if let Err(err) = self.try_grow(1, OP) {
+                return Err((value, err));
             }
         }
-        // SAFETY: `index <= len < capacity`: the shifted range and the slot are committed.
-        unsafe {
-            let at = self.ptr.as_ptr().add(index);
-            ptr::copy(at, at.add(1), self.len - index);
-            at.write(value);
-        }
-        self.len += 1;
+        // SAFETY: `index <= len < capacity`.
+        unsafe { self.insert_unchecked(index, value) };
         Ok(())
     }
 
-    /// Inserts `value` at `index`, shifting later elements up.
-    ///
-    /// # Panics
-    /// When `index > len`, or growing fails.
-    ///
-    /// ```
-    /// let mut v: vmem::VirtualVec<u8> = [1, 3].into_iter().collect();
-    /// v.insert(1, 2);
-    /// assert_eq!(v, [1, 2, 3]);
-    /// ```
-    pub fn insert(&mut self, index: usize, value: T) {
-        if let Err((_, e)) = self.try_insert(index, value) {
-            grow_failed(e)
+    /// # Safety
+    /// `index <= len < capacity`.
+    unsafe fn insert_unchecked(&mut self, index: usize, value: T) {
+        let len = self.len;
+        // SAFETY: slots `index..=len` are committed (`len < capacity`); the copy moves
+        // `index..len` up by one (overlapping copies are allowed by `ptr::copy`), leaving slot
+        // `index` to be overwritten without a drop.
+        unsafe {
+            let slot = self.ptr.as_ptr().add(index);
+            if index < len {
+                ptr::copy(slot, slot.add(1), len - index);
+            }
+            slot.write(value);
         }
+        self.len = len + 1;
     }
 
-    /// Removes and returns the element at `index`, shifting later elements down.
+    /// Removes and returns the element at `index`, shifting the elements after it to the left.
     ///
     /// # Panics
     /// When `index >= len`.
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u8> = [1, 2, 3].into_iter().collect();
-    /// assert_eq!(v.remove(0), 1);
-    /// assert_eq!(v, [2, 3]);
+    /// let mut v: vmem::VirtualVec<_> = ['a', 'b', 'c'].into_iter().collect();
+    /// assert_eq!(v.remove(0), 'a');
+    /// assert_eq!(v, ['b', 'c']);
     /// ```
+    #[track_caller]
     pub fn remove(&mut self, index: usize) -> T {
-        assert!(index < self.len, "VirtualVec::remove: index {index} is out of bounds (len {})", self.len);
-        // SAFETY: `index < len`: the element is initialized; the tail is moved over it.
+        let len = self.len;
+        if index >= len {
+            index_failed("removal", "<", index, len);
+        }
+        // SAFETY: `index < len`.
+        unsafe { self.remove_unchecked(index) }
+    }
+
+    /// Removes and returns the element at `index`, or returns `OutOfBounds` when
+    /// `index >= len`.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = [7].into_iter().collect();
+    /// assert!(v.try_remove(1).is_err());
+    /// assert_eq!(v.try_remove(0).unwrap(), 7);
+    /// ```
+    pub fn try_remove(&mut self, index: usize) -> Result<T> {
+        let len = self.len;
+        if index >= len {
+            return Err(out_of_bounds("VirtualVec::remove", "the index is past the end of the vector", len));
+        }
+        // SAFETY: `index < len`.
+        Ok(unsafe { self.remove_unchecked(index) })
+    }
+
+    /// # Safety
+    /// `index < len`.
+    unsafe fn remove_unchecked(&mut self, index: usize) -> T {
+        let len = self.len;
+        // SAFETY: `index < len`: the element is read once, then the elements after it move
+        // down over its slot and the length drops by one, so nothing is duplicated.
         unsafe {
-            let at = self.ptr.as_ptr().add(index);
-            let value = at.read();
-            ptr::copy(at.add(1), at, self.len - index - 1);
-            self.len -= 1;
+            let slot = self.ptr.as_ptr().add(index);
+            let value = slot.read();
+            ptr::copy(slot.add(1), slot, len - index - 1);
+            self.len = len - 1;
             value
         }
     }
 
-    /// Removes and returns the element at `index`, replacing it with the last one.
+    /// Removes and returns the element at `index`, replacing it with the last element: O(1),
+    /// but the order changes.
     ///
     /// # Panics
     /// When `index >= len`.
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u8> = [1, 2, 3].into_iter().collect();
+    /// let mut v: vmem::VirtualVec<_> = [1, 2, 3, 4].into_iter().collect();
     /// assert_eq!(v.swap_remove(0), 1);
-    /// assert_eq!(v, [3, 2]);
+    /// assert_eq!(v, [4, 2, 3]);
     /// ```
+    #[track_caller]
     pub fn swap_remove(&mut self, index: usize) -> T {
-        assert!(index < self.len, "VirtualVec::swap_remove: index {index} is out of bounds (len {})", self.len);
-        // SAFETY: `index < len`; the last element moves into the hole.
+        let len = self.len;
+        if index >= len {
+            index_failed("swap_remove", "<", index, len);
+        }
+        // SAFETY: `index < len`.
+        unsafe { self.swap_remove_unchecked(index) }
+    }
+
+    /// Removes and returns the element at `index`, replacing it with the last element, or
+    /// returns `OutOfBounds` when `index >= len`.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = [1, 2, 3].into_iter().collect();
+    /// assert_eq!(v.try_swap_remove(0).unwrap(), 1);
+    /// assert_eq!(v.try_swap_remove(2).unwrap_err().kind(), vmem::ErrorKind::OutOfBounds);
+    /// ```
+    pub fn try_swap_remove(&mut self, index: usize) -> Result<T> {
+        let len = self.len;
+        if index >= len {
+            return Err(out_of_bounds("VirtualVec::swap_remove", "the index is past the end of the vector", len));
+        }
+        // SAFETY: `index < len`.
+        Ok(unsafe { self.swap_remove_unchecked(index) })
+    }
+
+    /// # Safety
+    /// `index < len`.
+    unsafe fn swap_remove_unchecked(&mut self, index: usize) -> T {
+        let last = self.len - 1;
+        // SAFETY: `index <= last < len`: the element at `index` is read once and the last one
+        // moved into its slot (`ptr::copy` allows `index == last`); the length drops by one.
         unsafe {
             let base = self.ptr.as_ptr();
             let value = base.add(index).read();
-            self.len -= 1;
-            if index != self.len {
-                ptr::copy_nonoverlapping(base.add(self.len), base.add(index), 1);
-            }
+            ptr::copy(base.add(last), base.add(index), 1);
+            self.len = last;
             value
         }
     }
 
-    /// Keeps the first `len` elements and drops the rest (memory stays committed).
+    /// Keeps the first `len` elements and drops the rest; nothing happens when `len` is not
+    /// less than the length. Memory stays committed: see [`shrink_to_fit`](VirtualVec::shrink_to_fit).
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u8> = [1, 2, 3].into_iter().collect();
-    /// v.truncate(1);
-    /// assert_eq!(v, [1]);
+    /// let mut v: vmem::VirtualVec<_> = (1..=5).collect();
+    /// v.truncate(2);
+    /// assert_eq!(v, [1, 2]);
     /// ```
     pub fn truncate(&mut self, len: usize) {
         if len >= self.len {
@@ -471,281 +657,450 @@ impl<T> VirtualVec<T> {
             unsafe { self.ptr.as_ptr().add(len) },
             self.len - len,
         );
-        // Set the length first: if a drop panics, the rest is leaked, not dropped twice.
+        // Shorten first, so that a panicking destructor cannot lead to a double drop.
         self.len = len;
-        // SAFETY: the tail elements are initialized and no longer part of the vector.
+        // SAFETY: the tail holds initialized elements that the vector no longer covers.
         unsafe { ptr::drop_in_place(tail) };
     }
 
-    /// Drops every element (memory stays committed: see
-    /// [`shrink_to_fit`](VirtualVec::shrink_to_fit)).
+    /// Drops every element. Memory stays committed: see
+    /// [`shrink_to_fit`](VirtualVec::shrink_to_fit).
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u8> = [1, 2].into_iter().collect();
+    /// let mut v: vmem::VirtualVec<_> = (0..10).collect();
     /// v.clear();
     /// assert!(v.is_empty());
+    /// assert!(v.capacity() >= 10);
     /// ```
     pub fn clear(&mut self) {
         self.truncate(0);
     }
 
-    /// Decommits the pages past the last element, so their memory goes back to the OS.
+    /// Makes sure that `additional` more elements fit without a system call, committing
+    /// ahead if needed (at least doubling the committed bytes, as growth does).
+    ///
+    /// # Panics
+    /// When `len + additional` exceeds the maximum capacity or the OS refuses memory.
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u64> = (0..1_000_000).collect();
-    /// v.truncate(10);
-    /// v.shrink_to_fit();
-    /// assert!(v.capacity() < 1_000);
-    /// assert_eq!(v[9], 9);
+    /// let mut v = vmem::VirtualVec::<u64>::new();
+    /// v.reserve(1_000_000);
+    /// assert!(v.capacity() >= 1_000_000);
+    /// assert!(v.committed_bytes() >= 8_000_000);
     /// ```
-    pub fn shrink_to_fit(&mut self) {
-        let size = mem::size_of::<T>();
-        let Some(reservation) = &self.reservation else { return };
-        let page = crate::page_size();
-        let keep = crate::align_up(self.len * size, page).unwrap_or(usize::MAX);
-        let committed = crate::align_up(self.capacity * size, page).unwrap_or(usize::MAX).min(reservation.len());
-        // Decommit cannot fail for committed pages of our reservation; if it ever did,
-        // keeping them committed is still correct.
-        if committed > keep && reservation.decommit(keep, committed - keep).is_ok() {
-            self.capacity = keep / size;
+    #[track_caller]
+    pub fn reserve(&mut self, additional: usize) {
+        if additional > self.capacity - self.len {
+            if let Err(err) = self.try_grow(additional, "VirtualVec::reserve") {
+                capacity_exhausted(err)
+            }
         }
     }
 
-    /// Appends clones of every element of `items`, or returns the error (having appended
-    /// nothing) when the room cannot be made.
+    /// Makes sure that `additional` more elements fit without a system call, or returns
+    /// `OutOfMemory` when that exceeds the maximum capacity or the OS refuses memory.
     ///
     /// ```
-    /// let mut v = vmem::VirtualVec::with_max_capacity(3)?;
-    /// v.try_extend_from_slice(&[1, 2])?;
-    /// assert!(v.try_extend_from_slice(&[3, 4]).is_err());
-    /// assert_eq!(v, [1, 2]);
-    /// # Ok::<(), vmem::Error>(())
+    /// let mut v = vmem::VirtualVec::<u64>::with_max_capacity(100).unwrap();
+    /// v.try_reserve(100).unwrap();
+    /// assert_eq!(v.try_reserve(101).unwrap_err().kind(), vmem::ErrorKind::OutOfMemory);
+    /// assert!(v.try_reserve(usize::MAX).is_err());
     /// ```
-    pub fn try_extend_from_slice(&mut self, items: &[T]) -> Result<()>
-    where
-        T: Clone,
-    {
-        self.try_reserve(items.len())?;
-        for item in items {
-            // SAFETY: `try_reserve` made room for all of `items`; `len` grows one at a
-            // time, so a panicking `clone` leaves a consistent vector.
-            unsafe { self.ptr.as_ptr().add(self.len).write(item.clone()) };
-            self.len += 1;
+    pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
+        if additional > self.capacity - self.len {
+            self.try_grow(additional, "VirtualVec::try_reserve")
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Decommits the pages that no element uses, returning their memory and commit charge
+    /// to the OS. The reservation (address space) stays, so the elements keep their
+    /// addresses. Errors from the OS (which Linux reports only when it runs out of
+    /// mappings) are ignored; [`try_shrink_to_fit`](VirtualVec::try_shrink_to_fit) returns
+    /// them.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<u64> = (0..1_000_000).collect();
+    /// v.truncate(1);
+    /// v.shrink_to_fit();
+    /// assert_eq!(v.committed_bytes(), vmem::page_size());
+    /// assert_eq!(v, [0]);
+    /// ```
+    pub fn shrink_to_fit(&mut self) {
+        // On failure the memory simply stays committed, which is still correct.
+        let _ = self.try_shrink_to_fit();
+    }
+
+    /// Decommits the pages that no element uses, or returns the OS error (the vector is
+    /// unchanged then).
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<u8> = (0..=255).collect();
+    /// v.clear();
+    /// v.try_shrink_to_fit().unwrap();
+    /// assert_eq!((v.capacity(), v.committed_bytes()), (0, 0));
+    /// ```
+    pub fn try_shrink_to_fit(&mut self) -> Result<()> {
+        let Some(reservation) = &self.reservation else { return Ok(()) };
+        // Not zero-sized (those have no reservation): `len * size` fits in isize.
+        let keep = page_round(self.len * Self::ELEMENT_SIZE);
+        if keep < self.committed_bytes {
+            reservation.decommit(keep, self.committed_bytes - keep)?;
+            self.committed_bytes = keep;
+            self.capacity = (keep / Self::ELEMENT_SIZE).min(self.max_capacity);
         }
         Ok(())
     }
 
-    /// Appends clones of every element of `items`.
+    /// Appends clones of the elements of `other`.
     ///
     /// # Panics
-    /// When growing fails.
+    /// When the elements do not fit (as [`push`](VirtualVec::push)); nothing is appended
+    /// then. If a `clone` panics, the clones made before it stay in the vector.
     ///
     /// ```
     /// let mut v = vmem::VirtualVec::new();
-    /// v.extend_from_slice(&[1, 2, 3]);
+    /// v.extend_from_slice(&[1, 2]);
+    /// v.extend_from_slice(&[3]);
     /// assert_eq!(v, [1, 2, 3]);
     /// ```
-    pub fn extend_from_slice(&mut self, items: &[T])
+    #[track_caller]
+    pub fn extend_from_slice(&mut self, other: &[T])
     where
         T: Clone,
     {
-        if let Err(e) = self.try_extend_from_slice(items) {
-            grow_failed(e)
+        if let Err(err) = self.try_extend_from_slice(other) {
+            capacity_exhausted(err)
         }
     }
 
-    /// Keeps only the elements for which `keep` returns `true`, in order. If `keep` or a
-    /// drop panics, the vector stays valid (no element is dropped twice).
+    /// Appends clones of the elements of `other`, or returns `OutOfMemory` when they do not
+    /// fit (nothing is appended then).
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u32> = (0..10).collect();
-    /// v.retain(|x| x % 3 == 0);
-    /// assert_eq!(v, [0, 3, 6, 9]);
+    /// let mut v = vmem::VirtualVec::with_max_capacity(3).unwrap();
+    /// v.try_extend_from_slice(&["a", "b"]).unwrap();
+    /// assert!(v.try_extend_from_slice(&["c", "d"]).is_err());
+    /// assert_eq!(v, ["a", "b"]);
+    /// ```
+    pub fn try_extend_from_slice(&mut self, other: &[T]) -> Result<()>
+    where
+        T: Clone,
+    {
+        if other.len() > self.capacity - self.len {
+            self.try_grow(other.len(), "VirtualVec::extend_from_slice")?;
+        }
+        let base = self.ptr.as_ptr();
+        let mut len = SetLenOnDrop { len: &mut self.len, local: 0 };
+        len.local = *len.len;
+        for item in other {
+            // SAFETY: `capacity >= len + other.len()`, so every slot written is committed and
+            // uninitialized; the length is updated as each clone lands (also on a panic).
+            unsafe { base.add(len.local).write(item.clone()) };
+            len.local += 1;
+        }
+        Ok(())
+    }
+
+    /// Appends the items of `iter`, or returns `OutOfMemory` when the vector fills up. The
+    /// items appended before the error stay; the item that did not fit and the rest of the
+    /// iterator are dropped.
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::with_max_capacity(4).unwrap();
+    /// assert!(v.try_extend(0..3).is_ok());
+    /// assert!(v.try_extend(3..10).is_err());
+    /// assert_eq!(v, [0, 1, 2, 3]);
+    /// ```
+    pub fn try_extend<I: IntoIterator<Item = T>>(&mut self, iter: I) -> Result<()> {
+        let iter = iter.into_iter();
+        self.reserve_hint(iter.size_hint().0);
+        for item in iter {
+            self.try_push(item).map_err(|(_, err)| err)?;
+        }
+        Ok(())
+    }
+
+    /// Commits ahead for `lower` items an iterator promises, where they fit.
+    fn reserve_hint(&mut self, lower: usize) {
+        if lower > self.capacity - self.len {
+            // Only a hint: if it does not fit, the pushes report the error when it happens.
+            let _ = self.try_grow(lower, "VirtualVec::extend");
+        }
+    }
+
+    /// Keeps only the elements for which `keep` returns true, in order, dropping the others.
+    ///
+    /// If `keep` panics, the elements not yet visited are kept and the vector stays valid.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = (1..=6).collect();
+    /// v.retain(|&x| x % 2 == 0);
+    /// assert_eq!(v, [2, 4, 6]);
     /// ```
     pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        self.retain_mut(|x| keep(x));
+        self.retain_mut(|item| keep(item));
     }
 
-    /// Like [`retain`](VirtualVec::retain), with mutable access to each element.
+    /// Keeps only the elements for which `keep` returns true, in order, and lets `keep`
+    /// change them.
+    ///
+    /// If `keep` panics, the elements not yet visited are kept and the vector stays valid.
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u32> = (0..5).collect();
-    /// v.retain_mut(|x| { *x *= 2; *x > 2 });
-    /// assert_eq!(v, [4, 6, 8]);
+    /// let mut v: vmem::VirtualVec<_> = (1..=4).collect();
+    /// v.retain_mut(|x| {
+    ///     *x *= 10;
+    ///     *x > 20
+    /// });
+    /// assert_eq!(v, [30, 40]);
     /// ```
     pub fn retain_mut(&mut self, mut keep: impl FnMut(&mut T) -> bool) {
-        /// Closes the gap of removed elements even when `keep` or a drop panics.
-        struct Gap<'a, T> {
-            vec: &'a mut VirtualVec<T>,
-            processed: usize,
-            removed: usize,
-            original_len: usize,
-        }
-        impl<T> Drop for Gap<'_, T> {
-            fn drop(&mut self) {
-                if self.removed > 0 {
-                    // SAFETY: `[processed, original_len)` are initialized elements not yet
-                    // looked at; they move down over the `removed` holes.
-                    unsafe {
-                        let base = self.vec.ptr.as_ptr();
-                        ptr::copy(
-                            base.add(self.processed),
-                            base.add(self.processed - self.removed),
-                            self.original_len - self.processed,
-                        );
-                    }
-                }
-                self.vec.len = self.original_len - self.removed;
-            }
-        }
         let original_len = self.len;
-        // While the loop runs the vector is empty to the outside: a panic leaves the guard
-        // to restore a consistent length.
+        // While elements are visited the vector has holes: its length says 0 until the guard
+        // closes them, so a leak of the guard leaks elements instead of dropping them twice.
         self.len = 0;
-        let mut gap = Gap { vec: self, processed: 0, removed: 0, original_len };
-        while gap.processed < original_len {
-            // SAFETY: `processed < original_len`: an initialized element not yet looked at.
-            let current = unsafe { &mut *gap.vec.ptr.as_ptr().add(gap.processed) };
-            if keep(current) {
-                if gap.removed > 0 {
-                    // SAFETY: the target is a hole left by a removed element.
-                    unsafe {
-                        let base = gap.vec.ptr.as_ptr();
-                        ptr::copy_nonoverlapping(base.add(gap.processed), base.add(gap.processed - gap.removed), 1);
-                    }
-                }
-                gap.processed += 1;
-            } else {
-                // Count it as removed before dropping it: a panicking drop must not lead
-                // to a second drop.
-                gap.processed += 1;
-                gap.removed += 1;
-                // SAFETY: the element is initialized and now counted as removed.
+        let mut guard = RetainGuard { vec: self, processed: 0, deleted: 0, original_len };
+        let base = guard.vec.ptr.as_ptr();
+        while guard.processed != original_len {
+            // SAFETY: `processed < original_len`: an initialized element not yet visited.
+            let current = unsafe { &mut *base.add(guard.processed) };
+            if !keep(current) {
+                // Count it as gone first: if its destructor panics, it is not touched again.
+                guard.processed += 1;
+                guard.deleted += 1;
+                // SAFETY: the element is initialized and, counted as deleted, never used again.
                 unsafe { ptr::drop_in_place(current) };
+                continue;
             }
+            if guard.deleted > 0 {
+                // SAFETY: the hole at `processed - deleted` is free (its element was dropped or
+                // moved) and lies before `processed`, so the regions do not overlap.
+                unsafe { ptr::copy_nonoverlapping(current, base.add(guard.processed - guard.deleted), 1) };
+            }
+            guard.processed += 1;
         }
     }
 
-    /// Removes the elements in `range` and returns them as an iterator. Elements the
-    /// iterator does not yield are dropped when it is dropped; the tail then moves down.
+    /// Removes the elements in `range` and returns them as an iterator. The elements after
+    /// the range move down when the iterator is dropped; elements the iterator did not yield
+    /// are dropped then.
     ///
     /// # Panics
-    /// When the range is out of bounds or decreasing.
+    /// When the range starts after it ends or ends past the length.
     ///
     /// ```
-    /// let mut v: vmem::VirtualVec<u8> = [1, 2, 3, 4, 5].into_iter().collect();
-    /// let middle: Vec<u8> = v.drain(1..4).collect();
-    /// assert_eq!(middle, [2, 3, 4]);
-    /// assert_eq!(v, [1, 5]);
+    /// let mut v: vmem::VirtualVec<_> = (0..6).collect();
+    /// let middle: Vec<_> = v.drain(1..4).collect();
+    /// assert_eq!(middle, [1, 2, 3]);
+    /// assert_eq!(v, [0, 4, 5]);
     /// ```
-    pub fn drain(&mut self, range: impl RangeBounds<usize>) -> Drain<'_, T> {
+    #[track_caller]
+    pub fn drain<R: RangeBounds<usize>>(&mut self, range: R) -> Drain<'_, T> {
+        match bounds(&range, self.len) {
+            Some((start, end)) => self.drain_unchecked(start, end),
+            None => panic!(
+                "drain range ({:?}, {:?}) is out of bounds or decreasing for a vector of length {}",
+                range.start_bound(),
+                range.end_bound(),
+                self.len
+            ),
+        }
+    }
+
+    /// Removes the elements in `range` and returns them as an iterator, or returns
+    /// `OutOfBounds` when the range starts after it ends or ends past the length.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = (0..3).collect();
+    /// assert!(v.try_drain(2..5).is_err());
+    /// assert_eq!(v.try_drain(..2).unwrap().len(), 2);
+    /// assert_eq!(v, [2]);
+    /// ```
+    pub fn try_drain<R: RangeBounds<usize>>(&mut self, range: R) -> Result<Drain<'_, T>> {
+        match bounds(&range, self.len) {
+            Some((start, end)) => Ok(self.drain_unchecked(start, end)),
+            None => Err(out_of_bounds("VirtualVec::drain", "the range is out of bounds or decreasing", self.len)),
+        }
+    }
+
+    /// A drain of `start..end`, which lies within `0..len`.
+    fn drain_unchecked(&mut self, start: usize, end: usize) -> Drain<'_, T> {
         let len = self.len;
-        let start = match range.start_bound() {
-            Bound::Included(&s) => s,
-            Bound::Excluded(&s) => s.checked_add(1).expect("VirtualVec::drain: range start overflows"),
-            Bound::Unbounded => 0,
-        };
-        let end = match range.end_bound() {
-            Bound::Included(&e) => e.checked_add(1).expect("VirtualVec::drain: range end overflows"),
-            Bound::Excluded(&e) => e,
-            Bound::Unbounded => len,
-        };
-        assert!(start <= end && end <= len, "VirtualVec::drain: range {start}..{end} is out of bounds (len {len})");
-        // Until the drain is dropped, the vector ends at `start`: leaking the drain leaks
-        // the drained and tail elements instead of exposing moved-out ones.
+        // The drained range and the tail are owned by the `Drain` until it is dropped.
         self.len = start;
         Drain { vec: self, next: start, end, tail_start: end, tail_len: len - end }
     }
+
+    /// The elements as a slice.
+    ///
+    /// ```
+    /// let v: vmem::VirtualVec<_> = (0..3).collect();
+    /// assert_eq!(v.as_slice(), &[0, 1, 2]);
+    /// ```
+    #[inline]
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: the first `len` elements are initialized; `ptr` is non-null and aligned
+        // (dangling only when nothing is committed, where `len` is 0 or `T` is zero-sized).
+        unsafe { slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The elements as a mutable slice.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = [3, 1, 2].into_iter().collect();
+    /// v.as_mut_slice().sort();
+    /// assert_eq!(v, [1, 2, 3]);
+    /// ```
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        // SAFETY: as in `as_slice`, and `&mut self` makes the access exclusive.
+        unsafe { slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// A pointer to the first element (dangling but aligned before anything is reserved).
+    /// It stays the same for the life of the vector once the first element is added: growth
+    /// never moves the elements.
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::new();
+    /// v.push(1u32);
+    /// let p = v.as_ptr();
+    /// v.extend(0..100_000);
+    /// assert_eq!(p, v.as_ptr());
+    /// // SAFETY: element 0 is initialized and nothing writes it meanwhile.
+    /// assert_eq!(unsafe { *p }, 1);
+    /// ```
+    #[inline]
+    pub fn as_ptr(&self) -> *const T {
+        self.ptr.as_ptr()
+    }
+
+    /// A mutable pointer to the first element; see [`as_ptr`](VirtualVec::as_ptr).
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = [0u8; 4].into_iter().collect();
+    /// let p = v.as_mut_ptr();
+    /// // SAFETY: index 2 is an initialized element, and `v` is not borrowed meanwhile.
+    /// unsafe { *p.add(2) = 9 };
+    /// assert_eq!(v, [0, 0, 9, 0]);
+    /// ```
+    #[inline]
+    pub fn as_mut_ptr(&mut self) -> *mut T {
+        self.ptr.as_ptr()
+    }
+
+    /// A copy of the vector with the same maximum capacity (reserved when the copy first
+    /// grows, as for [`new`](VirtualVec::new)), or `OutOfMemory` when its memory cannot be
+    /// reserved or committed.
+    ///
+    /// ```
+    /// let v: vmem::VirtualVec<_> = ["x".to_string()].into_iter().collect();
+    /// let w = v.try_clone().unwrap();
+    /// assert_eq!(v, w);
+    /// assert_ne!(v.as_ptr(), w.as_ptr());
+    /// ```
+    pub fn try_clone(&self) -> Result<Self>
+    where
+        T: Clone,
+    {
+        let mut copy = Self::unreserved(self.max_capacity);
+        copy.try_extend_from_slice(self)?;
+        Ok(copy)
+    }
+}
+
+/// `(start, end)` of `range` in a vector of `len` elements, or `None` when out of bounds.
+fn bounds(range: &impl RangeBounds<usize>, len: usize) -> Option<(usize, usize)> {
+    let start = match range.start_bound() {
+        Bound::Included(&start) => start,
+        Bound::Excluded(&start) => start.checked_add(1)?,
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&end) => end.checked_add(1)?,
+        Bound::Excluded(&end) => end,
+        Bound::Unbounded => len,
+    };
+    (start <= end && end <= len).then_some((start, end))
+}
+
+/// `bytes` rounded up to whole pages; `bytes` is at most `isize::MAX`, so this cannot
+/// overflow.
+fn page_round(bytes: usize) -> usize {
+    let page = crate::page_size();
+    bytes.div_ceil(page) * page
+}
+
+fn out_of_bounds(operation: &'static str, detail: &'static str, len: usize) -> Error {
+    Error::new(ErrorKind::OutOfBounds, operation, detail).with_limit("len", len as u64)
 }
 
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn grow_failed(e: Error) -> ! {
-    panic!("VirtualVec: {e}")
+fn capacity_exhausted(err: Error) -> ! {
+    panic!("{err}")
 }
 
-/// The iterator of [`VirtualVec::drain`].
-pub struct Drain<'a, T> {
-    vec: &'a mut VirtualVec<T>,
-    next: usize,
-    end: usize,
-    tail_start: usize,
-    tail_len: usize,
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn index_failed(what: &str, relation: &str, index: usize, len: usize) -> ! {
+    panic!("{what} index (is {index}) should be {relation} len (is {len})")
 }
 
-impl<T> Iterator for Drain<'_, T> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        if self.next == self.end {
-            return None;
-        }
-        // SAFETY: `[next, end)` are initialized elements not yet yielded.
-        let value = unsafe { self.vec.ptr.as_ptr().add(self.next).read() };
-        self.next += 1;
-        Some(value)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.end - self.next;
-        (n, Some(n))
-    }
+/// Writes a locally counted length back when dropped, also during a panic.
+struct SetLenOnDrop<'a> {
+    len: &'a mut usize,
+    local: usize,
 }
 
-impl<T> DoubleEndedIterator for Drain<'_, T> {
-    fn next_back(&mut self) -> Option<T> {
-        if self.next == self.end {
-            return None;
-        }
-        self.end -= 1;
-        // SAFETY: as in `next`.
-        Some(unsafe { self.vec.ptr.as_ptr().add(self.end).read() })
-    }
-}
-
-impl<T> ExactSizeIterator for Drain<'_, T> {}
-impl<T> FusedIterator for Drain<'_, T> {}
-
-impl<T> Drop for Drain<'_, T> {
+impl Drop for SetLenOnDrop<'_> {
     fn drop(&mut self) {
-        /// Moves the tail down even if dropping an unyielded element panics.
-        struct MoveTail<'b, 'a, T>(&'b mut Drain<'a, T>);
-        impl<T> Drop for MoveTail<'_, '_, T> {
-            fn drop(&mut self) {
-                let drain = &mut *self.0;
-                let start = drain.vec.len;
-                // SAFETY: the tail is initialized; it moves down to follow the kept head.
-                unsafe {
-                    let base = drain.vec.ptr.as_ptr();
-                    ptr::copy(base.add(drain.tail_start), base.add(start), drain.tail_len);
-                }
-                drain.vec.len = start + drain.tail_len;
+        *self.len = self.local;
+    }
+}
+
+/// Closes the holes `retain_mut` made and restores the length, also during a panic.
+struct RetainGuard<'a, T> {
+    vec: &'a mut VirtualVec<T>,
+    processed: usize,
+    deleted: usize,
+    original_len: usize,
+}
+
+impl<T> Drop for RetainGuard<'_, T> {
+    fn drop(&mut self) {
+        if self.deleted > 0 {
+            // SAFETY: `processed..original_len` are initialized elements not yet visited; they
+            // move down over the `deleted` holes just before them (`ptr::copy` allows overlap).
+            unsafe {
+                let base = self.vec.ptr.as_ptr();
+                ptr::copy(
+                    base.add(self.processed),
+                    base.add(self.processed - self.deleted),
+                    self.original_len - self.processed,
+                );
             }
         }
-        let guard = MoveTail(self);
-        let remaining = ptr::slice_from_raw_parts_mut(
-            // SAFETY: `next <= end <= tail_start`: in bounds.
-            unsafe { guard.0.vec.ptr.as_ptr().add(guard.0.next) },
-            guard.0.end - guard.0.next,
-        );
-        guard.0.next = guard.0.end;
-        // SAFETY: the elements not yielded are initialized and dropped exactly once here.
-        unsafe { ptr::drop_in_place(remaining) };
+        self.vec.len = self.original_len - self.deleted;
     }
 }
 
 impl<T> Drop for VirtualVec<T> {
     fn drop(&mut self) {
-        // SAFETY: the first `len` elements are initialized and dropped once; the
-        // reservation is released afterwards by its own drop.
+        // SAFETY: the first `len` elements are initialized and owned by the vector; the
+        // reservation is released after this, when the field is dropped.
         unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len)) };
     }
 }
 
 impl<T> Default for VirtualVec<T> {
-    fn default() -> VirtualVec<T> {
-        VirtualVec::new()
+    /// The same as [`VirtualVec::new`].
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -770,14 +1125,14 @@ impl<T, I: SliceIndex<[T]>> Index<I> for VirtualVec<T> {
 
     #[inline]
     fn index(&self, index: I) -> &I::Output {
-        &self.as_slice()[index]
+        Index::index(self.as_slice(), index)
     }
 }
 
 impl<T, I: SliceIndex<[T]>> IndexMut<I> for VirtualVec<T> {
     #[inline]
     fn index_mut(&mut self, index: I) -> &mut I::Output {
-        &mut self.as_mut_slice()[index]
+        IndexMut::index_mut(self.as_mut_slice(), index)
     }
 }
 
@@ -806,36 +1161,42 @@ impl<T> BorrowMut<[T]> for VirtualVec<T> {
 }
 
 impl<T> Extend<T> for VirtualVec<T> {
+    /// Appends every item; panics when the vector fills up (as
+    /// [`push`](VirtualVec::push)). See [`try_extend`](VirtualVec::try_extend).
+    #[track_caller]
     fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
         let iter = iter.into_iter();
-        let (lower, _) = iter.size_hint();
-        // A hint only: reserving fails for absurd hints, and pushing finds out for real.
-        let _ = self.try_reserve(lower);
-        for value in iter {
-            self.push(value);
+        self.reserve_hint(iter.size_hint().0);
+        for item in iter {
+            self.push(item);
         }
     }
 }
 
 impl<'a, T: Copy + 'a> Extend<&'a T> for VirtualVec<T> {
+    /// Appends a copy of every item; panics when the vector fills up.
+    #[track_caller]
     fn extend<I: IntoIterator<Item = &'a T>>(&mut self, iter: I) {
         self.extend(iter.into_iter().copied());
     }
 }
 
 impl<T> FromIterator<T> for VirtualVec<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> VirtualVec<T> {
-        let mut v = VirtualVec::new();
-        v.extend(iter);
-        v
+    /// Collects into a [`VirtualVec::new`]; panics when the items do not fit.
+    #[track_caller]
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut vec = VirtualVec::new();
+        vec.extend(iter);
+        vec
     }
 }
 
 impl<T: Clone> Clone for VirtualVec<T> {
-    fn clone(&self) -> VirtualVec<T> {
-        let mut v = VirtualVec::lazy(self.max_capacity);
-        v.extend_from_slice(self);
-        v
+    /// See [`try_clone`](VirtualVec::try_clone); panics when the copy's memory cannot be
+    /// reserved or committed.
+    #[track_caller]
+    fn clone(&self) -> Self {
+        self.try_clone().unwrap_or_else(|err| capacity_exhausted(err))
     }
 }
 
@@ -847,7 +1208,21 @@ impl<T: fmt::Debug> fmt::Debug for VirtualVec<T> {
 
 impl<T: Hash> Hash for VirtualVec<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_slice().hash(state)
+        Hash::hash(self.as_slice(), state);
+    }
+}
+
+impl<T: Eq> Eq for VirtualVec<T> {}
+
+impl<T: PartialOrd> PartialOrd for VirtualVec<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        PartialOrd::partial_cmp(self.as_slice(), other.as_slice())
+    }
+}
+
+impl<T: Ord> Ord for VirtualVec<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        Ord::cmp(self.as_slice(), other.as_slice())
     }
 }
 
@@ -857,11 +1232,15 @@ impl<T: PartialEq<U>, U> PartialEq<VirtualVec<U>> for VirtualVec<T> {
     }
 }
 
-impl<T: Eq> Eq for VirtualVec<T> {}
-
 impl<T: PartialEq<U>, U> PartialEq<[U]> for VirtualVec<T> {
     fn eq(&self, other: &[U]) -> bool {
         self.as_slice() == other
+    }
+}
+
+impl<T: PartialEq<U>, U> PartialEq<&[U]> for VirtualVec<T> {
+    fn eq(&self, other: &&[U]) -> bool {
+        self.as_slice() == *other
     }
 }
 
@@ -871,21 +1250,39 @@ impl<T: PartialEq<U>, U, const N: usize> PartialEq<[U; N]> for VirtualVec<T> {
     }
 }
 
+impl<T: PartialEq<U>, U, const N: usize> PartialEq<&[U; N]> for VirtualVec<T> {
+    fn eq(&self, other: &&[U; N]) -> bool {
+        self.as_slice() == *other
+    }
+}
+
 impl<T: PartialEq<U>, U> PartialEq<Vec<U>> for VirtualVec<T> {
     fn eq(&self, other: &Vec<U>) -> bool {
         self.as_slice() == other.as_slice()
     }
 }
 
-impl<T: PartialOrd> PartialOrd for VirtualVec<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
-        self.as_slice().partial_cmp(other.as_slice())
+impl<T: PartialEq<U>, U> PartialEq<VirtualVec<U>> for Vec<T> {
+    fn eq(&self, other: &VirtualVec<U>) -> bool {
+        self.as_slice() == other.as_slice()
     }
 }
 
-impl<T: Ord> Ord for VirtualVec<T> {
-    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        self.as_slice().cmp(other.as_slice())
+impl<T: PartialEq<U>, U> PartialEq<VirtualVec<U>> for [T] {
+    fn eq(&self, other: &VirtualVec<U>) -> bool {
+        self == other.as_slice()
+    }
+}
+
+impl<T: PartialEq<U>, U> PartialEq<VirtualVec<U>> for &[T] {
+    fn eq(&self, other: &VirtualVec<U>) -> bool {
+        *self == other.as_slice()
+    }
+}
+
+impl<T: PartialEq<U>, U, const N: usize> PartialEq<VirtualVec<U>> for [T; N] {
+    fn eq(&self, other: &VirtualVec<U>) -> bool {
+        self.as_slice() == other.as_slice()
     }
 }
 
@@ -911,81 +1308,276 @@ impl<T> IntoIterator for VirtualVec<T> {
     type Item = T;
     type IntoIter = IntoIter<T>;
 
-    /// ```
-    /// let v: vmem::VirtualVec<String> = ["a".to_string(), "b".to_string()].into_iter().collect();
-    /// let owned: Vec<String> = v.into_iter().collect();
-    /// assert_eq!(owned, ["a", "b"]);
-    /// ```
-    fn into_iter(self) -> IntoIter<T> {
+    fn into_iter(mut self) -> IntoIter<T> {
         let end = self.len;
-        // The iterator takes over the elements; the vector no longer drops them.
-        let mut vec = ManuallyDrop::new(self);
-        vec.len = 0;
-        // SAFETY: `vec` is never used or dropped again except through `IntoIter`, which
-        // drops the reservation (taken out here) and the remaining elements.
-        let reservation = unsafe { ptr::read(&vec.reservation) };
-        IntoIter { ptr: vec.ptr, next: 0, end, _reservation: reservation, _owns: PhantomData }
+        // From now on the iterator owns the elements; the vector only owns the memory.
+        self.len = 0;
+        IntoIter { vec: self, next: 0, end }
     }
 }
 
-/// The owning iterator of a [`VirtualVec`].
+/// An owning iterator over the elements of a [`VirtualVec`], from
+/// [`into_iter`](IntoIterator::into_iter). Drops the elements it did not yield, then releases
+/// the memory.
+///
+/// ```
+/// let v: vmem::VirtualVec<_> = ["a", "b", "c"].into_iter().collect();
+/// let mut it = v.into_iter();
+/// assert_eq!(it.next(), Some("a"));
+/// assert_eq!(it.next_back(), Some("c"));
+/// assert_eq!(it.len(), 1);
+/// ```
 pub struct IntoIter<T> {
-    ptr: NonNull<T>,
+    /// The memory, with its length set to 0: the elements `next..end` belong to the iterator.
+    vec: VirtualVec<T>,
     next: usize,
     end: usize,
-    /// Keeps the memory mapped until the iterator is dropped.
-    _reservation: Option<Reservation>,
-    _owns: PhantomData<T>,
 }
 
-// SAFETY: owns its remaining `T`s, as the vector did.
-unsafe impl<T: Send> Send for IntoIter<T> {}
-// SAFETY: `&IntoIter` gives no access to the elements.
-unsafe impl<T: Sync> Sync for IntoIter<T> {}
+impl<T> IntoIter<T> {
+    /// The elements not yet yielded, as a slice.
+    ///
+    /// ```
+    /// let v: vmem::VirtualVec<_> = (1..=3).collect();
+    /// let mut it = v.into_iter();
+    /// it.next();
+    /// assert_eq!(it.as_slice(), &[2, 3]);
+    /// ```
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: `next..end` are initialized elements owned by the iterator.
+        unsafe { slice::from_raw_parts(self.vec.ptr.as_ptr().add(self.next), self.end - self.next) }
+    }
+
+    /// The elements not yet yielded, as a mutable slice.
+    ///
+    /// ```
+    /// let v: vmem::VirtualVec<_> = (1..=3).collect();
+    /// let mut it = v.into_iter();
+    /// it.as_mut_slice()[0] = 10;
+    /// assert_eq!(it.next(), Some(10));
+    /// ```
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        // SAFETY: as in `as_slice`, and `&mut self` makes the access exclusive.
+        unsafe { slice::from_raw_parts_mut(self.vec.ptr.as_ptr().add(self.next), self.end - self.next) }
+    }
+}
 
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
+    #[inline]
     fn next(&mut self) -> Option<T> {
         if self.next == self.end {
             return None;
         }
-        // SAFETY: `[next, end)` are initialized elements not yet yielded.
-        let value = unsafe { self.ptr.as_ptr().add(self.next).read() };
+        // SAFETY: `next < end`: an initialized element, read once as `next` moves past it.
+        let item = unsafe { self.vec.ptr.as_ptr().add(self.next).read() };
         self.next += 1;
-        Some(value)
+        Some(item)
     }
 
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.end - self.next;
-        (n, Some(n))
+        let left = self.end - self.next;
+        (left, Some(left))
     }
 }
 
 impl<T> DoubleEndedIterator for IntoIter<T> {
+    #[inline]
     fn next_back(&mut self) -> Option<T> {
         if self.next == self.end {
             return None;
         }
         self.end -= 1;
-        // SAFETY: as in `next`.
-        Some(unsafe { self.ptr.as_ptr().add(self.end).read() })
+        // SAFETY: the old `end - 1` is an initialized element, read once as `end` moves below.
+        Some(unsafe { self.vec.ptr.as_ptr().add(self.end).read() })
     }
 }
 
 impl<T> ExactSizeIterator for IntoIter<T> {}
+
 impl<T> FusedIterator for IntoIter<T> {}
 
 impl<T> Drop for IntoIter<T> {
     fn drop(&mut self) {
-        let remaining = ptr::slice_from_raw_parts_mut(
-            // SAFETY: `next <= end`, in bounds of the old vector.
-            unsafe { self.ptr.as_ptr().add(self.next) },
-            self.end - self.next,
-        );
+        let left = self.as_mut_slice() as *mut [T];
         self.next = self.end;
-        // SAFETY: the elements not yielded are initialized and dropped once, before the
-        // reservation field is dropped.
-        unsafe { ptr::drop_in_place(remaining) };
+        // SAFETY: the elements not yet yielded are initialized and owned here, and, marked as
+        // consumed, never touched again. The memory is released after this with `vec`.
+        unsafe { ptr::drop_in_place(left) };
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for IntoIter<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IntoIter").field(&self.as_slice()).finish()
+    }
+}
+
+/// An iterator that removes a range of a [`VirtualVec`], from
+/// [`drain`](VirtualVec::drain). When dropped, it drops the elements it did not yield and
+/// moves the elements after the range down. If it is leaked (`mem::forget`), the vector
+/// keeps only the elements before the range.
+///
+/// ```
+/// let mut v: vmem::VirtualVec<_> = (0..5).collect();
+/// let mut d = v.drain(1..);
+/// assert_eq!(d.next_back(), Some(4));
+/// assert_eq!(d.len(), 3);
+/// drop(d);
+/// assert_eq!(v, [0]);
+/// ```
+pub struct Drain<'a, T> {
+    /// The vector, with its length set to the start of the range.
+    vec: &'a mut VirtualVec<T>,
+    /// The elements `next..end` are still to be yielded.
+    next: usize,
+    end: usize,
+    /// The elements after the range: `tail_start..tail_start + tail_len`.
+    tail_start: usize,
+    tail_len: usize,
+}
+
+impl<T> Drain<'_, T> {
+    /// The elements not yet yielded, as a slice.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = (0..4).collect();
+    /// let mut d = v.drain(..3);
+    /// d.next();
+    /// assert_eq!(d.as_slice(), &[1, 2]);
+    /// ```
+    pub fn as_slice(&self) -> &[T] {
+        // SAFETY: `next..end` are initialized elements owned by the drain.
+        unsafe { slice::from_raw_parts(self.vec.ptr.as_ptr().add(self.next), self.end - self.next) }
+    }
+}
+
+impl<T> Iterator for Drain<'_, T> {
+    type Item = T;
+
+    #[inline]
+    fn next(&mut self) -> Option<T> {
+        if self.next == self.end {
+            return None;
+        }
+        // SAFETY: `next < end`: an initialized element, read once as `next` moves past it.
+        let item = unsafe { self.vec.ptr.as_ptr().add(self.next).read() };
+        self.next += 1;
+        Some(item)
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.end - self.next;
+        (left, Some(left))
+    }
+}
+
+impl<T> DoubleEndedIterator for Drain<'_, T> {
+    #[inline]
+    fn next_back(&mut self) -> Option<T> {
+        if self.next == self.end {
+            return None;
+        }
+        self.end -= 1;
+        // SAFETY: the old `end - 1` is an initialized element, read once as `end` moves below.
+        Some(unsafe { self.vec.ptr.as_ptr().add(self.end).read() })
+    }
+}
+
+impl<T> ExactSizeIterator for Drain<'_, T> {}
+
+impl<T> FusedIterator for Drain<'_, T> {}
+
+impl<T> Drop for Drain<'_, T> {
+    fn drop(&mut self) {
+        /// Moves the tail down and restores the length, also if a destructor panics.
+        struct MoveTail<'d, 'a, T>(&'d mut Drain<'a, T>);
+
+        impl<T> Drop for MoveTail<'_, '_, T> {
+            fn drop(&mut self) {
+                let drain = &mut *self.0;
+                let start = drain.vec.len;
+                if drain.tail_len > 0 && drain.tail_start != start {
+                    // SAFETY: the tail holds initialized elements; `start..start + tail_len`
+                    // lies within the old length, and `ptr::copy` allows overlap.
+                    unsafe {
+                        let base = drain.vec.ptr.as_ptr();
+                        ptr::copy(base.add(drain.tail_start), base.add(start), drain.tail_len);
+                    }
+                }
+                drain.vec.len = start + drain.tail_len;
+            }
+        }
+
+        // SAFETY: `next..end` are initialized elements owned by the drain.
+        let left = unsafe { ptr::slice_from_raw_parts_mut(self.vec.ptr.as_ptr().add(self.next), self.end - self.next) };
+        self.next = self.end;
+        let _guard = MoveTail(self);
+        // SAFETY: the elements not yet yielded are initialized and, marked as consumed, never
+        // touched again; the guard then moves the tail over them.
+        unsafe { ptr::drop_in_place(left) };
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Drain<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Drain").field(&self.as_slice()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_at_least_doubles_committed_bytes() {
+        let mut v = VirtualVec::<u64>::new();
+        let mut steps = 0;
+        let mut last = 0;
+        for i in 0..1_000_000u64 {
+            v.push(i);
+            if v.committed_bytes() != last {
+                assert!(last == 0 || v.committed_bytes() >= 2 * last);
+                last = v.committed_bytes();
+                steps += 1;
+            }
+        }
+        assert!(steps <= 8, "{steps} commits");
+        assert!((8_000_000..=16_000_000 + MIN_COMMIT_BYTES).contains(&last), "{last}");
+    }
+
+    #[test]
+    fn capacity_never_exceeds_max_or_committed_bytes() {
+        let mut v = VirtualVec::<[u8; 3]>::with_max_capacity(5000).unwrap();
+        v.push([0; 3]);
+        assert_eq!(v.capacity(), 5000.min(v.committed_bytes() / 3));
+        v.extend(core::iter::repeat_n([1; 3], 4999));
+        assert_eq!(v.capacity(), 5000);
+        assert!(v.try_push([2; 3]).is_err());
+    }
+
+    #[test]
+    fn over_aligned_elements_are_aligned() {
+        #[derive(Clone, Copy)]
+        #[repr(align(65536))]
+        struct Big(#[allow(dead_code)] u8);
+        let mut v = VirtualVec::new();
+        v.push(Big(1));
+        v.push(Big(2));
+        assert_eq!(v.as_ptr() as usize % 65536, 0);
+    }
+
+    #[test]
+    fn bounds_follow_slice_rules() {
+        assert_eq!(bounds(&(..), 3), Some((0, 3)));
+        assert_eq!(bounds(&(1..=2), 3), Some((1, 3)));
+        assert_eq!(bounds(&(3..), 3), Some((3, 3)));
+        assert_eq!(bounds(&(Bound::Included(2), Bound::Excluded(1)), 3), None);
+        assert_eq!(bounds(&(..=3), 3), None);
+        assert_eq!(bounds(&(..=usize::MAX), 3), None);
+        assert_eq!(bounds(&(Bound::Excluded(usize::MAX), Bound::Unbounded), 3), None);
     }
 }
