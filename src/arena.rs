@@ -310,6 +310,8 @@ struct Block {
     reservation: Reservation,
     /// Committed bytes from the start of the block.
     committed: usize,
+    /// Bytes allocated in the blocks before this one (fixed while this block lives).
+    allocated_before: usize,
 }
 
 /// A position in an [`Arena`], to [`rewind`](Arena::rewind) to later.
@@ -328,6 +330,38 @@ pub struct Checkpoint {
     block: usize,
     position: usize,
     allocated_before: usize,
+}
+
+impl Checkpoint {
+    /// The checkpoint as four machine words, to keep it where a Rust value cannot go (a C
+    /// struct, a file of offsets). [`Checkpoint::from_words`] turns them back.
+    ///
+    /// ```
+    /// let arena = vmem::Arena::new();
+    /// let mark = arena.checkpoint();
+    /// assert_eq!(vmem::arena::Checkpoint::from_words(mark.to_words()), mark);
+    /// ```
+    pub fn to_words(self) -> [usize; 4] {
+        [self.arena, self.block, self.position, self.allocated_before]
+    }
+
+    /// A checkpoint from the words [`Checkpoint::to_words`] gave. [`Arena::rewind`] refuses
+    /// words from another arena, from a position since rewound, or naming a misaligned
+    /// position or one outside the committed memory of the arena's blocks, so made-up words
+    /// can at worst rewind to a position the arena holds anyway (and skew
+    /// [`Arena::allocated_bytes`]); they can never make it hand out memory that is not its
+    /// own, or misaligned.
+    ///
+    /// ```
+    /// let mut arena = vmem::Arena::new();
+    /// arena.alloc(1u64);
+    /// let forged = vmem::arena::Checkpoint::from_words([1, 2, 3, 4]);
+    /// assert!(arena.rewind(forged).is_err());
+    /// ```
+    pub fn from_words(words: [usize; 4]) -> Checkpoint {
+        let [arena, block, position, allocated_before] = words;
+        Checkpoint { arena, block, position, allocated_before }
+    }
 }
 
 /// A bump allocator on reserved address space: see the [module docs](self).
@@ -476,7 +510,7 @@ impl Arena {
         blocks.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, OP, "no heap memory for block list"))?;
         let allocated_before = self.allocated_bytes();
         let base = block.as_ptr();
-        blocks.push(Block { reservation: block, committed: first_commit });
+        blocks.push(Block { reservation: block, committed: first_commit, allocated_before });
         self.allocated_before.set(allocated_before);
         self.base.set(base);
         let start = (base as usize + align - 1) & !(align - 1);
@@ -803,8 +837,13 @@ impl Arena {
         let base_ptr = block.reservation.as_ptr();
         let base = base_ptr as usize;
         let in_block = checkpoint.position >= base && checkpoint.position <= base + block.committed;
+        // Positions are always multiples of `MIN_ALIGN` (the fast path relies on it), and
+        // the bytes allocated before a block are fixed while it lives: anything else was
+        // not made by `checkpoint` (see `Checkpoint::from_words`).
+        let aligned = checkpoint.position % MIN_ALIGN == 0;
+        let before_matches = checkpoint.allocated_before == block.allocated_before;
         let behind = checkpoint.block < current.block || checkpoint.position <= current.position;
-        if !in_block || !behind {
+        if !in_block || !behind || !aligned || !before_matches {
             return Err(stale());
         }
         let committed = block.committed;

@@ -154,6 +154,41 @@ fn scopes_and_checkpoints_restore_the_position() {
 }
 
 #[test]
+fn checkpoints_round_trip_through_words_and_forged_ones_are_refused() {
+    use vmem::arena::Checkpoint;
+    let mut arena = Arena::builder().block_size(1 << 20).build().unwrap();
+    arena.alloc(1u64);
+    let mark = arena.checkpoint();
+    let words = mark.to_words();
+    assert_eq!(Checkpoint::from_words(words), mark);
+    arena.alloc_slice_fill_with(3 << 20, |_| 0u8); // chains a block
+    let later = arena.checkpoint().to_words();
+    let allocated = arena.allocated_bytes();
+    let edits: [(usize, usize); 5] = [
+        (2, words[2] + 1),    // misaligned: later allocations would be too
+        (2, usize::MAX),      // outside every block
+        (3, words[3] + 1),    // bytes-before that do not match the block
+        (1, 7),               // a block that does not exist
+        (0, words[0] + 1000), // another arena
+    ];
+    for (index, value) in edits {
+        let mut forged = words;
+        forged[index] = value;
+        let err = arena.rewind(Checkpoint::from_words(forged)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{forged:?}");
+        assert_eq!(arena.allocated_bytes(), allocated, "a refused rewind changes nothing");
+    }
+    let mut forged = later;
+    forged[3] = later[3] + 8; // the current block, with the wrong bytes-before
+    assert!(arena.rewind(Checkpoint::from_words(forged)).is_err());
+    arena.rewind(Checkpoint::from_words(later)).unwrap();
+    arena.rewind(Checkpoint::from_words(words)).unwrap();
+    assert_eq!(arena.allocated_bytes(), 8);
+    let p = arena.alloc(2u64) as *const u64 as usize;
+    assert_eq!(p % 8, 0);
+}
+
+#[test]
 fn the_allocator_interface_works_with_vec_and_hashbrown() {
     let arena = Arena::new();
     let mut v: allocator_api2::vec::Vec<u32, &Arena> = allocator_api2::vec::Vec::new_in(&arena);

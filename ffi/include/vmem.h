@@ -51,14 +51,16 @@
 //      - vmem_unlock of pages that are not locked succeeds.
 //      - VMemArena has a fourth field, `used`, and bump allocation:
 //        vmem_arena_push, vmem_arena_reset, vmem_arena_checkpoint, vmem_arena_rewind.
+//      - VMemGrowArena (vmem_grow_arena_*): the Rust vmem::Arena behind an opaque handle,
+//        an arena with no size limit that chains reserved blocks and never moves memory.
 //      - vmem_alloc, vmem_alloc_commited, vmem_commit and vmem_arena_is_valid are exported
 //        functions (static inline in the original), callable through function pointers.
 //      - vmem_free (the middle generation's name for vmem_release) is not provided, nor are
 //        VMEM_ON_ERROR, VMEM_NO_ERROR_CHECKING and the *_fast helpers.
 //
 // THREADS
-//      Every function may be called from any thread. A VMemArena is not synchronized: one
-//      thread at a time per arena.
+//      Every function may be called from any thread. A VMemArena or VMemGrowArena is not
+//      synchronized: one thread at a time per arena.
 //
 // LICENSE
 //      MIT OR Apache-2.0, like the rest of vmem.
@@ -363,6 +365,87 @@ VMEM_FUNC VMemSize vmem_arena_checkpoint(const VMemArena* arena);
 // Refuses a checkpoint ahead of the current position (taken before an earlier rewind or
 // reset). vmem_arena_rewind(arena, 0) frees everything.
 VMEM_FUNC VMemResult vmem_arena_rewind(VMemArena* arena, VMemSize checkpoint);
+
+///////////////////////////////////////////////////////////////////////////////////////////
+// Growing arena: the Rust vmem::Arena
+//
+// An arena you never size: it reserves a large block of address space (64 GiB by default,
+// costing no memory), commits it in steps as you push, and when a block is full reserves
+// and chains another one, so it grows without limit (unless max_bytes says otherwise) and
+// never moves what it handed out. Its state is behind an opaque handle, so C code cannot
+// corrupt it; a destroyed or made-up handle is an error, not a crash.
+//
+// Typical use:
+//      VMemGrowArena* arena = vmem_grow_arena_create(NULL); // defaults; NULL on failure
+//      if(!arena) { puts(vmem_get_error_message()); return 1; }
+//      Node* n = (Node*)vmem_grow_arena_push(arena, sizeof(Node), _Alignof(Node));
+//      VMemGrowArenaMark mark = vmem_grow_arena_checkpoint(arena);
+//      ... vmem_grow_arena_push scratch data ...
+//      vmem_grow_arena_rewind(arena, mark); // frees the scratch data, keeps the memory
+//      vmem_grow_arena_reset(arena);        // frees everything, returns the memory
+//      vmem_grow_arena_destroy(arena);
+//
+// Cost: a push is a short function call: a check that the handle is live (a shared lock
+// and a binary search), an alignment round-up, a compare and a pointer bump. Every
+// commit_step bytes, one system call; each new block, one more.
+//
+
+// Opaque: only pointers to it exist.
+typedef struct VMemGrowArena VMemGrowArena;
+
+// Settings for vmem_grow_arena_create. A zeroed struct means every default.
+typedef struct VMemGrowArenaConfig {
+    VMemSize block_size;   // address space reserved per block (0: 64 GiB on 64-bit systems)
+    VMemSize commit_step;  // committed at a time as the arena grows (0: 1 MiB)
+    VMemSize max_bytes;    // the most address space reserved in all blocks (0: unbounded)
+    VMemSize retain_bytes; // bytes kept committed across vmem_grow_arena_reset (0: none)
+    int huge_pages;        // non-zero: ask the OS for transparent huge pages
+    int no_prefault;       // non-zero: do not fault each commit step in at once
+} VMemGrowArenaConfig;
+
+// A position in an arena, for vmem_grow_arena_rewind. Opaque: copy it, do not edit it.
+typedef struct VMemGrowArenaMark {
+    VMemSize opaque[4];
+} VMemGrowArenaMark;
+
+// Creates an arena with `config`'s settings (NULL: the defaults). Reserves nothing until the
+// first push. Returns NULL on failure (e.g. commit_step larger than any address space).
+VMEM_FUNC VMemGrowArena* vmem_grow_arena_create(const VMemGrowArenaConfig* config);
+
+// Releases all the arena's memory and the handle. Refuses NULL and handles that are not
+// live (destroyed already, or never made by vmem_grow_arena_create).
+VMEM_FUNC VMemResult vmem_grow_arena_destroy(VMemGrowArena* arena);
+
+// Hands out `size` bytes aligned to `align` (a power of two), reserving and committing more
+// memory when needed. Fresh memory reads zero; memory handed out again after a rewind keeps
+// what was written there (use vmem_grow_arena_push_zeroed to clear it). Returns NULL when
+// `size` is zero, `align` is not a power of two, max_bytes is reached or the OS refuses.
+VMEM_FUNC void* vmem_grow_arena_push(VMemGrowArena* arena, size_t size, size_t align);
+
+// As vmem_grow_arena_push, and the bytes read zero.
+VMEM_FUNC void* vmem_grow_arena_push_zeroed(VMemGrowArena* arena, size_t size, size_t align);
+
+// The arena's current position, for vmem_grow_arena_rewind. An invalid arena gives a zeroed
+// mark (which rewinds to the start) and sets the message.
+VMEM_FUNC VMemGrowArenaMark vmem_grow_arena_checkpoint(const VMemGrowArena* arena);
+
+// Frees everything pushed since `mark` was taken; memory stays committed for reuse (blocks
+// chained since are released). Refuses a mark of another arena, an edited one, and one
+// taken after a position since rewound or reset; nothing changes then.
+VMEM_FUNC VMemResult vmem_grow_arena_rewind(VMemGrowArena* arena, VMemGrowArenaMark mark);
+
+// Frees everything, releases chained blocks and decommits all but retain_bytes, so RSS and
+// commit charge really drop.
+VMEM_FUNC VMemResult vmem_grow_arena_reset(VMemGrowArena* arena);
+
+// Bytes handed out (alignment padding included), committed, and reserved. 0 for an invalid
+// arena. Cannot fail (and never touch the error message).
+VMEM_FUNC VMemSize vmem_grow_arena_allocated_bytes(const VMemGrowArena* arena);
+VMEM_FUNC VMemSize vmem_grow_arena_committed_bytes(const VMemGrowArena* arena);
+VMEM_FUNC VMemSize vmem_grow_arena_reserved_bytes(const VMemGrowArena* arena);
+
+// 1 if `arena` is a live handle from vmem_grow_arena_create, 0 otherwise. Cannot fail.
+VMEM_FUNC VMemResult vmem_grow_arena_is_valid(const VMemGrowArena* arena);
 
 #if defined(__cplusplus)
 } // extern "C"

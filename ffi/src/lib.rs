@@ -64,6 +64,7 @@
 mod align;
 mod arena;
 mod commit;
+mod grow_arena;
 mod info;
 mod lock;
 mod message;
@@ -77,6 +78,12 @@ pub use arena::{
     vmem_arena_push, vmem_arena_reset, vmem_arena_rewind, vmem_arena_set_commited, COMMIT_STEP,
 };
 pub use commit::{vmem_commit, vmem_commit_protect, vmem_decommit, vmem_partially_commit_region, vmem_protect};
+pub use grow_arena::{
+    vmem_grow_arena_allocated_bytes, vmem_grow_arena_checkpoint, vmem_grow_arena_committed_bytes,
+    vmem_grow_arena_create, vmem_grow_arena_destroy, vmem_grow_arena_is_valid, vmem_grow_arena_push,
+    vmem_grow_arena_push_zeroed, vmem_grow_arena_reserved_bytes, vmem_grow_arena_reset, vmem_grow_arena_rewind,
+    VMemGrowArena, VMemGrowArenaConfig, VMemGrowArenaMark,
+};
 pub use info::{
     vmem_get_allocation_granularity, vmem_get_error_message, vmem_get_page_size, vmem_get_protect_name, vmem_init,
     vmem_query_allocation_granularity, vmem_query_page_size, vmem_query_range_info, vmem_query_usage_status,

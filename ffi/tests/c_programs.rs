@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use vmem::{VMemArena, VMemRangeInfo, VMemUsageStatus};
+use vmem::{VMemArena, VMemGrowArenaConfig, VMemRangeInfo, VMemUsageStatus};
 
 const WARNINGS: [&str; 4] = ["-Wall", "-Wextra", "-Werror", "-pedantic"];
 
@@ -123,7 +123,13 @@ fn compile(source: &Path, lang: Lang, link: Link) -> PathBuf {
 }
 
 fn run(exe: &Path, args: &[&str]) -> Output {
-    Command::new(exe).args(args).output().unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
+    // `cargo test` puts target/<profile> on LD_LIBRARY_PATH, which wins over the rpath: a
+    // stale libvmem.so there (from an older `cargo build`) would be loaded instead of ours.
+    Command::new(exe)
+        .args(args)
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
 }
 
 fn stdout(output: &Output) -> String {
@@ -238,7 +244,7 @@ every_language_and_link!(threads);
 /// Reserved, decommitted, read-only and no-access memory really faults, in a child process.
 fn faults(lang: Lang, link: Link) {
     let exe = compile(&program("fault.c"), lang, link);
-    for mode in ["reserved", "decommitted", "readonly", "noaccess", "arena-reset"] {
+    for mode in ["reserved", "decommitted", "readonly", "noaccess", "arena-reset", "grow-arena-reset"] {
         let output = run(&exe, &[mode]);
         let signal = output.status.signal();
         assert!(
@@ -296,6 +302,18 @@ fn layout(lang: Lang, link: Link) {
     line(format!("offsetof VMemArena.size_bytes {}", offset_of!(VMemArena, size_bytes)));
     line(format!("offsetof VMemArena.commited {}", offset_of!(VMemArena, commited)));
     line(format!("offsetof VMemArena.used {}", offset_of!(VMemArena, used)));
+    line(format!("sizeof VMemGrowArenaConfig {}", size_of::<VMemGrowArenaConfig>()));
+    for (field, offset) in [
+        ("block_size", offset_of!(VMemGrowArenaConfig, block_size)),
+        ("commit_step", offset_of!(VMemGrowArenaConfig, commit_step)),
+        ("max_bytes", offset_of!(VMemGrowArenaConfig, max_bytes)),
+        ("retain_bytes", offset_of!(VMemGrowArenaConfig, retain_bytes)),
+        ("huge_pages", offset_of!(VMemGrowArenaConfig, huge_pages)),
+        ("no_prefault", offset_of!(VMemGrowArenaConfig, no_prefault)),
+    ] {
+        line(format!("offsetof VMemGrowArenaConfig.{field} {offset}"));
+    }
+    line(format!("sizeof VMemGrowArenaMark {}", size_of::<vmem::VMemGrowArenaMark>()));
     line(format!("value VMemResult_Error {}", vmem::VMemResult_Error));
     line(format!("value VMemResult_Success {}", vmem::VMemResult_Success));
     line(format!("value VMemProtect_Invalid {}", vmem::VMemProtect_Invalid));
@@ -375,6 +393,18 @@ fn header_matches_exports() {
         "vmem_arena_reset",
         "vmem_arena_checkpoint",
         "vmem_arena_rewind",
+        // The Rust arena behind a handle.
+        "vmem_grow_arena_create",
+        "vmem_grow_arena_destroy",
+        "vmem_grow_arena_push",
+        "vmem_grow_arena_push_zeroed",
+        "vmem_grow_arena_checkpoint",
+        "vmem_grow_arena_rewind",
+        "vmem_grow_arena_reset",
+        "vmem_grow_arena_allocated_bytes",
+        "vmem_grow_arena_committed_bytes",
+        "vmem_grow_arena_reserved_bytes",
+        "vmem_grow_arena_is_valid",
     ];
     let missing: Vec<_> = required.iter().filter(|f| !declared.contains(**f)).collect();
     assert!(missing.is_empty(), "the header does not declare {missing:?}");

@@ -62,6 +62,11 @@ fn reserve_error(errno: Errno, size: usize) -> Error {
             "RLIMIT_AS",
             Resource::As,
         )
+    } else if errno == Errno::INVAL {
+        // `reserve` is only called with a non-zero multiple of the page size and fixed
+        // flags, so EINVAL can only mean the length itself is refused: too large for this
+        // address space (valgrind says so for lengths past its own address-space limit).
+        err.because("the OS refused the length (too large for this address space)")
     } else {
         let kind =
             if errno == Errno::PERM || errno == Errno::ACCESS { ErrorKind::PermissionDenied } else { ErrorKind::Os };

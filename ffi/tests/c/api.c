@@ -511,6 +511,131 @@ static void test_arena(void) {
     }
 }
 
+static void test_grow_arena(void) {
+    int on_stack = 0;
+    VMemGrowArenaConfig config;
+    VMemGrowArena *g, *other;
+    VMemGrowArenaMark mark, stale, forged;
+    uint8_t *p, *q, *z, *big, *first;
+    size_t i;
+
+    g = vmem_grow_arena_create(NULL); // the defaults
+    CHECK(g != NULL);
+    CHECK_NO_ERROR();
+    CHECK(vmem_grow_arena_is_valid(g) == 1);
+    CHECK(vmem_grow_arena_reserved_bytes(g) == 0); // nothing before the first push
+    p = (uint8_t*)vmem_grow_arena_push(g, 100, 64);
+    CHECK(p != NULL && (uintptr_t)p % 64 == 0);
+    CHECK(all_bytes(p, 100, 0));
+    memset(p, 0xAB, 100);
+    CHECK(vmem_grow_arena_allocated_bytes(g) >= 100);
+    CHECK(vmem_grow_arena_committed_bytes(g) >= 100);
+    CHECK(vmem_grow_arena_reserved_bytes(g) >= vmem_grow_arena_committed_bytes(g));
+
+    mark = vmem_grow_arena_checkpoint(g);
+    CHECK_NO_ERROR();
+    q = (uint8_t*)vmem_grow_arena_push(g, 3000, 8);
+    CHECK(q != NULL && q >= p + 100);
+    memset(q, 0xCD, 3000);
+    CHECK(vmem_grow_arena_rewind(g, mark) == VMemResult_Success);
+    CHECK_NO_ERROR();
+    z = (uint8_t*)vmem_grow_arena_push_zeroed(g, 3000, 8);
+    CHECK(z == q && all_bytes(z, 3000, 0)); // reused, and cleared
+    CHECK(all_bytes(p, 100, 0xAB));         // before the mark: kept
+
+    // Marks that do not fit are refused and change nothing.
+    stale = vmem_grow_arena_checkpoint(g);
+    CHECK(vmem_grow_arena_rewind(g, mark) == VMemResult_Success);
+    CHECK(vmem_grow_arena_rewind(g, stale) == VMemResult_Error); // ahead of the position
+    CHECK_ERROR("vmem_grow_arena_rewind", "stale");
+    forged = mark;
+    forged.opaque[2] += 1; // a position no push produced
+    CHECK(vmem_grow_arena_rewind(g, forged) == VMemResult_Error);
+    CHECK_ERROR("vmem_grow_arena_rewind", "stale");
+    other = vmem_grow_arena_create(NULL);
+    CHECK(vmem_grow_arena_rewind(other, mark) == VMemResult_Error);
+    CHECK_ERROR("vmem_grow_arena_rewind", "another arena");
+    CHECK(vmem_grow_arena_destroy(other) == VMemResult_Success);
+
+    // Bad arguments.
+    CHECK(vmem_grow_arena_push(g, 0, 8) == NULL);
+    CHECK_ERROR("vmem_grow_arena_push", "zero");
+    CHECK(vmem_grow_arena_push(g, 8, 3) == NULL);
+    CHECK_ERROR("vmem_grow_arena_push", "not a power of two");
+    CHECK(vmem_grow_arena_push(g, 8, 0) == NULL);
+    CHECK_ERROR("vmem_grow_arena_push", "not a power of two");
+    CHECK(vmem_grow_arena_push(g, SIZE_MAX, 8) == NULL);
+    CHECK_ERROR("vmem_grow_arena_push", "larger than any allocation");
+    CHECK(vmem_grow_arena_push_zeroed(g, 0, 8) == NULL);
+    CHECK_ERROR("vmem_grow_arena_push_zeroed", "zero");
+
+    // Reset returns the memory.
+    big = (uint8_t*)vmem_grow_arena_push(g, (size_t)8 << 20, 16);
+    CHECK(big != NULL);
+    memset(big, 1, (size_t)8 << 20);
+    CHECK(vmem_grow_arena_committed_bytes(g) >= ((size_t)8 << 20));
+    CHECK(vmem_grow_arena_reset(g) == VMemResult_Success);
+    CHECK(vmem_grow_arena_allocated_bytes(g) == 0 && vmem_grow_arena_committed_bytes(g) == 0);
+    CHECK(vmem_grow_arena_destroy(g) == VMemResult_Success);
+    CHECK_NO_ERROR();
+
+    // Small blocks: the arena chains new ones and never moves what it handed out.
+    memset(&config, 0, sizeof config);
+    config.block_size = 16 * page;
+    config.commit_step = page;
+    config.max_bytes = 64 * page;
+    g = vmem_grow_arena_create(&config);
+    CHECK(g != NULL);
+    first = (uint8_t*)vmem_grow_arena_push(g, 8, 8);
+    CHECK(first != NULL);
+    memset(first, 0x5A, 8);
+    for(i = 0; i < 40; i++) {
+        q = (uint8_t*)vmem_grow_arena_push(g, page, 8);
+        CHECK(q != NULL);
+        if(q) memset(q, (int)i, page);
+    }
+    CHECK(all_bytes(first, 8, 0x5A));
+    CHECK(vmem_grow_arena_reserved_bytes(g) > 16 * page); // more than one block
+    CHECK(vmem_grow_arena_reserved_bytes(g) <= 64 * page);
+    CHECK(vmem_grow_arena_push(g, 64 * page, 8) == NULL); // past max_bytes
+    CHECK_ERROR("vmem_grow_arena_push", "maximum");
+    CHECK(all_bytes(first, 8, 0x5A)); // a failed push loses nothing
+    CHECK(vmem_grow_arena_destroy(g) == VMemResult_Success);
+
+    // Settings that cannot work.
+    memset(&config, 0, sizeof config);
+    config.commit_step = SIZE_MAX;
+    CHECK(vmem_grow_arena_create(&config) == NULL);
+    CHECK_ERROR("vmem_grow_arena_create", "overflows");
+
+    // Handles that are not live: NULL, destroyed, made up.
+    CHECK(vmem_grow_arena_destroy(g) == VMemResult_Error);
+    CHECK_ERROR("vmem_grow_arena_destroy", "not a live arena");
+    CHECK(vmem_grow_arena_push(g, 8, 8) == NULL);
+    CHECK_ERROR("vmem_grow_arena_push", "not a live arena");
+    CHECK(vmem_grow_arena_is_valid(g) == 0);
+    CHECK(vmem_grow_arena_is_valid(NULL) == 0);
+    CHECK(vmem_grow_arena_is_valid((VMemGrowArena*)(void*)&on_stack) == 0);
+    CHECK(vmem_grow_arena_push((VMemGrowArena*)(void*)&on_stack, 8, 8) == NULL);
+    CHECK_ERROR("vmem_grow_arena_push", "not a live arena");
+    CHECK(vmem_grow_arena_destroy(NULL) == VMemResult_Error);
+    CHECK_ERROR("vmem_grow_arena_destroy", "null");
+    CHECK(vmem_grow_arena_push(NULL, 8, 8) == NULL);
+    CHECK_ERROR("vmem_grow_arena_push", "null");
+    CHECK(vmem_grow_arena_push_zeroed(NULL, 8, 8) == NULL);
+    CHECK_ERROR("vmem_grow_arena_push_zeroed", "null");
+    mark = vmem_grow_arena_checkpoint(NULL);
+    CHECK(mark.opaque[0] == 0 && mark.opaque[1] == 0 && mark.opaque[2] == 0 && mark.opaque[3] == 0);
+    CHECK_ERROR("vmem_grow_arena_checkpoint", "null");
+    CHECK(vmem_grow_arena_rewind(NULL, mark) == VMemResult_Error);
+    CHECK_ERROR("vmem_grow_arena_rewind", "null");
+    CHECK(vmem_grow_arena_reset(NULL) == VMemResult_Error);
+    CHECK_ERROR("vmem_grow_arena_reset", "null");
+    CHECK(vmem_grow_arena_allocated_bytes(NULL) == 0);
+    CHECK(vmem_grow_arena_committed_bytes(g) == 0);
+    CHECK(vmem_grow_arena_reserved_bytes(g) == 0);
+}
+
 int main(void) {
     test_sizes();
     test_reserve_release();
@@ -521,6 +646,7 @@ int main(void) {
     test_alignment();
     test_messages();
     test_arena();
+    test_grow_arena();
     if(failures) {
         printf("api: %d of %d checks failed\n", failures, checks);
         return 1;

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
     volatile uint8_t* p = (volatile uint8_t*)vmem_reserve(4 * page);
     VMemArena arena;
     if(argc != 2 || p == NULL) {
-        fprintf(stderr, "usage: fault reserved|decommitted|readonly|noaccess|arena-reset|committed\n");
+        fprintf(stderr, "usage: fault reserved|decommitted|readonly|noaccess|arena-reset|grow-arena-reset|committed\n");
         return 2;
     }
     if(strcmp(argv[1], "reserved") == 0) {
@@ -38,6 +38,15 @@ int main(int argc, char** argv) {
         q[0] = 1;
         if(!vmem_arena_reset(&arena)) return 3;
         q[0] = 1; // reset decommitted it
+    } else if(strcmp(argv[1], "grow-arena-reset") == 0) {
+        volatile uint8_t* q;
+        VMemGrowArena* grow = vmem_grow_arena_create(NULL);
+        if(grow == NULL) return 3;
+        q = (volatile uint8_t*)vmem_grow_arena_push(grow, 16, 8);
+        if(q == NULL) return 3;
+        q[0] = 1;
+        if(!vmem_grow_arena_reset(grow)) return 3;
+        q[0] = 1; // reset decommitted it (retain_bytes is 0)
     } else if(strcmp(argv[1], "committed") == 0) {
         if(!vmem_commit((void*)(p + page), 2 * page)) return 3;
         p[page] = 1;

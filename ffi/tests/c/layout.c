@@ -27,6 +27,14 @@ int main(void) {
     FIELD(VMemArena, size_bytes);
     FIELD(VMemArena, commited);
     FIELD(VMemArena, used);
+    SIZE(VMemGrowArenaConfig);
+    FIELD(VMemGrowArenaConfig, block_size);
+    FIELD(VMemGrowArenaConfig, commit_step);
+    FIELD(VMemGrowArenaConfig, max_bytes);
+    FIELD(VMemGrowArenaConfig, retain_bytes);
+    FIELD(VMemGrowArenaConfig, huge_pages);
+    FIELD(VMemGrowArenaConfig, no_prefault);
+    SIZE(VMemGrowArenaMark);
     VALUE(VMemResult_Error);
     VALUE(VMemResult_Success);
     VALUE(VMemProtect_Invalid);
