@@ -302,6 +302,39 @@ impl RingBuffer {
         self.read = 0;
         self.len = 0;
     }
+
+    /// Locks the buffer's memory in RAM (`mlock`/`VirtualLock`) so it is never written to
+    /// swap: for secrets passing through, or a producer that must not wait on a page fault.
+    /// Both views share the same pages, so this locks `capacity` bytes.
+    ///
+    /// # Errors
+    /// `OutOfMemory` or `PermissionDenied` when the OS refuses, naming `RLIMIT_MEMLOCK` where
+    /// that is the limit; the buffer and its contents are unchanged and still usable.
+    ///
+    /// ```
+    /// let mut ring = vmem::RingBuffer::with_capacity(1).unwrap();
+    /// ring.push_slice(b"secret");
+    /// if ring.lock().is_ok() {
+    ///     ring.unlock().unwrap();
+    /// }
+    /// assert_eq!(ring.readable(), b"secret");
+    /// ```
+    pub fn lock(&self) -> Result<()> {
+        // SAFETY: the first view is our mapping, committed and read-write for its life.
+        unsafe { crate::lock(self.base.as_ptr(), self.capacity) }
+    }
+
+    /// Unlocks what [`lock`](RingBuffer::lock) locked. Unlocking a buffer that is not locked
+    /// is harmless.
+    ///
+    /// ```
+    /// let ring = vmem::RingBuffer::with_capacity(1).unwrap();
+    /// ring.unlock().unwrap();
+    /// ```
+    pub fn unlock(&self) -> Result<()> {
+        // SAFETY: as in `lock`; unlocking does not change the contents.
+        unsafe { crate::unlock(self.base.as_ptr(), self.capacity) }
+    }
 }
 
 impl Drop for RingBuffer {
