@@ -125,7 +125,7 @@ fn fill_concurrent_vec(v: &ConcurrentVec<u64>) -> Error {
         }
         assert!(v.len() * 8 < RUNAWAY, "the limit was not enforced");
     };
-    assert!(v.len() > 0, "failed at once: {err}");
+    assert!(!v.is_empty(), "failed at once: {err}");
     assert!((0..v.len()).all(|i| v.get(i) == Some(&(i as u64))), "an element changed");
     err
 }
