@@ -689,7 +689,11 @@ impl Arena {
     /// ```
     /// let arena = vmem::Arena::new();
     /// let names = [String::from("a"), String::from("b")];
-    /// assert_eq!(arena.try_alloc_slice_clone(&names).unwrap(), names);
+    /// let copies = arena.try_alloc_slice_clone(&names).unwrap();
+    /// assert_eq!(copies, names);
+    /// // The arena never runs destructors: drop values that own memory yourself.
+    /// // SAFETY: `copies` is not used again.
+    /// unsafe { std::ptr::drop_in_place(copies) };
     /// ```
     #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
     pub fn try_alloc_slice_clone<T: Clone>(&self, src: &[T]) -> Result<&mut [T]> {

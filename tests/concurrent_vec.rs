@@ -391,11 +391,9 @@ mod common;
 #[cfg(target_os = "linux")]
 mod limits {
     use super::*;
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
     fn set_soft_data_limit(bytes: Option<u64>) {
-        let hard = getrlimit(Resource::Data).maximum;
-        setrlimit(Resource::Data, Rlimit { current: bytes, maximum: hard }).expect("setrlimit");
+        common::set_soft_limit(rustix::process::Resource::Data, bytes);
     }
 
     /// Under RLIMIT_DATA, pushes fail cleanly once the OS refuses to commit: the value comes

@@ -137,24 +137,37 @@ fn decommit_returns_rss_and_commit_charge_and_recommit_reads_zero() {
 fn decommit_returns_rss_and_commit_charge_and_recommit_reads_zero_body() {
     let size = 256 * MIB;
     let r = Reservation::new(GIB).unwrap();
-    let rss_start = rss();
-    let charge_start = committed_as() as i64;
+    // Committed_AS is system-wide: other processes (sibling tests under a sanitizer, say)
+    // move it too. The charge must match in one of a few attempts; RSS, which is this
+    // process's own, must match in every one.
+    let mut charges = Vec::new();
+    for _attempt in 0..5 {
+        let rss_start = rss();
+        let charge_start = committed_as() as i64;
 
-    r.commit(0, size).unwrap();
-    let charge_committed = committed_as() as i64;
-    touch_every_page(&r, 0, size);
-    let rss_touched = rss();
+        r.commit(0, size).unwrap();
+        let charge_committed = committed_as() as i64;
+        touch_every_page(&r, 0, size);
+        let rss_touched = rss();
 
-    r.decommit(0, size).unwrap();
-    let rss_decommitted = rss();
-    let charge_decommitted = committed_as() as i64;
+        r.decommit(0, size).unwrap();
+        let rss_decommitted = rss();
+        let charge_decommitted = committed_as() as i64;
 
-    let charged = charge_committed - charge_start;
-    assert!((charged - size as i64).abs() < CHARGE_NOISE, "commit charged {charged} bytes for {size}");
-    assert!(rss_touched >= rss_start + size - 8 * MIB, "touching did not raise RSS: {rss_start} -> {rss_touched}");
-    assert!(rss_decommitted < rss_start + 8 * MIB, "RSS after decommit: {rss_start} -> {rss_decommitted}");
-    let returned = charge_committed - charge_decommitted;
-    assert!((returned - size as i64).abs() < CHARGE_NOISE, "decommit returned {returned} bytes of charge");
+        assert!(rss_touched >= rss_start + size - 8 * MIB, "touching did not raise RSS: {rss_start} -> {rss_touched}");
+        assert!(rss_decommitted < rss_start + 8 * MIB, "RSS after decommit: {rss_start} -> {rss_decommitted}");
+        let charged = charge_committed - charge_start;
+        let returned = charge_committed - charge_decommitted;
+        charges.push((charged, returned));
+        if (charged - size as i64).abs() < CHARGE_NOISE && (returned - size as i64).abs() < CHARGE_NOISE {
+            break;
+        }
+    }
+    let (charged, returned) = *charges.last().unwrap();
+    assert!(
+        (charged - size as i64).abs() < CHARGE_NOISE && (returned - size as i64).abs() < CHARGE_NOISE,
+        "commit charged / decommit returned (bytes, for {size}) in each attempt: {charges:?}"
+    );
 
     r.commit(0, size).unwrap();
     // SAFETY: committed again.

@@ -163,10 +163,12 @@ fn run(ops: Vec<Op>) {
                     let gone = live.remove(i % live.len());
                     let (base, len) = (gone.real.as_ptr() as usize, gone.real.len());
                     drop(gone);
-                    // Released address space is free (unless something else was mapped there since,
-                    // which a single-threaded test does not do).
+                    // Released address space is free, unless something else was mapped there
+                    // since: nothing in a plain run, but AddressSanitizer's allocator maps
+                    // memory anywhere, at any time.
                     let runs = vmem::query(base as *const u8, len).unwrap();
-                    assert!(runs.iter().all(|r| r.state == PageState::Free), "{runs:?}");
+                    let asan = std::env::var_os("VMEM_UNDER_ASAN").is_some();
+                    assert!(asan || runs.iter().all(|r| r.state == PageState::Free), "{runs:?}");
                 }
             }
             Op::Commit(i, first, count) => {

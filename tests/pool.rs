@@ -302,14 +302,7 @@ mod limits {
     #[test]
     fn rlimit_data_makes_try_insert_fail_cleanly() {
         let outcome = common::in_child("limits::rlimit_data_makes_try_insert_fail_cleanly", || {
-            let hard = rustix::process::getrlimit(rustix::process::Resource::Data).maximum;
-            let set = |bytes| {
-                rustix::process::setrlimit(
-                    rustix::process::Resource::Data,
-                    rustix::process::Rlimit { current: bytes, maximum: hard },
-                )
-                .unwrap()
-            };
+            let set = |bytes| common::set_soft_limit(rustix::process::Resource::Data, bytes);
             set(Some(128 << 20));
             let mut pool = Pool::new();
             let mut first = None;

@@ -122,8 +122,11 @@ fn no_descriptor_or_mapping_is_leaked() {
     }
     let after = count_fds();
     assert!(after <= before + 8, "descriptors: {before} before, {after} after 1000 rings");
+    // Unmapped, unless something was mapped there since: AddressSanitizer's allocator maps
+    // anywhere at any time, so under it only the descriptor count is checked.
     let runs = vmem::query(last_base as *const u8, last_len).unwrap();
-    assert!(runs.iter().all(|r| r.state == vmem::PageState::Free), "{runs:?}");
+    let asan = std::env::var_os("VMEM_UNDER_ASAN").is_some();
+    assert!(asan || runs.iter().all(|r| r.state == vmem::PageState::Free), "{runs:?}");
 }
 
 #[derive(Clone, Debug)]

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the whole test suite under AddressSanitizer (nightly), then the C ABI tests under
+# valgrind's memcheck. Exits non-zero on any finding.
+#
+#   bash scripts/sanitize.sh            # both
+#   bash scripts/sanitize.sh asan       # AddressSanitizer only
+#   bash scripts/sanitize.sh valgrind   # valgrind only
+#
+# Needs the nightly toolchain (no rust-src needed: std itself is not instrumented, our code
+# and the tests are) and, for the second part, cc, c++ and valgrind.
+#
+# Under ASan:
+# - tests that set RLIMIT_AS or RLIMIT_DATA skip their check (VMEM_UNDER_ASAN=1): ASan's
+#   shadow memory is terabytes of address space, counted by both limits, so no limit can
+#   be set that leaves the process able to map anything;
+# - the C programs of the vmem-ffi tests are not built (the Rust library they link would
+#   need the ASan runtime linked into every C program); valgrind covers them instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+target=x86_64-unknown-linux-gnu
+
+if [[ $what == all || $what == asan ]]; then
+    echo "== cargo +nightly test under AddressSanitizer =="
+    export RUSTFLAGS="-Zsanitizer=address"
+    export RUSTDOCFLAGS="-Zsanitizer=address"
+    # handle_segv=0: the guard-page tests fault on purpose and expect the child to die of
+    # SIGSEGV, not of an ASan report.
+    export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:handle_segv=0:handle_sigbus=0"
+    # Leaks that tests make on purpose (each explained in the file).
+    export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0"
+    export VMEM_UNDER_ASAN=1
+    # A separate target directory: sanitized and plain builds must not mix.
+    export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/asan}
+    cargo +nightly test --target "$target" --workspace --exclude vmem-ffi
+    # vmem-ffi's Rust-side tests (registry, messages, arena, handles), without the C programs.
+    cargo +nightly test --target "$target" -p vmem-ffi --lib --test abi
+    unset RUSTFLAGS RUSTDOCFLAGS CARGO_TARGET_DIR
+fi
+
+if [[ $what == all || $what == valgrind ]]; then
+    echo "== C ABI tests under valgrind =="
+    bash ffi/tests/valgrind.sh
+fi
+echo "sanitize: clean"
