@@ -1,6 +1,12 @@
 //! `vmem::Pool` against `slab::Slab` and `slotmap::SlotMap` with 100k `u64` values, in the
 //! same run: insert into fresh slots, get every value, remove every value, and insert again
-//! into the freed slots. Each variant keeps one warm container for the whole run (memory
+//! into the freed slots. Get and remove run twice: with the keys in slot order (lowest
+//! address first, as a fresh container hands them out: a `SlotMap` refilled after `clear`
+//! hands them out highest first, so its keys are sorted to walk memory the same way as
+//! the others), and in one fixed shuffled order (the same permutation for every
+//! container), as a program that frees objects in no particular order does; after a
+//! shuffled removal the free lists (and vmem's free stack) hand slots back in that random
+//! order. Each variant keeps one warm container for the whole run (memory
 //! committed and touched during warm-up), and only the named operation is timed; the setup
 //! of each iteration (clearing, filling) is not. Keys are read from a `Vec`, as real code
 //! reads handles from its own structures; values go through `black_box`. Ratios:
@@ -22,6 +28,8 @@ trait Container {
     fn insert(&mut self, value: u64) -> Self::Key;
     fn get(&self, key: Self::Key) -> Option<&u64>;
     fn remove(&mut self, key: Self::Key) -> Option<u64>;
+    /// The index of the slot `key` names.
+    fn slot_of(key: Self::Key) -> usize;
 }
 
 impl Container for Slab<u64> {
@@ -41,6 +49,9 @@ impl Container for Slab<u64> {
     #[inline]
     fn remove(&mut self, key: usize) -> Option<u64> {
         Slab::try_remove(self, key)
+    }
+    fn slot_of(key: usize) -> usize {
+        key
     }
 }
 
@@ -62,6 +73,11 @@ impl Container for SlotMap<DefaultKey, u64> {
     fn remove(&mut self, key: DefaultKey) -> Option<u64> {
         SlotMap::remove(self, key)
     }
+    fn slot_of(key: DefaultKey) -> usize {
+        use slotmap::Key;
+        // `as_ffi` is the version in the high 32 bits and the slot index in the low ones.
+        (key.data().as_ffi() & 0xffff_ffff) as usize
+    }
 }
 
 impl Container for vmem::Pool<u64> {
@@ -81,6 +97,9 @@ impl Container for vmem::Pool<u64> {
     #[inline]
     fn remove(&mut self, key: vmem::Handle) -> Option<u64> {
         vmem::Pool::remove(self, key)
+    }
+    fn slot_of(key: vmem::Handle) -> usize {
+        key.index() as usize
     }
 }
 
@@ -143,9 +162,34 @@ fn remove<C: Container>(c: &mut C, keys: &[C::Key]) -> u64 {
 #[derive(Clone, Copy)]
 enum Op {
     Insert,
-    Get,
-    Remove,
-    Reinsert,
+    Get(Order),
+    Remove(Order),
+    Reinsert(Order),
+}
+
+/// The order in which get and remove visit the keys.
+#[derive(Clone, Copy)]
+enum Order {
+    /// By slot index, lowest first.
+    SlotOrder,
+    /// One fixed pseudo-random permutation of that, the same for every container.
+    Shuffled,
+}
+
+/// Fills `c`, then puts the keys in `order`.
+fn fill_in<C: Container>(c: &mut C, keys: &mut Vec<C::Key>, order: Order) {
+    fill(c, keys);
+    keys.sort_unstable_by_key(|&key| C::slot_of(key));
+    if let Order::Shuffled = order {
+        // Fisher-Yates with a fixed xorshift sequence: the same permutation every time.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for i in (1..keys.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            keys.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+    }
 }
 
 /// Runs `op` `iters` times on one variant's container (which persists, warm, across
@@ -154,22 +198,22 @@ fn op_time<C: Container>(state: &mut (C, Vec<C::Key>), op: Op, iters: u64) -> Du
     let (container, keys) = state;
     match op {
         Op::Insert => timed(container, keys, iters, |c, _| c.clear(), insert),
-        Op::Get => {
+        Op::Get(order) => {
             container.clear();
-            fill(container, keys);
+            fill_in(container, keys, order);
             timed(container, keys, iters, |_, _| {}, |c, keys| get(c, keys))
         }
-        Op::Remove => {
+        Op::Remove(order) => {
             let setup = |c: &mut C, keys: &mut Vec<C::Key>| {
                 c.clear();
-                fill(c, keys);
+                fill_in(c, keys, order);
             };
             timed(container, keys, iters, setup, |c, keys| remove(c, keys))
         }
-        Op::Reinsert => {
+        Op::Reinsert(order) => {
             let setup = |c: &mut C, keys: &mut Vec<C::Key>| {
                 c.clear();
-                fill(c, keys);
+                fill_in(c, keys, order);
                 remove(c, keys);
             };
             timed(container, keys, iters, setup, insert)
@@ -177,11 +221,14 @@ fn op_time<C: Container>(state: &mut (C, Vec<C::Key>), op: Op, iters: u64) -> Du
     }
 }
 
-const OPS: [(&str, Op); 4] = [
+const OPS: [(&str, Op); 7] = [
     ("pool_insert_100k", Op::Insert),
-    ("pool_get_100k", Op::Get),
-    ("pool_remove_100k", Op::Remove),
-    ("pool_reinsert_100k", Op::Reinsert),
+    ("pool_get_100k", Op::Get(Order::SlotOrder)),
+    ("pool_get_shuffled_100k", Op::Get(Order::Shuffled)),
+    ("pool_remove_100k", Op::Remove(Order::SlotOrder)),
+    ("pool_remove_shuffled_100k", Op::Remove(Order::Shuffled)),
+    ("pool_reinsert_100k", Op::Reinsert(Order::SlotOrder)),
+    ("pool_reinsert_shuffled_100k", Op::Reinsert(Order::Shuffled)),
 ];
 
 type States =

@@ -14,21 +14,29 @@
 //!
 //! # Cost model
 //!
-//! - [`insert`](Pool::insert): pop the free list (a load and two stores) or take the next
-//!   fresh slot. Once per commit step (64 KiB, or half of what is committed when that is
-//!   more, up to 64 MiB) one `commit` system call; the first touch of each page is a page
-//!   fault.
+//! - [`insert`](Pool::insert): pop a freed slot's index off the free stack, or take the
+//!   next fresh slot. Once per commit step (64 KiB, or half of what is committed when that
+//!   is more, up to 64 MiB) one `commit` system call; the first touch of each page is a
+//!   page fault.
 //! - [`get`](Pool::get), [`get_mut`](Pool::get_mut), [`contains`](Pool::contains): a bounds
 //!   check and a compare of the generation.
-//! - [`remove`](Pool::remove): the same check, then push the slot on the free list.
+//! - [`remove`](Pool::remove): the same check, then push the slot's index on the free
+//!   stack: three stores, no counter besides the stack's length.
+//!
+//! The free slots are a stack of indices beside the slots, not a list threaded through
+//! them (as in `slab` and `slotmap`): an insert into a freed slot reads the next index from
+//! the stack, which is contiguous, instead of from the slot it just filled, so inserts after
+//! removals in random order do not wait on one cache miss after another.
 //! - [`clear`](Pool::clear): one pass over the slots in use (dropping the values, bumping
 //!   generations); afterwards inserts fill the slots again from the lowest index up, as in
 //!   a fresh pool, without committing anything.
 //! - [`new`](Pool::new) does nothing; the first insert reserves (one `reserve` system
 //!   call). [`with_max_capacity`](Pool::with_max_capacity) reserves at once.
-//! - Memory: one slot per value ever live at once, `size_of::<T>()` rounded up to the
-//!   alignment plus 4 bytes (16 bytes for a `u64`), committed as the pool grows; address
-//!   space for the maximum capacity (64 GiB by default on 64-bit systems).
+//! - Memory: one slot per value ever live at once, `size_of::<T>()` plus 4 bytes of
+//!   generation, rounded up to the alignment (16 bytes for a `u64`), and 4 bytes of free
+//!   stack per slot, committed as the pool grows (the stack's pages are touched only by
+//!   removals); address space for the maximum capacity (64 GiB by default on 64-bit
+//!   systems).
 //!
 //! ```
 //! use vmem::Pool;
@@ -47,7 +55,7 @@
 use core::fmt;
 use core::iter::FusedIterator;
 use core::marker::PhantomData;
-use core::mem::{self, ManuallyDrop};
+use core::mem::{self, MaybeUninit};
 use core::num::NonZeroU32;
 use core::ops::{Index, IndexMut};
 use core::ptr::NonNull;
@@ -61,8 +69,10 @@ const MIN_FALLBACK_BYTES: usize = 4 << 20;
 /// The smallest and largest commit steps, in bytes.
 const MIN_STEP_BYTES: usize = 64 << 10;
 const MAX_STEP_BYTES: usize = 64 << 20;
-/// The end of the free list. Also why a pool holds at most `u32::MAX` slots.
+/// Not a slot index: why a pool holds at most `u32::MAX` slots.
 const NO_SLOT: u32 = u32::MAX;
+/// The bytes of free stack per slot: one `u32` index.
+const STACK_ENTRY_BYTES: usize = mem::size_of::<u32>();
 /// The generation of a slot taken out of use: even (vacant), and one past the last odd
 /// generation a handle can have (`u32::MAX - 2`).
 const RETIRED: u32 = u32::MAX - 1;
@@ -169,16 +179,11 @@ impl fmt::Debug for Handle {
     }
 }
 
-/// One slot: a value or a free-list link, and the generation that says which.
+/// One slot: maybe a value, and the generation that says whether.
 struct Slot<T> {
     /// Odd: occupied. Even: vacant (0: never used; `RETIRED`: never to be used again).
     generation: u32,
-    data: SlotData<T>,
-}
-
-union SlotData<T> {
-    value: ManuallyDrop<T>,
-    next_free: u32,
+    value: MaybeUninit<T>,
 }
 
 /// A slot allocator with generational handles.
@@ -189,12 +194,12 @@ union SlotData<T> {
 /// stale handle finds nothing ([`get`](Pool::get) returns `None`, never another value). A
 /// slot reused 2^31 times is retired.
 ///
-/// Cost: [`insert`](Pool::insert) pops the free list or takes the next fresh slot (a few
+/// Cost: [`insert`](Pool::insert) pops the free stack or takes the next fresh slot (a few
 /// loads and stores; once per commit step, 64 KiB or more, one `commit` system call);
 /// [`get`](Pool::get) and [`remove`](Pool::remove) are a bounds check and a compare of the
 /// generation. Memory: one slot (`size_of::<T>()` plus 4 bytes, rounded to the alignment)
-/// per value live at once; [`new`](Pool::new) reserves 64 GiB of address space (on 64-bit
-/// systems) on the first insert.
+/// and 4 bytes of free stack per value live at once; [`new`](Pool::new) reserves 64 GiB of
+/// address space (on 64-bit systems) on the first insert.
 ///
 /// ```
 /// let mut pool = vmem::Pool::new();
@@ -210,19 +215,20 @@ union SlotData<T> {
 pub struct Pool<T> {
     /// The first slot; dangling until reserved.
     slots: NonNull<Slot<T>>,
+    /// The free stack: indices of vacant slots below `used`, each at most once, the next
+    /// to reuse on top. Its first `committed` entries are committed. Dangling until reserved.
+    free: NonNull<u32>,
+    /// Entries on the free stack (fewer than `used`, or equal).
+    free_len: usize,
     /// Slots from `used` on are vacant, never retired, and taken in order by inserts when
-    /// the free list is empty. Vacant slots below it are on the free list, except retired
-    /// ones that a `clear` or an insert has taken off it (and any vacated by a `clear` that
-    /// a panicking destructor interrupted, until the next `clear`).
+    /// the free stack is empty. Vacant slots below it are on the free stack, or lost.
     used: usize,
-    /// Slots `[0, committed)` are committed.
+    /// Slots `[0, committed)`, and as many free-stack entries, are committed.
     committed: usize,
-    /// Slots below `used` that hold no value: on the free list, retired, or vacated by a
-    /// `clear` that a panicking destructor interrupted. The pool holds `used - unused` values;
-    /// a fresh-slot insert touches neither count.
-    unused: usize,
-    /// The most recently freed slot, or `NO_SLOT`.
-    free_head: u32,
+    /// Vacant slots below `used` that are not on the free stack: retired (an insert or a
+    /// `clear` took them off it), or vacated by a `clear` that a panicking destructor
+    /// interrupted (until the next `clear`). The pool holds `used - free_len - lost` values.
+    lost: usize,
     max_capacity: usize,
     /// `None` before the first insert of [`Pool::new`], or for a zero capacity.
     reservation: Option<Reservation>,
@@ -253,17 +259,18 @@ impl<T> Pool<T> {
     /// assert_eq!(pool.capacity(), 0);
     /// ```
     pub const fn new() -> Self {
-        let max = DEFAULT_BYTES / mem::size_of::<Slot<T>>();
+        let max = DEFAULT_BYTES / (mem::size_of::<Slot<T>>() + STACK_ENTRY_BYTES);
         Self::empty(if max < NO_SLOT as usize { max } else { NO_SLOT as usize })
     }
 
     const fn empty(max_capacity: usize) -> Self {
         Pool {
             slots: NonNull::dangling(),
+            free: NonNull::dangling(),
+            free_len: 0,
             used: 0,
             committed: 0,
-            unused: 0,
-            free_head: NO_SLOT,
+            lost: 0,
             max_capacity,
             reservation: None,
             _owns: PhantomData,
@@ -289,8 +296,7 @@ impl<T> Pool<T> {
         }
         let reservation = reserve::<T>("Pool::with_max_capacity", max_capacity)?;
         let mut pool = Self::empty(max_capacity);
-        pool.slots = reservation.as_non_null().cast();
-        pool.reservation = Some(reservation);
+        pool.adopt(reservation);
         Ok(pool)
     }
 
@@ -327,18 +333,18 @@ impl<T> Pool<T> {
     /// ```
     #[inline]
     pub fn try_insert(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
-        let index = self.free_head;
-        if index != NO_SLOT {
-            // SAFETY: free-list slots are committed slots below `used`, vacant, holding a
-            // link; `&mut self` makes the access unique.
+        let free_len = self.free_len;
+        if free_len != 0 {
+            // SAFETY: the entries below `free_len` are committed and hold indices of vacant,
+            // committed slots below `used`; `&mut self` makes the access unique.
+            let index = unsafe { *self.free.as_ptr().add(free_len - 1) };
+            // SAFETY: as above.
             let slot = unsafe { &mut *self.slots.as_ptr().add(index as usize) };
             let generation = slot.generation;
             if generation != RETIRED {
-                // SAFETY: as above: a vacant slot on the free list holds a link.
-                self.free_head = unsafe { slot.data.next_free };
-                slot.data.value = ManuallyDrop::new(value);
+                self.free_len = free_len - 1;
+                slot.value = MaybeUninit::new(value);
                 slot.generation = generation + 1; // even, below `RETIRED`, to odd
-                self.unused -= 1;
                 return Ok(Handle::new(index, generation + 1));
             }
             return self.insert_slow(value);
@@ -346,11 +352,11 @@ impl<T> Pool<T> {
         let index = self.used;
         if index < self.committed {
             // SAFETY: a committed slot from `used` on: vacant, not retired, not on the free
-            // list.
+            // stack.
             let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
             // Write the value before reading the generation: on a page never touched, a read
             // first would map the zero page and the write then fault a second time.
-            slot.data.value = ManuallyDrop::new(value);
+            slot.value = MaybeUninit::new(value);
             let generation = slot.generation + 1; // even (0 if never used) to odd
             slot.generation = generation;
             self.used = index + 1;
@@ -360,20 +366,21 @@ impl<T> Pool<T> {
         self.insert_slow(value)
     }
 
-    /// Takes retired slots off the free list, or commits more (reserving first if
+    /// Takes retired slots off the free stack, or commits more (reserving first if
     /// [`new`](Pool::new) put it off), or fails; then inserts.
     #[cold]
     #[inline(never)]
     fn insert_slow(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
-        while self.free_head != NO_SLOT {
-            // SAFETY: free-list slots are committed slots below `used`.
-            let slot = unsafe { &*self.slots.as_ptr().add(self.free_head as usize) };
-            if slot.generation != RETIRED {
+        while self.free_len != 0 {
+            // SAFETY: as in `try_insert`.
+            let index = unsafe { *self.free.as_ptr().add(self.free_len - 1) };
+            // SAFETY: as in `try_insert`.
+            if unsafe { (*self.slots.as_ptr().add(index as usize)).generation } != RETIRED {
                 return self.try_insert(value);
             }
-            // SAFETY: a vacant slot on the free list holds a link. The retired slot leaves
-            // the list for good.
-            self.free_head = unsafe { slot.data.next_free };
+            // The retired slot leaves the stack for good.
+            self.free_len -= 1;
+            self.lost += 1;
         }
         if self.used == self.committed {
             if let Err(err) = self.grow() {
@@ -393,21 +400,52 @@ impl<T> Pool<T> {
         if self.reservation.is_none() {
             self.reserve_lazily()?;
         }
-        let Some(reservation) = self.reservation.as_ref() else {
-            return Err(Error::new(ErrorKind::OutOfMemory, OP, "the pool has no memory"));
-        };
         let size = mem::size_of::<Slot<T>>();
         let committed_bytes = self.committed * size;
         let step = (committed_bytes / 2).clamp(MIN_STEP_BYTES, MAX_STEP_BYTES);
-        let reserved_slots = reservation.len() / size;
-        let ahead = (committed_bytes + step).div_ceil(size).min(self.max_capacity).min(reserved_slots);
+        let ahead = (committed_bytes + step).div_ceil(size).min(self.max_capacity);
         // A step ahead if the OS allows it, else just one more slot.
-        let to = match commit_slots::<T>(reservation, self.committed, ahead) {
-            Err(_) if ahead > self.committed + 1 => commit_slots::<T>(reservation, self.committed, self.committed + 1),
+        self.committed = match self.commit_slots(ahead) {
+            Err(_) if ahead > self.committed + 1 => self.commit_slots(self.committed + 1),
             result => result,
         }?;
-        self.committed = (to / size).min(self.max_capacity);
         Ok(())
+    }
+
+    /// Commits the slots `[committed, wanted)` and as many free-stack entries (those below
+    /// `committed` are committed already), and returns how many slots are committed now
+    /// (`wanted`, or more up to the end of the last page, at most the maximum capacity).
+    /// `wanted <= max_capacity`.
+    fn commit_slots(&self, wanted: usize) -> Result<usize> {
+        let Some(reservation) = self.reservation.as_ref() else {
+            return Err(Error::new(ErrorKind::OutOfMemory, "Pool::insert", "the pool has no memory"));
+        };
+        let page = crate::page_size();
+        let round_up = |bytes: usize| (bytes + page - 1) & !(page - 1);
+        let size = mem::size_of::<Slot<T>>();
+        // Both regions fit in the reservation, so rounding their ends up to a page does too.
+        // The stack first: if the slots then fail, its extra pages are harmless, and the
+        // next grow commits them again.
+        let stack = stack_offset::<T>(self.max_capacity);
+        let (stack_from, stack_to) =
+            (round_up(self.committed * STACK_ENTRY_BYTES), round_up(wanted * STACK_ENTRY_BYTES));
+        if stack_to > stack_from {
+            reservation.commit(stack + stack_from, stack_to - stack_from)?;
+        }
+        let (from, to) = (round_up(self.committed * size), round_up(wanted * size));
+        if to > from {
+            reservation.commit(from, to - from)?;
+        }
+        Ok((to / size).min(stack_to / STACK_ENTRY_BYTES).min(self.max_capacity))
+    }
+
+    /// Takes `reservation`, made by [`reserve`] for `max_capacity` slots, as the pool's
+    /// memory.
+    fn adopt(&mut self, reservation: Reservation) {
+        self.slots = reservation.as_non_null().cast();
+        // SAFETY: the stack starts inside the reservation (`reserve` made room for it).
+        self.free = unsafe { reservation.as_non_null().add(stack_offset::<T>(self.max_capacity)) }.cast();
+        self.reservation = Some(reservation);
     }
 
     /// Makes the reservation [`new`](Pool::new) put off, halving it while address space is
@@ -427,9 +465,8 @@ impl<T> Pool<T> {
                 Err(err) => return Err(err),
             }
         };
-        self.slots = reservation.as_non_null().cast();
-        self.reservation = Some(reservation);
         self.max_capacity = max;
+        self.adopt(reservation);
         Ok(())
     }
 
@@ -460,7 +497,7 @@ impl<T> Pool<T> {
     #[inline]
     pub fn get(&self, handle: Handle) -> Option<&T> {
         // SAFETY: a live handle's slot has its (odd) generation, so it holds a value.
-        self.slot(handle).map(|slot| unsafe { &*slot.data.value })
+        self.slot(handle).map(|slot| unsafe { slot.value.assume_init_ref() })
     }
 
     /// The value `handle` refers to, mutably, or `None` if it was removed.
@@ -479,7 +516,7 @@ impl<T> Pool<T> {
             let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
             if slot.generation == handle.generation() {
                 // SAFETY: odd generation: the slot holds a value.
-                return Some(unsafe { &mut *slot.data.value });
+                return Some(unsafe { slot.value.assume_init_mut() });
             }
         }
         None
@@ -522,13 +559,14 @@ impl<T> Pool<T> {
         }
         // SAFETY: odd generation: the slot holds a value, which we take out once (the slot
         // is marked vacant right after).
-        let value = unsafe { ManuallyDrop::take(&mut slot.data.value) };
-        self.unused += 1;
-        // Vacant now. At `RETIRED` it goes on the free list all the same, and the insert that
-        // meets it takes it off for good.
+        let value = unsafe { slot.value.assume_init_read() };
+        // Vacant now. At `RETIRED` it goes on the free stack all the same, and the insert
+        // that meets it takes it off for good.
         slot.generation = generation + 1;
-        slot.data.next_free = self.free_head;
-        self.free_head = handle.index();
+        // SAFETY: the stack holds distinct vacant slots below `used`, and this one was not
+        // vacant: fewer than `used <= committed` entries, so the next one is committed.
+        unsafe { self.free.as_ptr().add(self.free_len).write(handle.index()) };
+        self.free_len += 1;
         Some(value)
     }
 
@@ -541,7 +579,7 @@ impl<T> Pool<T> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        self.used - self.unused
+        self.used - self.free_len - self.lost
     }
 
     /// Whether the pool holds no value.
@@ -625,7 +663,7 @@ impl<T> Pool<T> {
             if slot.generation % 2 == 1 {
                 let handle = Handle::new(index as u32, slot.generation);
                 // SAFETY: odd generation: the slot holds a value.
-                if !keep(handle, unsafe { &mut slot.data.value }) {
+                if !keep(handle, unsafe { slot.value.assume_init_mut() }) {
                     drop(self.remove(handle));
                 }
             }
@@ -644,55 +682,50 @@ impl<T> Pool<T> {
     /// assert_eq!(pool.insert(String::from("y")).index(), h.index());
     /// ```
     pub fn clear(&mut self) {
-        // Mark each value's slot vacant before dropping the value, so that a panicking
-        // destructor leaves the pool consistent (the slots cleared so far stay unused until
-        // the next `clear`; the values not reached leak).
+        // Mark each value's slot vacant (and lost) before dropping the value, so that a
+        // panicking destructor leaves the pool consistent (the slots cleared so far stay
+        // unused until the next `clear`; the values not reached leak).
         let mut any_retired = false;
         for index in 0..self.used {
             // SAFETY: a committed slot below `used`; no other reference to it is live.
             let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
             let generation = slot.generation;
             if generation % 2 == 1 {
-                // SAFETY: odd generation: the slot holds a value, taken out once.
-                let value = unsafe { ManuallyDrop::take(&mut slot.data.value) };
+                // SAFETY: odd generation: the slot holds a value, read out once.
+                let value = unsafe { slot.value.assume_init_read() };
                 slot.generation = generation + 1;
-                self.unused += 1;
+                self.lost += 1;
                 drop(value);
             }
             any_retired |= slot.generation == RETIRED;
         }
+        self.free_len = 0;
+        self.lost = 0;
         if !any_retired {
             // Every slot is vacant and none retired: take them in order again.
             self.used = 0;
-            self.unused = 0;
-            self.free_head = NO_SLOT;
         } else {
-            // Retired slots must stay below `used`: link the others, lowest index first.
-            self.free_head = NO_SLOT;
+            // Retired slots must stay below `used`: stack the others, lowest index on top.
             for index in (0..self.used).rev() {
                 // SAFETY: as above.
-                let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
-                if slot.generation != RETIRED {
-                    slot.data.next_free = self.free_head;
-                    self.free_head = index as u32;
+                if unsafe { (*self.slots.as_ptr().add(index)).generation } == RETIRED {
+                    self.lost += 1;
+                } else {
+                    // SAFETY: at most `used <= committed` entries, all committed.
+                    unsafe { self.free.as_ptr().add(self.free_len).write(index as u32) };
+                    self.free_len += 1;
                 }
             }
         }
     }
 }
 
-/// Commits the pages for slots `[committed, wanted)` (those below `committed` are committed
-/// already) and returns the end of the committed bytes. `wanted` slots fit in `reservation`.
-fn commit_slots<T>(reservation: &Reservation, committed: usize, wanted: usize) -> Result<usize> {
-    let size = mem::size_of::<Slot<T>>();
+/// Where the free stack of a pool of `max` slots starts in its reservation: after the
+/// slots, at a page boundary. The caller has checked that `max` slots fit in `usize` bytes
+/// with their stack ([`reserve`] does).
+fn stack_offset<T>(max: usize) -> usize {
     let page = crate::page_size();
-    // Both fit in the reservation, so rounding them up to a page does too.
-    let from = (committed * size + page - 1) & !(page - 1);
-    let to = (wanted * size + page - 1) & !(page - 1);
-    if to > from {
-        reservation.commit(from, to - from)?;
-    }
-    Ok(to)
+    (max * mem::size_of::<Slot<T>>() + page - 1) & !(page - 1)
 }
 
 /// Reserves room for `max` slots of `T`.
@@ -701,9 +734,15 @@ fn reserve<T>(operation: &'static str, max: usize) -> Result<Reservation> {
         return Err(Error::new(ErrorKind::InvalidArgument, operation, "a pool holds at most u32::MAX values")
             .with_limit("maximum capacity", NO_SLOT as u64));
     }
-    let bytes = max.checked_mul(mem::size_of::<Slot<T>>()).ok_or_else(|| {
-        Error::new(ErrorKind::InvalidArgument, operation, "the maximum capacity in bytes overflows usize")
-    })?;
+    let page = crate::page_size();
+    let bytes = max
+        .checked_mul(mem::size_of::<Slot<T>>())
+        .and_then(|slots| slots.checked_add(page - 1))
+        .map(|slots| slots & !(page - 1))
+        .and_then(|slots| slots.checked_add(max.checked_mul(STACK_ENTRY_BYTES)?))
+        .ok_or_else(|| {
+            Error::new(ErrorKind::InvalidArgument, operation, "the maximum capacity in bytes overflows usize")
+        })?;
     let align = mem::align_of::<Slot<T>>();
     if align > crate::page_size() {
         Reservation::with_alignment(bytes, align)
@@ -726,7 +765,7 @@ impl<T> Drop for Pool<T> {
                 let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
                 if slot.generation % 2 == 1 {
                     // SAFETY: odd generation: the slot holds a value, dropped once.
-                    unsafe { ManuallyDrop::drop(&mut slot.data.value) };
+                    unsafe { slot.value.assume_init_drop() };
                 }
             }
         }
@@ -822,7 +861,7 @@ impl<'a, T> Iterator for PoolIter<'a, T> {
             if slot.generation % 2 == 1 {
                 self.remaining -= 1;
                 // SAFETY: odd, so not zero; the slot holds a value.
-                return Some(unsafe { (Handle::new(index as u32, slot.generation), &*slot.data.value) });
+                return Some(unsafe { (Handle::new(index as u32, slot.generation), slot.value.assume_init_ref()) });
             }
         }
         None
@@ -883,7 +922,7 @@ impl<'a, T> Iterator for PoolIterMut<'a, T> {
             if slot.generation % 2 == 1 {
                 self.remaining -= 1;
                 // SAFETY: odd, so not zero; the slot holds a value.
-                return Some(unsafe { (Handle::new(index as u32, slot.generation), &mut *slot.data.value) });
+                return Some(unsafe { (Handle::new(index as u32, slot.generation), slot.value.assume_init_mut()) });
             }
         }
         None
@@ -998,7 +1037,7 @@ mod tests {
         assert_eq!(pool.remove(last), Some(2));
         assert_eq!(pool.insert(3).index(), 1, "the retired slot is not reused");
         assert_eq!(pool.get(last), None);
-        assert_eq!(pool.free_head, NO_SLOT, "and is off the free list");
+        assert_eq!(pool.free_len, 0, "and is off the free stack");
         // After a clear, inserts skip the retired slot too.
         let second = pool.insert(5);
         pool.remove(second);

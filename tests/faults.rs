@@ -93,9 +93,12 @@ fn fill_virtual_vec(v: &mut VirtualVec<u64>) -> Error {
     err
 }
 
-fn fill_pool(pool: &mut Pool<[u64; 4]>) -> (Vec<vmem::Handle>, Error) {
-    let mut handles = Vec::new();
+/// Inserts into `pool` until it fails, recording the handles in `handles`, whose capacity
+/// the caller reserved before lowering the limit (a growing `Vec` would meet the limit
+/// first, and abort).
+fn fill_pool(pool: &mut Pool<[u64; 4]>, handles: &mut Vec<vmem::Handle>) -> Error {
     let err = loop {
+        assert!(handles.len() < handles.capacity(), "the limit was not enforced");
         let i = handles.len() as u64;
         match pool.try_insert([i; 4]) {
             Ok(handle) => handles.push(handle),
@@ -104,13 +107,12 @@ fn fill_pool(pool: &mut Pool<[u64; 4]>) -> (Vec<vmem::Handle>, Error) {
                 break err;
             }
         }
-        assert!(handles.len() * 40 < RUNAWAY, "the limit was not enforced");
     };
     assert!(!handles.is_empty(), "failed at once: {err}");
     for (i, &h) in handles.iter().enumerate() {
         assert_eq!(pool.get(h), Some(&[i as u64; 4]), "value {i} changed");
     }
-    (handles, err)
+    err
 }
 
 fn fill_concurrent_vec(v: &ConcurrentVec<u64>) -> Error {
@@ -194,9 +196,11 @@ fn rlimit_data_virtual_vec() {
 #[test]
 fn rlimit_data_pool() {
     common::in_child("rlimit_data_pool", || {
+        // 32 MiB of handles, more than fit in the rest of the limit as slots.
+        let mut handles = Vec::with_capacity(4 << 20);
         common::set_limit(Resource::Data, 128 << 20);
         let mut pool = Pool::new();
-        let (handles, err) = fill_pool(&mut pool);
+        let err = fill_pool(&mut pool, &mut handles);
         assert_names(&err, &[ErrorKind::OutOfMemory], "RLIMIT_DATA");
         // A freed slot is reused without committing anything.
         assert_eq!(pool.remove(handles[3]), Some([3; 4]));
@@ -279,6 +283,7 @@ fn rlimit_as_virtual_vec() {
 #[test]
 fn rlimit_as_pool_and_concurrent_vec() {
     let outcome = common::in_child("rlimit_as_pool_and_concurrent_vec", || {
+        let mut handles = Vec::with_capacity((1 << 20) + 1);
         limit_address_space(512 << 20);
         let err = Pool::<[u64; 4]>::with_max_capacity(1 << 30).unwrap_err();
         assert_names(&err, &[ErrorKind::OutOfAddressSpace], "RLIMIT_AS");
@@ -286,7 +291,7 @@ fn rlimit_as_pool_and_concurrent_vec() {
         assert_names(&err, &[ErrorKind::OutOfAddressSpace], "RLIMIT_AS");
         // Sized to fit, both fill up to their maximum and stay usable.
         let mut pool = Pool::with_max_capacity(1 << 20).unwrap();
-        let (handles, err) = fill_pool(&mut pool);
+        let err = fill_pool(&mut pool, &mut handles);
         assert_eq!(handles.len(), 1 << 20);
         assert_names(&err, &[ErrorKind::OutOfMemory, ErrorKind::OutOfBounds, ErrorKind::InvalidArgument], "maximum");
         let v = ConcurrentVec::with_max_capacity(1 << 20).unwrap();
