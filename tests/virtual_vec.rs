@@ -767,6 +767,44 @@ fn shrink_to_fit_returns_resident_memory() {
     .assert_success();
 }
 
+/// Whether the page at `ptr` is in physical memory.
+#[cfg(target_os = "linux")]
+fn resident(ptr: *const u8) -> bool {
+    let mut status = 0u8;
+    // SAFETY: `ptr` is page-aligned and inside a mapping of ours; mincore writes one byte.
+    let rc = unsafe { libc::mincore(ptr as *mut libc::c_void, 1, &mut status) };
+    assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    status & 1 == 1
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn push_faults_in_the_next_128_kib_and_no_further() {
+    let page = vmem::page_size();
+    let mut v: VirtualVec<u64> = VirtualVec::new();
+    // 256 KiB of elements: from there on, push faults pages in ahead of itself. The push
+    // at exactly 256 KiB faults in the next page and 128 KiB after it. (One by one: `extend`
+    // would commit exactly what the iterator promises.)
+    for i in 0..(256 << 10) / 8 + 1 {
+        v.push(i);
+    }
+    let base = v.as_ptr().cast::<u8>();
+    let ahead = (256 << 10) + page;
+    let end = ahead + (128 << 10);
+    assert!(v.committed_bytes() >= end + 16 * page, "committed {}", v.committed_bytes());
+    for offset in (ahead..end).step_by(page) {
+        // SAFETY: inside the vector's committed bytes.
+        assert!(resident(unsafe { base.add(offset) }), "page at {offset} was not faulted in ahead");
+    }
+    for offset in (end..v.committed_bytes()).step_by(page) {
+        // SAFETY: as above.
+        assert!(!resident(unsafe { base.add(offset) }), "page at {offset} is resident, beyond 128 KiB ahead");
+    }
+    // The pages faulted in ahead read zero and take elements like any other.
+    v.extend((256 << 10) / 8 + 1..(512 << 10) / 8);
+    assert!(v.iter().copied().eq(0..(512 << 10) / 8));
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn new_falls_back_to_less_address_space_under_rlimit_as() {
