@@ -6,7 +6,8 @@
 //! the others), and in one fixed shuffled order (the same permutation for every
 //! container), as a program that frees objects in no particular order does; after a
 //! shuffled removal the free lists (and vmem's free stack) hand slots back in that random
-//! order. Each variant keeps one warm container for the whole run (memory
+//! order. `churn` removes a random live value and inserts a new one, 100k times: the steady
+//! state of a pool whose objects come and go. Each variant keeps one warm container for the whole run (memory
 //! committed and touched during warm-up), and only the named operation is timed; the setup
 //! of each iteration (clearing, filling) is not. Keys are read from a `Vec`, as real code
 //! reads handles from its own structures; values go through `black_box`. Ratios:
@@ -159,12 +160,33 @@ fn remove<C: Container>(c: &mut C, keys: &[C::Key]) -> u64 {
     sum
 }
 
+/// Steady churn: 100k times, remove the value of a pseudo-random live key and insert a new
+/// one in its place (so the free stack or list is never more than one deep), as a program
+/// whose objects come and go does. `keys` holds the live keys.
+#[inline(never)]
+fn churn<C: Container>(c: &mut C, keys: &mut [C::Key]) -> u64 {
+    let mut sum = 0;
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for i in 0..keys.len() as u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let slot = &mut keys[(x % keys.len() as u64) as usize];
+        if let Some(v) = c.remove(*slot) {
+            sum += v;
+        }
+        *slot = c.insert(i);
+    }
+    sum
+}
+
 #[derive(Clone, Copy)]
 enum Op {
     Insert,
     Get(Order),
     Remove(Order),
     Reinsert(Order),
+    Churn,
 }
 
 /// The order in which get and remove visit the keys.
@@ -218,10 +240,15 @@ fn op_time<C: Container>(state: &mut (C, Vec<C::Key>), op: Op, iters: u64) -> Du
             };
             timed(container, keys, iters, setup, insert)
         }
+        Op::Churn => {
+            container.clear();
+            fill(container, keys);
+            timed(container, keys, iters, |_, _| {}, |c, keys| churn(c, keys))
+        }
     }
 }
 
-const OPS: [(&str, Op); 7] = [
+const OPS: [(&str, Op); 8] = [
     ("pool_insert_100k", Op::Insert),
     ("pool_get_100k", Op::Get(Order::SlotOrder)),
     ("pool_get_shuffled_100k", Op::Get(Order::Shuffled)),
@@ -229,6 +256,7 @@ const OPS: [(&str, Op); 7] = [
     ("pool_remove_shuffled_100k", Op::Remove(Order::Shuffled)),
     ("pool_reinsert_100k", Op::Reinsert(Order::SlotOrder)),
     ("pool_reinsert_shuffled_100k", Op::Reinsert(Order::Shuffled)),
+    ("pool_churn_100k", Op::Churn),
 ];
 
 type States =
