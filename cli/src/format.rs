@@ -8,7 +8,8 @@ pub fn bytes(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
+    // 1023.96 MiB would print as "1024.0 MiB": take the next unit once rounding reaches it.
+    while value >= 1023.95 && unit + 1 < UNITS.len() {
         value /= 1024.0;
         unit += 1;
     }
@@ -62,6 +63,8 @@ mod tests {
         assert_eq!(bytes(4096), "4 KiB");
         assert_eq!(bytes(1536 << 20), "1.5 GiB");
         assert_eq!(bytes(12), "12 bytes");
+        assert_eq!(bytes((1 << 30) - 4096), "1.0 GiB");
+        assert_eq!(bytes(1023), "1023 bytes");
         assert_eq!(delta(3 << 20, 1 << 20), "+2 MiB");
         assert_eq!(delta(1 << 30, 3 << 29), "-512 MiB");
         assert_eq!(limit(Some(Limit { soft: None, hard: None })), "unlimited");

@@ -92,7 +92,9 @@ pub fn run(json: bool) -> anyhow::Result<()> {
         (
             "address space (user)",
             match (info.user_address_space_bytes, info.virtual_address_bits) {
-                (Some(size), Some(bits)) => format!("{} ({bits}-bit virtual addresses)", bytes(size)),
+                (Some(size), Some(bits)) => {
+                    format!("{} (the CPU implements {bits}-bit virtual addresses)", bytes(size))
+                }
                 (Some(size), None) => bytes(size),
                 _ => unknown(),
             },

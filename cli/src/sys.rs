@@ -60,11 +60,28 @@ pub fn virtual_address_bits() -> Option<u32> {
     part.split_whitespace().find_map(|w| w.parse().ok())
 }
 
-/// Bytes of address space a user process can map: half the virtual address space on
-/// x86-64 and AArch64 Linux (the upper half is the kernel's).
-pub fn user_address_space(bits: Option<u32>) -> Option<u64> {
-    let bits = bits.or(if cfg!(target_pointer_width = "64") { None } else { Some(32) })?;
-    1u64.checked_shl(bits.checked_sub(1)?)
+/// Bits of address space a process gets by default: the end of its highest mapping (the
+/// stack sits just below the end of user space), rounded up to a power of two. On x86-64
+/// Linux that is 47 bits (128 TiB) even where the CPU implements 57: with 5-level paging the
+/// kernel hands out addresses above 128 TiB only to `mmap` calls that ask for them.
+pub fn user_address_bits() -> Option<u32> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let top = maps
+        .lines()
+        .filter(|line| !line.ends_with("[vsyscall]"))
+        .filter_map(|line| u64::from_str_radix(line.split(['-', ' ']).nth(1)?, 16).ok())
+        .max()?;
+    Some(u64::BITS - top.checked_sub(1)?.leading_zeros())
+}
+
+/// Bytes of address space a process can map: from [`user_address_bits`] where the OS says,
+/// else half of what the CPU implements (the upper half is the kernel's on x86-64 and
+/// AArch64), else all of a 32-bit space.
+pub fn user_address_space(cpu_bits: Option<u32>) -> Option<u64> {
+    let bits = user_address_bits()
+        .or(cpu_bits.and_then(|bits| bits.checked_sub(1)))
+        .or(if cfg!(target_pointer_width = "64") { None } else { Some(32) })?;
+    1u64.checked_shl(bits)
 }
 
 #[cfg(unix)]

@@ -48,6 +48,13 @@ fn info_json_parses_with_the_expected_keys() {
     if cfg!(target_os = "linux") {
         assert!(v["commit_charge_bytes"].as_u64().is_some());
         assert!(v["rlimit_memlock"].get("soft").is_some());
+        // What a process can map, not what the CPU implements: 128 TiB on x86-64 Linux
+        // whether or not the CPU has 5-level paging.
+        let user = v["user_address_space_bytes"].as_u64().unwrap();
+        assert!(user.is_power_of_two() && user >= 1 << 32, "{user}");
+        if cfg!(target_arch = "x86_64") {
+            assert_eq!(user, 1 << 47);
+        }
     }
 }
 
