@@ -225,7 +225,7 @@ fn growing_the_last_allocation_happens_in_place() {
 fn sync_arena_threads_never_overlap() {
     for threads in [2usize, 8] {
         let mut arena = Arena::builder().commit_step(64 << 10).block_size(1 << 20).build_sync().unwrap();
-        let per_thread = 20_000usize;
+        let per_thread = 100_000usize;
         // Twice, with a reset between: per-thread chunks of the old state must not be reused.
         for _round in 0..2 {
             let ranges: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {

@@ -22,17 +22,6 @@ const MIB: usize = 1 << 20;
 /// The most any loop below may store before its limit must have stopped it.
 const RUNAWAY: usize = 4 << 30;
 
-/// Sets `RLIMIT_AS` to what the process maps now plus `headroom` bytes.
-fn limit_address_space(headroom: u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let vm_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmSize:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    common::set_limit(Resource::As, vm_kib * 1024 + headroom);
-}
-
 /// Drops `CAP_IPC_LOCK` (root has it, and it lifts `RLIMIT_MEMLOCK`), then sets the limit.
 fn limit_locked_memory(bytes: u64) {
     use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
@@ -246,7 +235,7 @@ fn rlimit_data_does_not_limit_ring_buffers() {
 #[test]
 fn rlimit_as_arena() {
     let outcome = common::in_child("rlimit_as_arena", || {
-        limit_address_space(512 << 20);
+        common::limit_address_space(512 << 20);
         // The default 64 GiB block cannot be reserved: the arena falls back to smaller ones,
         // and fails only when no block large enough is left.
         let arena = Arena::new();
@@ -263,7 +252,7 @@ fn rlimit_as_arena() {
 #[test]
 fn rlimit_as_virtual_vec() {
     let outcome = common::in_child("rlimit_as_virtual_vec", || {
-        limit_address_space(512 << 20);
+        common::limit_address_space(512 << 20);
         let mut v = VirtualVec::new(); // falls back to what fits
         let err = fill_virtual_vec(&mut v);
         assert!(v.len() >= (128 * MIB) / 8, "{}", v.len());
@@ -284,7 +273,7 @@ fn rlimit_as_virtual_vec() {
 fn rlimit_as_pool_and_concurrent_vec() {
     let outcome = common::in_child("rlimit_as_pool_and_concurrent_vec", || {
         let mut handles = Vec::with_capacity((1 << 20) + 1);
-        limit_address_space(512 << 20);
+        common::limit_address_space(512 << 20);
         let err = Pool::<[u64; 4]>::with_max_capacity(1 << 30).unwrap_err();
         assert_names(&err, &[ErrorKind::OutOfAddressSpace], "RLIMIT_AS");
         let err = ConcurrentVec::<u64>::with_max_capacity(1 << 30).unwrap_err();
@@ -307,7 +296,7 @@ fn rlimit_as_pool_and_concurrent_vec() {
 #[test]
 fn rlimit_as_ring_buffers() {
     let outcome = common::in_child("rlimit_as_ring_buffers", || {
-        limit_address_space(512 << 20);
+        common::limit_address_space(512 << 20);
         let (mut rings, err) = fill_rings();
         assert!(rings.len() >= 4, "only {} rings", rings.len());
         assert_names(&err, &[ErrorKind::OutOfAddressSpace, ErrorKind::OutOfMemory], "RLIMIT_AS");

@@ -30,32 +30,36 @@ fn ten_thousand_reservations_alive_at_once() {
 }
 
 /// Cycles of reserve 64 MiB → commit → touch → decommit → release leave RSS where it was.
+/// In a child process: RSS is process-wide, and the other tests of this file change it.
 #[test]
 fn cycles_return_rss_to_start() {
-    let size = 64 << 20;
-    let page = vmem::page_size();
-    // Warm up the allocator and the code paths once, then measure.
-    let cycle = || {
-        let r = Reservation::new(size).unwrap();
-        r.commit(0, size).unwrap();
-        for offset in (0..size).step_by(page) {
-            // SAFETY: the whole range is committed and read-write.
-            unsafe { r.as_ptr().add(offset).write(1) };
-        }
-        r.decommit(0, size).unwrap();
-        r.commit(0, size).unwrap();
-        // SAFETY: committed again; decommitted memory must read zero.
-        assert_eq!(unsafe { r.as_ptr().add(size / 2).read() }, 0);
-        drop(r);
-    };
-    cycle();
-    let before = common::rss();
-    for _ in 0..200 {
+    common::in_child("cycles_return_rss_to_start", || {
+        let size = 64 << 20;
+        let page = vmem::page_size();
+        let cycle = || {
+            let r = Reservation::new(size).unwrap();
+            r.commit(0, size).unwrap();
+            for offset in (0..size).step_by(page) {
+                // SAFETY: the whole range is committed and read-write.
+                unsafe { r.as_ptr().add(offset).write(1) };
+            }
+            r.decommit(0, size).unwrap();
+            r.commit(0, size).unwrap();
+            // SAFETY: committed again; decommitted memory must read zero.
+            assert_eq!(unsafe { r.as_ptr().add(size / 2).read() }, 0);
+            drop(r);
+        };
+        // Warm up the allocator and the code paths once, then measure.
         cycle();
-    }
-    let after = common::rss();
-    let grown = after.saturating_sub(before);
-    assert!(grown < 8 << 20, "RSS grew by {grown} bytes over 200 cycles of 64 MiB");
+        let before = common::rss();
+        for _ in 0..200 {
+            cycle();
+        }
+        let after = common::rss();
+        let grown = after.saturating_sub(before);
+        assert!(grown < 8 << 20, "RSS grew by {grown} bytes over 200 cycles of 64 MiB");
+    })
+    .assert_success();
 }
 
 /// Many commit/decommit steps inside one reservation never leave more than a handful of

@@ -809,13 +809,7 @@ fn push_faults_in_the_next_128_kib_and_no_further() {
 #[test]
 fn new_falls_back_to_less_address_space_under_rlimit_as() {
     common::in_child("new_falls_back_to_less_address_space_under_rlimit_as", || {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let vm_kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmSize:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap();
-        common::set_limit(rustix::process::Resource::As, vm_kib * 1024 + (1 << 30));
+        common::limit_address_space(1 << 30);
         let mut v = VirtualVec::<u64>::new();
         v.extend(0..1_000_000);
         assert!(v.max_capacity() < (64 << 30) / 8 && v.max_capacity() >= 1_000_000, "{}", v.max_capacity());
