@@ -41,7 +41,14 @@ fn draw(path: &Path, outcome: &Outcome) -> Result<(), Box<dyn std::error::Error>
         .x_label_area_size(36)
         .y_label_area_size(60)
         .build_cartesian_2d(0.5f64..rounds as f64 + 0.5, 0f64..top.max(1e-6))?;
-    chart.configure_mesh().x_desc("round").y_desc("time (ms)").x_labels(rounds.min(12)).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("round")
+        .y_desc("time (ms)")
+        .x_labels(rounds.min(12))
+        // Rounds are whole numbers; ticks between them get no label.
+        .x_label_formatter(&|x| if x.fract() == 0.0 { format!("{x:.0}") } else { String::new() })
+        .draw()?;
     let series = [("vmem", &outcome.vmem_ns, BLUE), (outcome.peer.as_str(), &outcome.peer_ns, RED)];
     for (label, times, color) in series {
         let points: Vec<(f64, f64)> = times.iter().enumerate().map(|(i, t)| (i as f64 + 1.0, ms(t))).collect();
