@@ -60,6 +60,12 @@ pub fn huge_page_size() -> Option<usize> {
     }
 }
 
+/// `bytes` rounded up to whole pages. The caller knows the result fits in a `usize` (it is
+/// inside a reservation, or below `isize::MAX`).
+pub(crate) fn page_round_up(bytes: usize) -> usize {
+    bytes.div_ceil(page_size()) * page_size()
+}
+
 /// `[address, address + size)` widened to whole pages: `(start, length)`. `None` when the
 /// end overflows.
 pub(crate) fn page_span(address: usize, size: usize) -> Option<(usize, usize)> {

@@ -60,6 +60,7 @@ use core::num::NonZeroU32;
 use core::ops::{Index, IndexMut};
 use core::ptr::NonNull;
 
+use crate::page::page_round_up;
 use crate::{Error, ErrorKind, Reservation, Result};
 
 /// The address space [`Pool::new`] reserves: 64 GiB on 64-bit systems, 256 MiB on 32-bit ones.
@@ -420,19 +421,17 @@ impl<T> Pool<T> {
         let Some(reservation) = self.reservation.as_ref() else {
             return Err(Error::new(ErrorKind::OutOfMemory, "Pool::insert", "the pool has no memory"));
         };
-        let page = crate::page_size();
-        let round_up = |bytes: usize| (bytes + page - 1) & !(page - 1);
         let size = mem::size_of::<Slot<T>>();
         // Both regions fit in the reservation, so rounding their ends up to a page does too.
         // The stack first: if the slots then fail, its extra pages are harmless, and the
         // next grow commits them again.
         let stack = stack_offset::<T>(self.max_capacity);
         let (stack_from, stack_to) =
-            (round_up(self.committed * STACK_ENTRY_BYTES), round_up(wanted * STACK_ENTRY_BYTES));
+            (page_round_up(self.committed * STACK_ENTRY_BYTES), page_round_up(wanted * STACK_ENTRY_BYTES));
         if stack_to > stack_from {
             reservation.commit(stack + stack_from, stack_to - stack_from)?;
         }
-        let (from, to) = (round_up(self.committed * size), round_up(wanted * size));
+        let (from, to) = (page_round_up(self.committed * size), page_round_up(wanted * size));
         if to > from {
             reservation.commit(from, to - from)?;
         }
@@ -724,8 +723,7 @@ impl<T> Pool<T> {
 /// slots, at a page boundary. The caller has checked that `max` slots fit in `usize` bytes
 /// with their stack ([`reserve`] does).
 fn stack_offset<T>(max: usize) -> usize {
-    let page = crate::page_size();
-    (max * mem::size_of::<Slot<T>>() + page - 1) & !(page - 1)
+    page_round_up(max * mem::size_of::<Slot<T>>())
 }
 
 /// Reserves room for `max` slots of `T`.
@@ -734,11 +732,9 @@ fn reserve<T>(operation: &'static str, max: usize) -> Result<Reservation> {
         return Err(Error::new(ErrorKind::InvalidArgument, operation, "a pool holds at most u32::MAX values")
             .with_limit("maximum capacity", NO_SLOT as u64));
     }
-    let page = crate::page_size();
     let bytes = max
         .checked_mul(mem::size_of::<Slot<T>>())
-        .and_then(|slots| slots.checked_add(page - 1))
-        .map(|slots| slots & !(page - 1))
+        .and_then(|slots| crate::align_up(slots, crate::page_size()).ok())
         .and_then(|slots| slots.checked_add(max.checked_mul(STACK_ENTRY_BYTES)?))
         .ok_or_else(|| {
             Error::new(ErrorKind::InvalidArgument, operation, "the maximum capacity in bytes overflows usize")

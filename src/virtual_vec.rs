@@ -72,6 +72,7 @@ use core::ops::{Bound, Deref, DerefMut, Index, IndexMut, RangeBounds};
 use core::ptr::{self, NonNull};
 use core::slice::{self, SliceIndex};
 
+use crate::page::page_round_up;
 use crate::{Error, ErrorKind, Reservation, Result};
 
 /// Address space reserved by [`VirtualVec::new`]: 64 GiB on 64-bit systems, 256 MiB on
@@ -373,8 +374,8 @@ impl<T> VirtualVec<T> {
         let reserved = reservation.len();
         // `needed_bytes <= max_capacity * size <= reserved`, and `needed > capacity` means
         // `needed_bytes > committed`: both targets lie in `(committed, reserved]`.
-        let exact = page_round(needed_bytes);
-        let doubled = page_round(committed.saturating_mul(2).max(MIN_COMMIT_BYTES).min(reserved));
+        let exact = page_round_up(needed_bytes);
+        let doubled = page_round_up(committed.saturating_mul(2).max(MIN_COMMIT_BYTES).min(reserved));
         let target = doubled.max(exact);
         let committed = match reservation.commit(committed, target - committed) {
             Ok(()) => target,
@@ -422,7 +423,7 @@ impl<T> VirtualVec<T> {
             self.push_limit = self.capacity.min(PREFAULT_FROM_BYTES.div_ceil(size)).max(self.len + 1);
             return Ok(());
         }
-        let end = (page_round(from + size) + PREFAULT_BYTES).min(self.committed_bytes);
+        let end = (page_round_up(from + size) + PREFAULT_BYTES).min(self.committed_bytes);
         self.prefault_bytes(from, end);
         self.push_limit = (end / size).min(self.capacity);
         Ok(())
@@ -795,7 +796,7 @@ impl<T> VirtualVec<T> {
     pub fn try_shrink_to_fit(&mut self) -> Result<()> {
         let Some(reservation) = &self.reservation else { return Ok(()) };
         // Not zero-sized (those have no reservation): `len * size` fits in isize.
-        let keep = page_round(self.len * Self::ELEMENT_SIZE);
+        let keep = page_round_up(self.len * Self::ELEMENT_SIZE);
         if keep < self.committed_bytes {
             reservation.decommit(keep, self.committed_bytes - keep)?;
             self.committed_bytes = keep;
@@ -1081,13 +1082,6 @@ fn bounds(range: &impl RangeBounds<usize>, len: usize) -> Option<(usize, usize)>
         Bound::Unbounded => len,
     };
     (start <= end && end <= len).then_some((start, end))
-}
-
-/// `bytes` rounded up to whole pages; `bytes` is at most `isize::MAX`, so this cannot
-/// overflow.
-fn page_round(bytes: usize) -> usize {
-    let page = crate::page_size();
-    bytes.div_ceil(page) * page
 }
 
 fn out_of_bounds(operation: &'static str, detail: &'static str, len: usize) -> Error {
