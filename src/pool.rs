@@ -224,10 +224,12 @@ struct Slot<T> {
 pub struct Pool<T> {
     /// The first slot; dangling until reserved.
     slots: NonNull<Slot<T>>,
-    /// Entries on the free stack (fewer than `used`, or equal): the `stacked` fields of the
-    /// first `free_len` slots, indices of vacant slots below `used`, each at most once, the
-    /// next to reuse on top.
-    free_len: usize,
+    /// Where the next free-stack entry goes: the `stacked` field of slot `free_len()`. The
+    /// entries are the `stacked` fields of the slots below it (`free_len() <= used`):
+    /// indices of vacant slots below `used`, each at most once, the next to reuse on top.
+    /// A pointer rather than a count, so that a push or pop is one add (removal runs are
+    /// bound by how many instructions each takes: this measured 3-5% faster).
+    free_top: *mut u32,
     /// Slots from `used` on are vacant, never retired, and taken in order by inserts when
     /// the free stack is empty. Vacant slots below it are on the free stack, or lost.
     used: usize,
@@ -274,7 +276,7 @@ impl<T> Pool<T> {
     const fn empty(max_capacity: usize) -> Self {
         Pool {
             slots: NonNull::dangling(),
-            free_len: 0,
+            free_top: stack_entry_of::<T>(NonNull::dangling(), 0),
             used: 0,
             committed: 0,
             lost: 0,
@@ -340,17 +342,18 @@ impl<T> Pool<T> {
     /// ```
     #[inline]
     pub fn try_insert(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
-        let free_len = self.free_len;
-        if free_len != 0 {
-            // SAFETY: the stack's entries are in the slots below `free_len <= used`, which
-            // are committed, and hold indices of vacant, committed slots below `used`;
-            // `&mut self` makes the access unique.
-            let index = unsafe { self.stack_entry(free_len - 1).read() };
+        let free_top = self.free_top;
+        if free_top != self.stack_entry(0) {
+            let top = free_top.wrapping_byte_sub(mem::size_of::<Slot<T>>());
+            // SAFETY: the stack is not empty, so `top` is the `stacked` field of slot
+            // `free_len() - 1 < used`, which is committed; it holds the index of a vacant,
+            // committed slot below `used`. `&mut self` makes the access unique.
+            let index = unsafe { top.read() };
             // SAFETY: as above.
             let slot = unsafe { &mut *self.slots.as_ptr().add(index as usize) };
             let generation = slot.generation;
             if generation != RETIRED {
-                self.free_len = free_len - 1;
+                self.free_top = top;
                 slot.value = MaybeUninit::new(value);
                 slot.generation = generation + 1; // even, below `RETIRED`, to odd
                 return Ok(Handle::new(index, generation + 1));
@@ -379,15 +382,15 @@ impl<T> Pool<T> {
     #[cold]
     #[inline(never)]
     fn insert_slow(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
-        while self.free_len != 0 {
+        while self.free_len() != 0 {
             // SAFETY: as in `try_insert`.
-            let index = unsafe { self.stack_entry(self.free_len - 1).read() };
+            let index = unsafe { self.stack_entry(self.free_len() - 1).read() };
             // SAFETY: as in `try_insert`.
             if unsafe { (*self.slots.as_ptr().add(index as usize)).generation } != RETIRED {
                 return self.try_insert(value);
             }
             // The retired slot leaves the stack for good.
-            self.free_len -= 1;
+            self.free_top = self.free_top.wrapping_byte_sub(mem::size_of::<Slot<T>>());
             self.lost += 1;
         }
         if self.used == self.committed {
@@ -440,6 +443,7 @@ impl<T> Pool<T> {
     /// memory.
     fn adopt(&mut self, reservation: Reservation) {
         self.slots = reservation.as_non_null().cast();
+        self.free_top = self.stack_entry(0);
         self.reservation = Some(reservation);
     }
 
@@ -448,9 +452,13 @@ impl<T> Pool<T> {
     /// a prefetch), but only entries of committed slots may be read or written.
     #[inline(always)]
     fn stack_entry(&self, i: usize) -> *mut u32 {
-        // Wrapping arithmetic: the address of an entry past the committed slots is only
-        // prefetched, never dereferenced.
-        self.slots.as_ptr().wrapping_add(i).cast::<u8>().wrapping_add(mem::offset_of!(Slot<T>, stacked)).cast()
+        stack_entry_of(self.slots, i)
+    }
+
+    /// The number of entries on the free stack.
+    #[inline(always)]
+    fn free_len(&self) -> usize {
+        (self.free_top.addr() - self.stack_entry(0).addr()) / mem::size_of::<Slot<T>>()
     }
 
     /// Makes the reservation [`new`](Pool::new) put off, halving it while address space is
@@ -569,10 +577,11 @@ impl<T> Pool<T> {
         // that meets it takes it off for good.
         slot.generation = generation + 1;
         // SAFETY: the stack holds distinct vacant slots below `used`, and this one was not
-        // vacant: fewer than `used <= committed` entries, so the next one is committed.
-        unsafe { self.stack_entry(self.free_len).write(handle.index()) };
-        prefetch(self.stack_entry(self.free_len + prefetch_ahead::<T>()));
-        self.free_len += 1;
+        // vacant: fewer than `used <= committed` entries, so `free_top`, the `stacked` field
+        // of slot `free_len()`, is in a committed slot.
+        unsafe { self.free_top.write(handle.index()) };
+        prefetch(self.free_top.wrapping_byte_add(prefetch_ahead::<T>() * mem::size_of::<Slot<T>>()));
+        self.free_top = self.free_top.wrapping_byte_add(mem::size_of::<Slot<T>>());
         Some(value)
     }
 
@@ -585,7 +594,7 @@ impl<T> Pool<T> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        self.used - self.free_len - self.lost
+        self.used - self.free_len() - self.lost
     }
 
     /// Whether the pool holds no value.
@@ -705,7 +714,7 @@ impl<T> Pool<T> {
             }
             any_retired |= slot.generation == RETIRED;
         }
-        self.free_len = 0;
+        self.free_top = self.stack_entry(0);
         self.lost = 0;
         if !any_retired {
             // Every slot is vacant and none retired: take them in order again.
@@ -717,13 +726,22 @@ impl<T> Pool<T> {
                 if unsafe { (*self.slots.as_ptr().add(index)).generation } == RETIRED {
                     self.lost += 1;
                 } else {
-                    // SAFETY: at most `used <= committed` entries, all committed.
-                    unsafe { self.stack_entry(self.free_len).write(index as u32) };
-                    self.free_len += 1;
+                    // SAFETY: at most `used <= committed` entries, so `free_top` is in a
+                    // committed slot.
+                    unsafe { self.free_top.write(index as u32) };
+                    self.free_top = self.free_top.wrapping_byte_add(mem::size_of::<Slot<T>>());
                 }
             }
         }
     }
+}
+
+/// The address of slot `i`'s `stacked` field, for slots starting at `slots`. Wrapping
+/// arithmetic and no dereference: `slots` may be dangling and `i` past the committed slots
+/// (for a prefetch, or the base of an empty stack).
+#[inline(always)]
+const fn stack_entry_of<T>(slots: NonNull<Slot<T>>, i: usize) -> *mut u32 {
+    slots.as_ptr().wrapping_add(i).cast::<u8>().wrapping_add(mem::offset_of!(Slot<T>, stacked)).cast()
 }
 
 /// Reserves room for `max` slots of `T`.
@@ -1061,7 +1079,7 @@ mod tests {
         assert_eq!(pool.remove(last), Some(2));
         assert_eq!(pool.insert(3).index(), 1, "the retired slot is not reused");
         assert_eq!(pool.get(last), None);
-        assert_eq!(pool.free_len, 0, "and is off the free stack");
+        assert_eq!(pool.free_len(), 0, "and is off the free stack");
         // After a clear, inserts skip the retired slot too.
         let second = pool.insert(5);
         pool.remove(second);
