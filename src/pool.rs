@@ -185,7 +185,7 @@ struct Slot<T> {
     /// Odd: occupied. Even: vacant (0: never used; `RETIRED`: never to be used again).
     generation: u32,
     /// Entry number `i` of the free stack (an index of a vacant slot) when this is slot `i`
-    /// and `i < free_len`; whatever was left there otherwise. It has nothing to do with this
+    /// and `i < free_len()`; whatever was left there otherwise. It has nothing to do with this
     /// slot's own value: the stack lives in the slots only so that it needs no memory of its
     /// own (for `u64` values it fills what would be padding), and so that a removal in slot
     /// order writes it in the line it is vacating anyway.
