@@ -21,7 +21,7 @@
 //! - [`get`](Pool::get), [`get_mut`](Pool::get_mut), [`contains`](Pool::contains): a bounds
 //!   check and a compare of the generation.
 //! - [`remove`](Pool::remove): the same check, then push the slot's index on the free
-//!   stack: three stores, no counter besides the stack's length.
+//!   stack: three stores and a prefetch, no counter besides the stack's top.
 //! - [`clear`](Pool::clear): one pass over the slots in use (dropping the values, bumping
 //!   generations); afterwards inserts fill the slots again from the lowest index up, as in
 //!   a fresh pool, without committing anything.
@@ -276,7 +276,7 @@ impl<T> Pool<T> {
     const fn empty(max_capacity: usize) -> Self {
         Pool {
             slots: NonNull::dangling(),
-            free_top: stack_entry_of::<T>(NonNull::dangling(), 0),
+            free_top: stack_base_of::<T>(NonNull::dangling()),
             used: 0,
             committed: 0,
             lost: 0,
@@ -342,12 +342,10 @@ impl<T> Pool<T> {
     /// ```
     #[inline]
     pub fn try_insert(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
-        let free_top = self.free_top;
-        if free_top != self.stack_entry(0) {
-            let top = free_top.wrapping_byte_sub(mem::size_of::<Slot<T>>());
-            // SAFETY: the stack is not empty, so `top` is the `stacked` field of slot
-            // `free_len() - 1 < used`, which is committed; it holds the index of a vacant,
-            // committed slot below `used`. `&mut self` makes the access unique.
+        if let Some(top) = self.stack_top() {
+            // SAFETY: `top` is the `stacked` field of slot `free_len() - 1 < used`, which is
+            // committed; it holds the index of a vacant, committed slot below `used`.
+            // `&mut self` makes the access unique.
             let index = unsafe { top.read() };
             // SAFETY: as above.
             let slot = unsafe { &mut *self.slots.as_ptr().add(index as usize) };
@@ -382,15 +380,15 @@ impl<T> Pool<T> {
     #[cold]
     #[inline(never)]
     fn insert_slow(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
-        while self.free_len() != 0 {
+        while let Some(top) = self.stack_top() {
             // SAFETY: as in `try_insert`.
-            let index = unsafe { self.stack_entry(self.free_len() - 1).read() };
+            let index = unsafe { top.read() };
             // SAFETY: as in `try_insert`.
             if unsafe { (*self.slots.as_ptr().add(index as usize)).generation } != RETIRED {
                 return self.try_insert(value);
             }
             // The retired slot leaves the stack for good.
-            self.free_top = self.free_top.wrapping_byte_sub(mem::size_of::<Slot<T>>());
+            self.free_top = top;
             self.lost += 1;
         }
         if self.used == self.committed {
@@ -443,22 +441,41 @@ impl<T> Pool<T> {
     /// memory.
     fn adopt(&mut self, reservation: Reservation) {
         self.slots = reservation.as_non_null().cast();
-        self.free_top = self.stack_entry(0);
+        self.free_top = self.stack_base();
         self.reservation = Some(reservation);
     }
 
-    /// Where entry `i` of the free stack lives: slot `i`'s `stacked` field. Computed from
-    /// the slots' base without touching memory, so `i` may be past the committed slots (for
-    /// a prefetch), but only entries of committed slots may be read or written.
+    /// Where the first entry of the free stack lives: slot 0's `stacked` field (the stack is
+    /// empty when `free_top` is here).
     #[inline(always)]
-    fn stack_entry(&self, i: usize) -> *mut u32 {
-        stack_entry_of(self.slots, i)
+    fn stack_base(&self) -> *mut u32 {
+        stack_base_of(self.slots)
+    }
+
+    /// The top entry of the free stack (not read), or `None` if the stack is empty. Popping
+    /// it is setting `free_top` to it.
+    #[inline(always)]
+    fn stack_top(&self) -> Option<*mut u32> {
+        (self.free_top != self.stack_base()).then(|| self.free_top.wrapping_byte_sub(mem::size_of::<Slot<T>>()))
+    }
+
+    /// Pushes `index` on the free stack.
+    ///
+    /// # Safety
+    /// The stack must have fewer than `committed` entries, so that `free_top` is in a
+    /// committed slot.
+    #[inline(always)]
+    unsafe fn push_free(&mut self, index: u32) {
+        // SAFETY: `free_top`, the `stacked` field of slot `free_len() < committed`, is
+        // committed (the caller's promise); `&mut self` makes the access unique.
+        unsafe { self.free_top.write(index) };
+        self.free_top = self.free_top.wrapping_byte_add(mem::size_of::<Slot<T>>());
     }
 
     /// The number of entries on the free stack.
     #[inline(always)]
     fn free_len(&self) -> usize {
-        (self.free_top.addr() - self.stack_entry(0).addr()) / mem::size_of::<Slot<T>>()
+        (self.free_top.addr() - self.stack_base().addr()) / mem::size_of::<Slot<T>>()
     }
 
     /// Makes the reservation [`new`](Pool::new) put off, halving it while address space is
@@ -576,12 +593,10 @@ impl<T> Pool<T> {
         // Vacant now. At `RETIRED` it goes on the free stack all the same, and the insert
         // that meets it takes it off for good.
         slot.generation = generation + 1;
-        // SAFETY: the stack holds distinct vacant slots below `used`, and this one was not
-        // vacant: fewer than `used <= committed` entries, so `free_top`, the `stacked` field
-        // of slot `free_len()`, is in a committed slot.
-        unsafe { self.free_top.write(handle.index()) };
         prefetch(self.free_top.wrapping_byte_add(prefetch_ahead::<T>() * mem::size_of::<Slot<T>>()));
-        self.free_top = self.free_top.wrapping_byte_add(mem::size_of::<Slot<T>>());
+        // SAFETY: the stack holds distinct vacant slots below `used`, and this one was not
+        // vacant: fewer than `used <= committed` entries.
+        unsafe { self.push_free(handle.index()) };
         Some(value)
     }
 
@@ -714,7 +729,7 @@ impl<T> Pool<T> {
             }
             any_retired |= slot.generation == RETIRED;
         }
-        self.free_top = self.stack_entry(0);
+        self.free_top = self.stack_base();
         self.lost = 0;
         if !any_retired {
             // Every slot is vacant and none retired: take them in order again.
@@ -726,22 +741,20 @@ impl<T> Pool<T> {
                 if unsafe { (*self.slots.as_ptr().add(index)).generation } == RETIRED {
                     self.lost += 1;
                 } else {
-                    // SAFETY: at most `used <= committed` entries, so `free_top` is in a
-                    // committed slot.
-                    unsafe { self.free_top.write(index as u32) };
-                    self.free_top = self.free_top.wrapping_byte_add(mem::size_of::<Slot<T>>());
+                    // SAFETY: one entry per slot below `used`, this one not pushed yet: fewer
+                    // than `used <= committed` entries before this push.
+                    unsafe { self.push_free(index as u32) };
                 }
             }
         }
     }
 }
 
-/// The address of slot `i`'s `stacked` field, for slots starting at `slots`. Wrapping
-/// arithmetic and no dereference: `slots` may be dangling and `i` past the committed slots
-/// (for a prefetch, or the base of an empty stack).
+/// The address of slot 0's `stacked` field, for slots starting at `slots` (which may be
+/// dangling: wrapping arithmetic, no dereference).
 #[inline(always)]
-const fn stack_entry_of<T>(slots: NonNull<Slot<T>>, i: usize) -> *mut u32 {
-    slots.as_ptr().wrapping_add(i).cast::<u8>().wrapping_add(mem::offset_of!(Slot<T>, stacked)).cast()
+const fn stack_base_of<T>(slots: NonNull<Slot<T>>) -> *mut u32 {
+    slots.as_ptr().cast::<u8>().wrapping_add(mem::offset_of!(Slot<T>, stacked)).cast()
 }
 
 /// Reserves room for `max` slots of `T`.
