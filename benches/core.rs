@@ -90,6 +90,45 @@ fn commit_decommit(c: &mut Criterion) {
     }
 }
 
+/// What the commit check costs `protect`: the raw `mprotect`, `Reservation::protect` (which
+/// checks its own record of committed pages under a lock) and `vmem::protect` (which asks
+/// the OS: `/proc/self/smaps` on Linux), toggling 64 KiB between read and read-write.
+fn protect_checked(c: &mut Criterion) {
+    let size = 64 << 10;
+    let mut group = c.benchmark_group("protect_64KiB");
+    let base = direct_reserve(GIB);
+    direct_commit(base, size);
+    let set = |ptr: *mut u8, flags| {
+        // SAFETY: a committed range of our own mapping, never touched while read-only.
+        unsafe { mm::mprotect(ptr.cast(), size, flags) }.unwrap()
+    };
+    group.bench_function("direct", |b| {
+        b.iter(|| {
+            set(base, MprotectFlags::READ);
+            set(base, MprotectFlags::READ | MprotectFlags::WRITE);
+        })
+    });
+    let r = vmem::Reservation::new(GIB).unwrap();
+    r.commit(0, size).unwrap();
+    group.bench_function("vmem_reservation", |b| {
+        b.iter(|| {
+            r.protect(0, size, vmem::Protection::Read).unwrap();
+            r.protect(0, size, vmem::Protection::ReadWrite).unwrap();
+        })
+    });
+    group.bench_function("vmem", |b| {
+        b.iter(|| {
+            // SAFETY: committed pages of our reservation, never touched while read-only.
+            unsafe {
+                vmem::protect(r.as_ptr(), size, vmem::Protection::Read).unwrap();
+                vmem::protect(r.as_ptr(), size, vmem::Protection::ReadWrite).unwrap();
+            }
+        })
+    });
+    group.finish();
+    direct_release(base, GIB);
+}
+
 fn commit_first_touch(c: &mut Criterion) {
     let mut group = c.benchmark_group("commit_touch_decommit_1GiB");
     group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(8));
@@ -116,6 +155,6 @@ fn commit_first_touch(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
-    targets = reserve_release, commit_decommit, commit_first_touch
+    targets = reserve_release, commit_decommit, protect_checked, commit_first_touch
 }
 criterion_main!(benches);

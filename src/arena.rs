@@ -120,10 +120,16 @@ impl Config {
         Ok(())
     }
 
-    /// Reserves a block for a request of `needed` bytes (alignment padding included), given
-    /// `reserved` bytes already reserved. Falls back to smaller reservations when address
-    /// space is short, never below what the request needs.
-    pub(crate) fn reserve_block(&self, operation: &'static str, needed: usize, reserved: usize) -> Result<Reservation> {
+    /// Reserves a block for a request of `request` bytes that needs `needed` bytes (alignment
+    /// padding included), given `reserved` bytes already reserved. Falls back to smaller
+    /// reservations when address space is short, never below what the request needs.
+    pub(crate) fn reserve_block(
+        &self,
+        operation: &'static str,
+        request: usize,
+        needed: usize,
+        reserved: usize,
+    ) -> Result<Reservation> {
         let page = crate::page_size();
         let needed = crate::align_up(needed, page).map_err(|_| too_large(operation, needed))?;
         let mut size = self.block_size.max(needed);
@@ -131,25 +137,34 @@ impl Config {
             let left = max.saturating_sub(reserved);
             if needed > left {
                 return Err(Error::new(ErrorKind::OutOfMemory, operation, "the arena's maximum size is reached")
-                    .sized(needed)
+                    .sized(request)
                     .with_limit("max_bytes", max as u64));
             }
             size = size.min(left).max(needed);
         }
         let huge = if self.huge_pages { crate::huge_page_size() } else { None };
+        // Rounding up to whole huge pages must not pass `max_bytes`, which bounds what is
+        // reserved: round down instead where that still holds the request, else go without.
+        let limit = self.max_bytes.map_or(usize::MAX, |max| max.saturating_sub(reserved));
+        let huge_size = |size: usize| -> Option<(usize, usize)> {
+            let h = huge?;
+            let up = crate::align_up(size, h).ok()?;
+            if up <= limit {
+                return Some((up, h));
+            }
+            let down = size & !(h - 1);
+            (down >= needed && down > 0).then_some((down, h))
+        };
         loop {
-            let attempt = match huge {
-                Some(h) => crate::align_up(size, h).and_then(|s| Reservation::with_alignment(s, h)),
+            let attempt = match huge_size(size) {
+                Some((bytes, h)) => Reservation::with_alignment(bytes, h).inspect(|block| {
+                    // Advice only: an arena without huge pages still works.
+                    let _ = block.advise_huge_pages(0, block.len());
+                }),
                 None => Reservation::new(size),
             };
             match attempt {
-                Ok(block) => {
-                    if huge.is_some() {
-                        // Advice only: an arena without huge pages still works.
-                        let _ = block.advise_huge_pages(0, block.len());
-                    }
-                    return Ok(block);
-                }
+                Ok(block) => return Ok(block),
                 Err(e) if e.kind() == ErrorKind::OutOfAddressSpace && size / 2 >= needed.max(MIN_FALLBACK_BLOCK) => {
                     size /= 2;
                 }
@@ -535,7 +550,7 @@ impl Arena {
         }
         // Chain a new block at least as large as the request.
         let reserved: usize = blocks.iter().map(|b| b.reservation.len()).sum();
-        let block = self.config.reserve_block(OP, with_slack, reserved)?;
+        let block = self.config.reserve_block(OP, size, with_slack, reserved)?;
         let first_commit = crate::align_up(with_slack, self.config.commit_step).unwrap_or(usize::MAX).min(block.len());
         self.config.commit(&block, 0, first_commit)?;
         blocks.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, OP, "no heap memory for block list"))?;
@@ -916,6 +931,17 @@ impl Arena {
     }
 }
 
+impl Arena {
+    /// Whether the allocation of `size` bytes at `address` is the most recent one: it ends at
+    /// the bump position *and lies in the current block*. (A block the OS placed right above
+    /// the previous one starts where the previous one ends, so an allocation that filled the
+    /// previous block to its end also "ends at the position" of a fresh current block.)
+    #[inline]
+    fn is_last(&self, address: usize, size: usize) -> bool {
+        size != 0 && address >= self.base.get() as usize && address + padded(size) == self.position.get()
+    }
+}
+
 #[cold]
 #[inline(never)]
 #[track_caller]
@@ -947,7 +973,7 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         // Only the most recent allocation can be given back: rewind over it.
         let address = ptr.as_ptr() as usize;
-        if layout.size() != 0 && address + padded(layout.size()) == self.position.get() {
+        if self.is_last(address, layout.size()) {
             self.position.set(address);
         }
     }
@@ -959,8 +985,7 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
         new: Layout,
     ) -> core::result::Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
         let address = ptr.as_ptr() as usize;
-        let is_last = old.size() != 0 && address + padded(old.size()) == self.position.get();
-        if is_last && address % new.align() == 0 {
+        if self.is_last(address, old.size()) && address % new.align() == 0 {
             let extra = padded(new.size()) - padded(old.size());
             if extra <= self.committed_end.get() - self.position.get() {
                 self.position.set(address + padded(new.size()));
@@ -1005,7 +1030,7 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
             unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), new.size()) };
             return Ok(NonNull::slice_from_raw_parts(fresh, new.size()));
         }
-        if old.size() != 0 && address + padded(old.size()) == self.position.get() {
+        if self.is_last(address, old.size()) {
             self.position.set(address + padded(new.size()));
         }
         Ok(NonNull::slice_from_raw_parts(ptr, new.size()))

@@ -77,6 +77,7 @@ mod reserve;
 #[cfg(feature = "std")]
 pub mod ring;
 mod status;
+mod sync;
 pub mod sync_arena;
 pub mod virtual_vec;
 

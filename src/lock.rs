@@ -1,7 +1,7 @@
 //! Locking pages in physical memory.
 
-use crate::range::page_range;
-use crate::{os, Error, ErrorKind, PageState, Result};
+use crate::range::{page_range, require_committed, Need};
+use crate::{os, Result};
 
 /// Locks every page that holds a byte of `[ptr, ptr + size)` in physical memory: the pages
 /// are faulted in now and never swapped out until [`unlock`].
@@ -34,7 +34,9 @@ use crate::{os, Error, ErrorKind, PageState, Result};
 /// ```
 pub unsafe fn lock(ptr: *mut u8, size: usize) -> Result<()> {
     let (start, len) = page_range("lock", ptr, size)?;
-    require_committed("lock", start, len)?;
+    if !os::CHECKS_COMMIT_ITSELF {
+        require_committed("lock", start, len, Need::Accessible)?;
+    }
     // SAFETY: checked and page-aligned; the caller owns the range.
     unsafe { os::lock(start, len) }
 }
@@ -64,26 +66,4 @@ pub unsafe fn unlock(ptr: *mut u8, size: usize) -> Result<()> {
     let (start, len) = page_range("unlock", ptr, size)?;
     // SAFETY: checked and page-aligned; the caller owns the range.
     unsafe { os::unlock(start, len) }
-}
-
-/// Refuses ranges with pages that are not committed and accessible, where the OS itself
-/// would not (Unix `mlock` accepts `PROT_NONE` pages and locks nothing useful).
-fn require_committed(operation: &'static str, start: *mut u8, len: usize) -> Result<()> {
-    if !os::QUERY_SUPPORTED || os::CHECKS_COMMIT_ITSELF {
-        return Ok(());
-    }
-    let runs = crate::query(start, len)?;
-    match runs.iter().find(|run| run.state != PageState::Committed || run.protection == crate::Protection::NoAccess) {
-        None => Ok(()),
-        Some(run) => Err(Error::new(
-            ErrorKind::InvalidArgument,
-            operation,
-            match run.state {
-                PageState::Free => "part of the range is not mapped at all",
-                PageState::Reserved => "part of the range is reserved but not committed",
-                PageState::Committed => "part of the range is committed with no access",
-            },
-        )
-        .at(run.start, run.size)),
-    }
 }

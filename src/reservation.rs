@@ -4,6 +4,8 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ptr::NonNull;
 
+use crate::range::{require_committed, Need};
+use crate::sync::Lock;
 use crate::{os, Error, ErrorKind, Protection, RegionInfo, Result};
 
 /// An owned block of reserved address space, released when dropped.
@@ -18,8 +20,19 @@ use crate::{os, Error, ErrorKind, Protection, RegionInfo, Result};
 /// Safe types built on it ([`Arena`](crate::Arena), [`VirtualVec`](crate::VirtualVec), …)
 /// do that for you.
 ///
-/// Cost model: each method is one system call, except [`query`](Reservation::query) and
-/// [`lock`](Reservation::lock), which also read the OS page map on Linux.
+/// The reservation keeps a record of the pages its own calls committed, decommitted and
+/// protected, held under a lock while each call makes its system call. So
+/// [`protect`](Reservation::protect), [`lock`](Reservation::lock) and
+/// [`prefault`](Reservation::prefault) refuse pages that are not committed (with the
+/// access they need) on every OS, without asking the OS, and a call on another thread can
+/// never change the pages between that check and the system call. Pages changed behind the
+/// reservation's back with the raw functions are not in the record; where the record does
+/// not vouch for a range, the reservation asks the OS ([`query`](crate::query)) before it
+/// refuses.
+///
+/// Cost model: each method is one system call plus an update of the record (a lock and a
+/// search in a short list of runs), except [`query`](Reservation::query), which reads the OS
+/// page map. Only a refusal that the record cannot confirm costs a query.
 ///
 /// ```
 /// use vmem::Reservation;
@@ -35,12 +48,18 @@ use crate::{os, Error, ErrorKind, Protection, RegionInfo, Result};
 pub struct Reservation {
     base: NonNull<u8>,
     len: usize,
+    /// What this reservation's calls made of its pages. Held while each call makes its
+    /// system call, so the record and the OS always agree for pages changed only through
+    /// these methods.
+    record: Lock<PageRecord>,
 }
 
-// SAFETY: a reservation is a range of addresses; every operation on it is a system call that
-// any thread may make. It hands out no references, so sharing it shares no data.
+// SAFETY: a reservation is a range of addresses and a record behind a lock; every operation
+// on it is a system call that any thread may make. It hands out no references, so sharing it
+// shares no data.
 unsafe impl Send for Reservation {}
-// SAFETY: as above: `&Reservation` only allows system calls on the range.
+// SAFETY: as above: `&Reservation` only allows system calls on the range, each made with the
+// record's lock held.
 unsafe impl Sync for Reservation {}
 
 impl Reservation {
@@ -58,7 +77,7 @@ impl Reservation {
     pub fn new(size: usize) -> Result<Reservation> {
         let base = crate::reserve(size)?;
         let len = crate::align_up(size, crate::page_size())?;
-        Ok(Reservation { base, len })
+        Ok(Reservation { base, len, record: Lock::new(PageRecord::new()) })
     }
 
     /// Reserves at least `size` bytes with a base aligned to `align` (a power of two), for
@@ -71,7 +90,7 @@ impl Reservation {
     pub fn with_alignment(size: usize, align: usize) -> Result<Reservation> {
         let base = crate::reserve_aligned(size, align)?;
         let len = crate::align_up(size, crate::page_size())?;
-        Ok(Reservation { base, len })
+        Ok(Reservation { base, len, record: Lock::new(PageRecord::new()) })
     }
 
     /// The first byte of the reservation.
@@ -135,6 +154,40 @@ impl Reservation {
         }
     }
 
+    /// Checks `[offset, offset + len)` as [`range`](Self::range) does and widens it to the
+    /// whole pages that hold it: `(first byte, start offset, end offset)`. The end stays
+    /// inside the reservation, whose length is a multiple of the page size.
+    fn pages(&self, operation: &'static str, offset: usize, len: usize) -> Result<(*mut u8, usize, usize)> {
+        self.range(operation, offset, len)?;
+        let page = crate::page_size();
+        let start = offset & !(page - 1);
+        // `offset + len <= self.len`, a multiple of the page size: the round-up cannot pass it.
+        let end = (offset + len).div_ceil(page) * page;
+        Ok((self.base.as_ptr().wrapping_add(start), start, end))
+    }
+
+    /// Refuses `[start, end)` (page offsets) unless every page of it is committed with a
+    /// protection `accept` allows: by the record, or else by the OS (pages changed with the
+    /// raw functions). Called with the record's lock held.
+    fn require(
+        &self,
+        record: &PageRecord,
+        operation: &'static str,
+        start: usize,
+        end: usize,
+        need: Need,
+    ) -> Result<()> {
+        let Err((from, to, found)) = record.check(start, end, need) else { return Ok(()) };
+        // The record does not vouch for the range: perhaps raw calls committed it. Ask the OS.
+        if os::QUERY_SUPPORTED
+            && require_committed(operation, self.base.as_ptr().wrapping_add(start), end - start, need).is_ok()
+        {
+            return Ok(());
+        }
+        let base = self.base.as_ptr() as usize;
+        Err(Error::new(ErrorKind::InvalidArgument, operation, need.refusal(found)).at(base + from, to - from))
+    }
+
     /// Commits the pages holding `[offset, offset + len)`: see [`commit`](crate::commit).
     /// Fresh pages read zero; committed pages keep their contents.
     ///
@@ -148,9 +201,13 @@ impl Reservation {
     /// assert!(r.commit(0, 2 << 20).is_err());
     /// ```
     pub fn commit(&self, offset: usize, len: usize) -> Result<()> {
-        let ptr = self.range("commit", offset, len)?;
-        // SAFETY: the range lies inside this reservation, which we own.
-        unsafe { crate::commit(ptr, len) }
+        let (ptr, start, end) = self.pages("commit", offset, len)?;
+        let mut record = self.record.lock();
+        record.make_room("commit")?;
+        // SAFETY: the pages lie inside this reservation, which we own.
+        unsafe { os::commit(ptr, end - start)? };
+        record.set(start, end, Some(Protection::ReadWrite));
+        Ok(())
     }
 
     /// Decommits the pages holding `[offset, offset + len)`: their memory and commit charge
@@ -166,26 +223,49 @@ impl Reservation {
     /// r.decommit(0, 4096).unwrap();
     /// ```
     pub fn decommit(&self, offset: usize, len: usize) -> Result<()> {
-        let ptr = self.range("decommit", offset, len)?;
-        // SAFETY: the range lies inside this reservation; all access to it is through raw
+        self.decommit_pages("decommit", offset, len)
+    }
+
+    /// Decommits the pages holding `[offset, offset + len)` and records it.
+    fn decommit_pages(&self, operation: &'static str, offset: usize, len: usize) -> Result<()> {
+        let (ptr, start, end) = self.pages(operation, offset, len)?;
+        let mut record = self.record.lock();
+        record.make_room(operation)?;
+        // SAFETY: the pages lie inside this reservation; all access to it is through raw
         // pointers whose users must not touch decommitted pages.
-        unsafe { crate::decommit(ptr, len) }
+        unsafe { os::decommit(ptr, end - start)? };
+        record.set(start, end, None);
+        Ok(())
     }
 
     /// Sets the protection of the pages holding `[offset, offset + len)`: see
-    /// [`protect`](crate::protect).
+    /// [`protect`](crate::protect). Every page must be committed: protecting reserved pages
+    /// would make memory usable without a commit (on Unix) and is refused on every OS, with
+    /// nothing changed.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a zero length or pages that are not committed, `OutOfBounds`
+    /// past the end, `PermissionDenied` when the OS forbids the protection.
     ///
     /// ```
     /// use vmem::Protection;
-    /// let r = vmem::Reservation::new(4096).unwrap();
+    /// let r = vmem::Reservation::new(8192).unwrap();
     /// r.commit(0, 4096).unwrap();
     /// r.protect(0, 4096, Protection::Read).unwrap();
+    /// r.protect(0, 4096, Protection::NoAccess).unwrap(); // still committed
+    /// r.protect(0, 4096, Protection::ReadWrite).unwrap();
+    /// assert!(r.protect(0, 8192, Protection::Read).is_err()); // the second page is only reserved
     /// ```
     pub fn protect(&self, offset: usize, len: usize, protection: Protection) -> Result<()> {
-        let ptr = self.range("protect", offset, len)?;
-        // SAFETY: the range lies inside this reservation; accesses go through raw pointers
-        // whose users must respect the protection.
-        unsafe { crate::protect(ptr, len, protection) }
+        let (ptr, start, end) = self.pages("protect", offset, len)?;
+        let mut record = self.record.lock();
+        self.require(&record, "protect", start, end, Need::Committed)?;
+        record.make_room("protect")?;
+        // SAFETY: the pages lie inside this reservation and are committed; accesses go
+        // through raw pointers whose users must respect the protection.
+        unsafe { os::protect(ptr, end - start, protection)? };
+        record.set(start, end, Some(protection));
+        Ok(())
     }
 
     /// Makes the pages holding `[offset, offset + len)` a guard: decommitted and
@@ -200,10 +280,7 @@ impl Reservation {
     /// assert_eq!(r.query().unwrap().last().unwrap().state, vmem::PageState::Reserved);
     /// ```
     pub fn guard(&self, offset: usize, len: usize) -> Result<()> {
-        let ptr = self.range("guard", offset, len)?;
-        // SAFETY: the range lies inside this reservation; users of raw pointers into it must
-        // not touch a guard.
-        unsafe { crate::decommit(ptr, len) }
+        self.decommit_pages("guard", offset, len)
     }
 
     /// Locks the committed pages holding `[offset, offset + len)` in physical memory: see
@@ -216,9 +293,11 @@ impl Reservation {
     /// if r.lock(0, 4096).is_ok() { r.unlock(0, 4096).unwrap(); }
     /// ```
     pub fn lock(&self, offset: usize, len: usize) -> Result<()> {
-        let ptr = self.range("lock", offset, len)?;
-        // SAFETY: the range lies inside this reservation.
-        unsafe { crate::lock(ptr, len) }
+        let (ptr, start, end) = self.pages("lock", offset, len)?;
+        let record = self.record.lock();
+        self.require(&record, "lock", start, end, Need::Accessible)?;
+        // SAFETY: the pages lie inside this reservation and are committed and accessible.
+        unsafe { os::lock(ptr, end - start) }
     }
 
     /// Unlocks the pages holding `[offset, offset + len)`: see [`unlock`](crate::unlock).
@@ -229,9 +308,9 @@ impl Reservation {
     /// r.unlock(0, 4096).unwrap();
     /// ```
     pub fn unlock(&self, offset: usize, len: usize) -> Result<()> {
-        let ptr = self.range("unlock", offset, len)?;
-        // SAFETY: the range lies inside this reservation.
-        unsafe { crate::unlock(ptr, len) }
+        let (ptr, start, end) = self.pages("unlock", offset, len)?;
+        // SAFETY: the pages lie inside this reservation; unlocking only unpins them.
+        unsafe { os::unlock(ptr, end - start) }
     }
 
     /// Faults in the committed pages holding `[offset, offset + len)` now: see
@@ -244,21 +323,52 @@ impl Reservation {
     /// r.prefault(0, 1 << 20).unwrap();
     /// ```
     pub fn prefault(&self, offset: usize, len: usize) -> Result<()> {
-        let ptr = self.range("prefault", offset, len)?;
-        if os::QUERY_SUPPORTED {
-            let runs = crate::query(ptr, len)?;
-            if let Some(run) = runs.iter().find(|run| !run.protection.can_write()) {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    "prefault",
-                    "part of the range is not committed and writable",
-                )
-                .at(run.start, run.size));
-            }
-        }
-        // SAFETY: the range lies inside this reservation and (where the OS can tell) is
-        // committed and writable; elsewhere the backend's advice fails instead of faulting.
-        unsafe { crate::prefault(ptr, len) }
+        let (ptr, start, end) = self.pages("prefault", offset, len)?;
+        // The lock is held until the pages are faulted in: no call on another thread can
+        // decommit or write-protect them in between (the race that would make a fallback
+        // that touches the pages fault).
+        let record = self.record.lock();
+        self.require(&record, "prefault", start, end, Need::Writable)?;
+        // SAFETY: the pages lie inside this reservation and are committed and writable, and
+        // stay so while we hold the lock.
+        unsafe { os::prefault(ptr, end - start) }
+    }
+
+    /// Whether every page holding `[offset, offset + len)` is committed (with any
+    /// protection), as this reservation's calls left it or, where they did not touch it,
+    /// as the OS reports. `false` for an empty or out-of-bounds range.
+    ///
+    /// Cost: a lock and a search of the record; a [`query`](crate::query) only when the
+    /// record does not vouch for the range.
+    ///
+    /// ```
+    /// let r = vmem::Reservation::new(8192).unwrap();
+    /// r.commit(0, 4096).unwrap();
+    /// assert!(r.is_committed(0, 4096));
+    /// assert!(!r.is_committed(0, 8192));
+    /// ```
+    pub fn is_committed(&self, offset: usize, len: usize) -> bool {
+        self.has(offset, len, Need::Committed)
+    }
+
+    /// Whether every page holding `[offset, offset + len)` is committed and writable, in the
+    /// sense of [`is_committed`](Reservation::is_committed).
+    ///
+    /// ```
+    /// let r = vmem::Reservation::new(4096).unwrap();
+    /// r.commit(0, 4096).unwrap();
+    /// assert!(r.is_writable(0, 4096));
+    /// r.protect(0, 4096, vmem::Protection::Read).unwrap();
+    /// assert!(!r.is_writable(0, 4096));
+    /// ```
+    pub fn is_writable(&self, offset: usize, len: usize) -> bool {
+        self.has(offset, len, Need::Writable)
+    }
+
+    fn has(&self, offset: usize, len: usize, need: Need) -> bool {
+        let Ok((_, start, end)) = self.pages("", offset, len) else { return false };
+        let record = self.record.lock();
+        self.require(&record, "", start, end, need).is_ok()
     }
 
     /// Asks for transparent huge pages for `[offset, offset + len)`: see
@@ -325,7 +435,7 @@ impl Reservation {
     /// assert_eq!(r.len(), vmem::page_size());
     /// ```
     pub unsafe fn from_raw(base: NonNull<u8>, len: usize) -> Reservation {
-        Reservation { base, len }
+        Reservation { base, len, record: Lock::new(PageRecord::new()) }
     }
 }
 
@@ -340,5 +450,191 @@ impl Drop for Reservation {
 impl fmt::Debug for Reservation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reservation").field("base", &self.base).field("len", &self.len).finish()
+    }
+}
+
+/// One run of committed pages: byte offsets `[start, end)` from the base, page-aligned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Run {
+    start: usize,
+    end: usize,
+    protection: Protection,
+}
+
+/// Which pages of a reservation its calls committed, and with what protection: runs sorted
+/// by offset, disjoint, never empty, adjacent runs of equal protection merged. Pages in no
+/// run are reserved. A fresh reservation has no runs and no heap allocation.
+#[derive(Debug, Default)]
+pub(crate) struct PageRecord {
+    runs: Vec<Run>,
+}
+
+impl PageRecord {
+    const fn new() -> PageRecord {
+        PageRecord { runs: Vec::new() }
+    }
+
+    /// Makes room for one [`set`](Self::set), which adds at most two runs, so that it cannot
+    /// fail after the system call succeeded.
+    fn make_room(&mut self, operation: &'static str) -> Result<()> {
+        self.runs.try_reserve(2).map_err(|_| {
+            Error::new(ErrorKind::OutOfMemory, operation, "no heap memory for the reservation's page record")
+        })
+    }
+
+    /// Records that pages `[start, end)` are now committed with `state`, or reserved
+    /// (`None`). Needs the room [`make_room`](Self::make_room) made.
+    fn set(&mut self, start: usize, end: usize, state: Option<Protection>) {
+        debug_assert!(start < end);
+        // The runs overlapping [start, end) are `first..last`.
+        let first = self.runs.partition_point(|run| run.end <= start);
+        let last = self.runs.partition_point(|run| run.start < end);
+        let mut pieces = [None; 3];
+        if first < last {
+            let head = self.runs[first];
+            let tail = self.runs[last - 1];
+            if head.start < start {
+                pieces[0] = Some(Run { start: head.start, end: start, protection: head.protection });
+            }
+            if tail.end > end {
+                pieces[2] = Some(Run { start: end, end: tail.end, protection: tail.protection });
+            }
+        }
+        pieces[1] = state.map(|protection| Run { start, end, protection });
+        self.runs.drain(first..last);
+        let mut at = first;
+        for piece in pieces.into_iter().flatten() {
+            self.runs.insert(at, piece);
+            at += 1;
+        }
+        // Merge across the edges of what was inserted (from the right, so indices hold).
+        let hi = at.min(self.runs.len().saturating_sub(1));
+        let lo = first.max(1);
+        for index in (lo..=hi).rev() {
+            let (left, right) = (self.runs[index - 1], self.runs[index]);
+            if left.end == right.start && left.protection == right.protection {
+                self.runs[index - 1].end = right.end;
+                self.runs.remove(index);
+            }
+        }
+    }
+
+    /// `Ok` when every page of `[start, end)` is committed with a protection `need`
+    /// accepts; else the first part that is not: `(from, to, state)`.
+    fn check(
+        &self,
+        start: usize,
+        end: usize,
+        need: Need,
+    ) -> core::result::Result<(), (usize, usize, Option<Protection>)> {
+        let first = self.runs.partition_point(|run| run.end <= start);
+        let mut cursor = start;
+        for run in self.runs[first..].iter().take_while(|run| run.start < end) {
+            if run.start > cursor {
+                return Err((cursor, run.start, None));
+            }
+            if !need.accepts(run.protection) {
+                return Err((cursor, run.end.min(end), Some(run.protection)));
+            }
+            cursor = run.end;
+            if cursor >= end {
+                return Ok(());
+            }
+        }
+        if cursor < end {
+            Err((cursor, end, None))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runs(record: &PageRecord) -> Vec<(usize, usize, Protection)> {
+        record.runs.iter().map(|r| (r.start, r.end, r.protection)).collect()
+    }
+
+    fn set(record: &mut PageRecord, start: usize, end: usize, state: Option<Protection>) {
+        record.make_room("test").unwrap();
+        let capacity = record.runs.capacity();
+        record.set(start, end, state);
+        assert_eq!(record.runs.capacity(), capacity, "set must not allocate");
+    }
+
+    use Protection::{NoAccess, Read, ReadWrite};
+
+    #[test]
+    fn record_splits_and_merges() {
+        let mut r = PageRecord::new();
+        set(&mut r, 0, 40, Some(ReadWrite));
+        assert_eq!(runs(&r), [(0, 40, ReadWrite)]);
+        set(&mut r, 10, 20, Some(Read));
+        assert_eq!(runs(&r), [(0, 10, ReadWrite), (10, 20, Read), (20, 40, ReadWrite)]);
+        set(&mut r, 15, 30, None);
+        assert_eq!(runs(&r), [(0, 10, ReadWrite), (10, 15, Read), (30, 40, ReadWrite)]);
+        set(&mut r, 5, 35, Some(ReadWrite));
+        assert_eq!(runs(&r), [(0, 40, ReadWrite)]);
+        set(&mut r, 40, 50, Some(ReadWrite));
+        assert_eq!(runs(&r), [(0, 50, ReadWrite)]);
+        set(&mut r, 60, 70, Some(NoAccess));
+        assert_eq!(runs(&r), [(0, 50, ReadWrite), (60, 70, NoAccess)]);
+        set(&mut r, 0, 100, None);
+        assert_eq!(runs(&r), []);
+    }
+
+    #[test]
+    fn record_checks_coverage_and_protection() {
+        let mut r = PageRecord::new();
+        set(&mut r, 0, 10, Some(ReadWrite));
+        set(&mut r, 10, 20, Some(NoAccess));
+        set(&mut r, 30, 40, Some(Read));
+        assert_eq!(r.check(0, 20, Need::Committed), Ok(()));
+        assert_eq!(r.check(0, 20, Need::Accessible), Err((10, 20, Some(NoAccess))));
+        assert_eq!(r.check(0, 10, Need::Writable), Ok(()));
+        assert_eq!(r.check(5, 35, Need::Committed), Err((20, 30, None)));
+        assert_eq!(r.check(30, 40, Need::Writable), Err((30, 40, Some(Read))));
+        assert_eq!(r.check(35, 45, Need::Committed), Err((40, 45, None)));
+        assert_eq!(r.check(50, 60, Need::Committed), Err((50, 60, None)));
+    }
+
+    /// The record against a page-by-page model, over random operations.
+    #[test]
+    fn record_matches_a_page_model() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let states = [None, Some(NoAccess), Some(Read), Some(ReadWrite)];
+        for _ in 0..200 {
+            let mut r = PageRecord::new();
+            let mut model = [None; 32];
+            for _ in 0..50 {
+                let a = next(32);
+                let b = a + 1 + next(32 - a);
+                let state = states[next(4)];
+                set(&mut r, a, b, state);
+                model[a..b].fill(state);
+                for w in r.runs.windows(2) {
+                    assert!(w[0].end <= w[1].start);
+                    assert!(w[0].end < w[1].start || w[0].protection != w[1].protection, "unmerged runs");
+                }
+                for (page, &state) in model.iter().enumerate() {
+                    let found = r.runs.iter().find(|run| run.start <= page && page < run.end).map(|run| run.protection);
+                    assert_eq!(found, state);
+                }
+                let (a, b) = (next(32), next(32));
+                let (a, b) = (a.min(b), a.max(b) + 1);
+                for need in [Need::Committed, Need::Accessible, Need::Writable] {
+                    let ok = model[a..b].iter().all(|s| s.is_some_and(|p| need.accepts(p)));
+                    assert_eq!(r.check(a, b, need).is_ok(), ok);
+                }
+            }
+        }
     }
 }

@@ -273,11 +273,14 @@ impl SyncArena {
             // SAFETY: blocks stay alive and in place until `&mut self` drops them.
             current if !current.is_null() => match Self::bump(unsafe { &*current }, local::CHUNK, 64) {
                 // SAFETY: `start` lies in the block's committed range, so it is non-null.
-                Some(start) => unsafe { NonNull::new_unchecked((*current).reservation.as_ptr().with_addr(start)) },
-                None => self.alloc_slow(chunk_layout.size(), chunk_layout.align())?,
+                Some(start) => Ok(unsafe { NonNull::new_unchecked((*current).reservation.as_ptr().with_addr(start)) }),
+                None => self.alloc_slow(chunk_layout.size(), chunk_layout.align()),
             },
-            _ => self.alloc_slow(chunk_layout.size(), chunk_layout.align())?,
+            _ => self.alloc_slow(chunk_layout.size(), chunk_layout.align()),
         };
+        // A chunk is an optimisation: where none fits (near `max_bytes`, or memory is short),
+        // the request itself may still fit, and an error must name the request, not the chunk.
+        let Ok(chunk) = chunk else { return self.alloc_slow(size, align) };
         let base = chunk.as_ptr();
         let installed = local::CURRENT.try_with(|current| {
             current.set(local::Chunk {
@@ -332,7 +335,7 @@ impl SyncArena {
         // Chain a new block, at least as large as the request.
         let padded = size.checked_add(align - 1).ok_or_else(too_large)?;
         let reserved: usize = blocks.iter().map(|b| b.reservation.len()).sum();
-        let reservation = self.config.reserve_block(OP, padded, reserved)?;
+        let reservation = self.config.reserve_block(OP, size, padded, reserved)?;
         let first_commit =
             crate::align_up(padded, self.config.commit_step).unwrap_or(usize::MAX).min(reservation.len());
         self.config.commit(&reservation, 0, first_commit)?;

@@ -3,10 +3,10 @@
 //! every step against a model of every page's state, protection and contents, and against
 //! what `query()` reports.
 //!
-//! The model follows Linux semantics (the only platform where this runs): `protect` on a
-//! reserved page gives it the protection (and so commits it), and a committed page made
-//! inaccessible may be reported `Reserved` (the kernel uncharges pages that were never
-//! written), so for those pages both states are accepted.
+//! `protect` of a range with a reserved page is refused and changes nothing (on every OS).
+//! The model follows Linux semantics (the only platform where this runs) for `query`: a
+//! committed page made inaccessible may be reported `Reserved` (the kernel uncharges pages
+//! that were never written), so for those pages both states are accepted.
 #![cfg(target_os = "linux")]
 
 use proptest::prelude::*;
@@ -199,14 +199,12 @@ fn run(ops: Vec<Op>) {
                 let Some(m) = pick(&mut live, i) else { continue };
                 let result = m.real.protect(first * page, count * page, protection);
                 if check_range_result(&result, first, count) {
-                    result.unwrap();
-                    for p in first..first + count {
-                        m.pages[p] = match (m.pages[p], protection) {
-                            // Unix cannot tell reserved pages apart: giving access commits them.
-                            (ModelPage::Reserved, Protection::NoAccess) => ModelPage::Reserved,
-                            (ModelPage::Reserved, p) => ModelPage::Committed(p),
-                            (ModelPage::Committed(_), p) => ModelPage::Committed(p),
-                        };
+                    if m.pages[first..first + count].contains(&ModelPage::Reserved) {
+                        // Protecting reserved pages would make them usable without a commit.
+                        assert_eq!(result.unwrap_err().kind(), ErrorKind::InvalidArgument);
+                    } else {
+                        result.unwrap();
+                        m.pages[first..first + count].fill(ModelPage::Committed(protection));
                     }
                 }
             }

@@ -3,19 +3,26 @@
 //! push/reset/checkpoint/rewind model.
 //!
 //! The arena is a plain C struct the caller owns, so every call first checks that its
-//! fields are consistent; whenever pages are committed or decommitted, the range is also
-//! checked against the live reservations. A push that fits in committed memory is a few
-//! comparisons and a store; a push past it commits at least [`COMMIT_STEP`] more bytes (one
-//! system call).
+//! fields are consistent. A stale copy of the struct (one that still claims memory another
+//! copy's reset decommitted) must not be handed decommitted memory, so a push never trusts
+//! `commited` alone: it checks the claim against the reservation's own record in the
+//! registry, and remembers the answer per thread (a small cache, voided whenever any call
+//! anywhere takes write access away from pages: see `registry::GENERATION`). A push that
+//! fits in memory this thread has checked is a few comparisons, a thread-local read and an
+//! atomic load; a push past it checks the registry (a read lock and a search) and, where
+//! needed, commits at least [`COMMIT_STEP`] more bytes (one system call). A stale claim is
+//! repaired by committing it again (committed pages keep their contents).
 
+use core::cell::Cell;
 use core::ffi::c_void;
 use core::ptr;
+use core::sync::atomic::Ordering;
 
 use vmem_core::ErrorKind;
 
-use crate::commit::{commit_checked, partially_commit};
+use crate::commit::partially_commit;
 use crate::message::{call, Failure, Outcome};
-use crate::registry;
+use crate::registry::{self, Change, GENERATION};
 use crate::types::{VMemArena, VMemResult, VMemResult_Error, VMemResult_Success, VMemSize};
 
 /// The least a push commits when it needs more memory (or the rest of the arena, if less).
@@ -80,7 +87,7 @@ pub extern "C" fn vmem_arena_init(mem: *mut c_void, size_bytes: VMemSize) -> VMe
     const F: &str = "vmem_arena_init";
     call(F, VMemArena::INVALID, || {
         let mem = mem.cast::<u8>();
-        registry::with_range(F, mem, size_bytes, || Ok(()))?;
+        registry::check_range(F, mem, size_bytes)?;
         if !vmem_core::is_aligned(mem as usize, vmem_core::page_size()) {
             return Err(Failure::invalid(F, "the arena's memory does not start at a page boundary")
                 .at(mem as usize, size_bytes)
@@ -204,8 +211,8 @@ pub unsafe extern "C" fn vmem_arena_push(arena: *mut VMemArena, size: VMemSize, 
         let start = cursor.checked_next_multiple_of(align).ok_or_else(full)?;
         let end = start.checked_add(size).ok_or_else(full)?;
         let end_offset = end.checked_sub(base).filter(|&e| e <= a.size_bytes).ok_or_else(full)?;
-        if end_offset > a.commited {
-            grow(F, &mut a, end_offset)?;
+        if end_offset > a.commited || !checked_writable(&a) {
+            ensure_writable(F, &mut a, end_offset)?;
         }
         a.used = end_offset;
         // SAFETY: read by `load`, writable by the caller's promise.
@@ -214,19 +221,74 @@ pub unsafe extern "C" fn vmem_arena_push(arena: *mut VMemArena, size: VMemSize, 
     })
 }
 
-/// Commits so that at least `needed` bytes of `a` are committed: up to the next multiple of
-/// [`COMMIT_STEP`], or the end of the arena.
-fn grow(function: &'static str, a: &mut VMemArena, needed: usize) -> Outcome<()> {
+/// What this thread last checked of an arena: at registry generation `generation`, the
+/// first `writable` bytes of the arena at `mem` (of `size_bytes`) were committed and
+/// writable.
+#[derive(Clone, Copy)]
+struct Checked {
+    mem: usize,
+    size_bytes: usize,
+    writable: usize,
+    generation: u64,
+}
+
+const UNCHECKED: Checked = Checked { mem: 0, size_bytes: 0, writable: 0, generation: u64::MAX };
+
+std::thread_local! {
+    /// A few arenas per thread (a program often pushes into two or three in turn), indexed
+    /// by the page number of `mem`.
+    static CHECKED: [Cell<Checked>; 4] = const { [const { Cell::new(UNCHECKED) }; 4] };
+}
+
+fn slot(mem: usize) -> usize {
+    // The page size is a power of two, never 0: a shift and a mask.
+    (mem >> vmem_core::page_size().trailing_zeros()) & 3
+}
+
+/// Whether this thread checked that all `a.commited` bytes of `a` are committed and
+/// writable, and no call since could have taken that away.
+#[inline]
+fn checked_writable(a: &VMemArena) -> bool {
+    let mem = a.mem as usize;
+    CHECKED
+        .try_with(|cache| {
+            let c = cache.get(slot(mem)).map_or(UNCHECKED, Cell::get);
+            c.mem == mem
+                && c.size_bytes == a.size_bytes
+                && a.commited <= c.writable
+                && c.generation == GENERATION.load(Ordering::Acquire)
+        })
+        .unwrap_or(false)
+}
+
+/// Makes sure the first `needed` bytes of `a` (and all it claims as `commited`) are
+/// committed and writable, checking the claim against the reservation's record instead of
+/// trusting it, and commits what is missing: up to the next multiple of [`COMMIT_STEP`]
+/// past `needed`, or the end of the arena. Remembers the answer for this thread.
+fn ensure_writable(function: &'static str, a: &mut VMemArena, needed: usize) -> Outcome<()> {
+    // Read before the check: a call that takes access away after it bumps the generation,
+    // so what we remember is void from then on.
+    let generation = GENERATION.load(Ordering::Acquire);
     let page = vmem_core::page_size();
-    let step = COMMIT_STEP.max(page);
-    let target = vmem_core::align_up(needed, step).unwrap_or(usize::MAX).min(a.size_bytes);
-    let from = vmem_core::align_up(a.commited, page)?;
-    let to = vmem_core::align_up(target, page)?;
-    if let Some(more) = to.checked_sub(from).filter(|&n| n > 0) {
-        commit_checked(function, a.mem.wrapping_add(from), more, vmem_core::Protection::ReadWrite)?;
-    }
-    a.commited = target;
-    Ok(())
+    registry::with_reservation(function, a.mem, a.size_bytes, Change::Widens, |reservation, offset| {
+        let trusted = a.commited == 0 || reservation.is_writable(offset, a.commited);
+        if !trusted || needed > a.commited {
+            let step = COMMIT_STEP.max(page);
+            let target = vmem_core::align_up(needed, step).unwrap_or(usize::MAX).max(a.commited).min(a.size_bytes);
+            // A claim we could not confirm is committed again from the start: committed
+            // pages keep their contents, so nothing another copy of the struct wrote is lost.
+            let from = if trusted { vmem_core::align_up(a.commited, page)? } else { 0 };
+            let to = vmem_core::align_up(target, page)?;
+            if let Some(more) = to.checked_sub(from).filter(|&n| n > 0) {
+                let start = offset.checked_add(from).ok_or_else(|| Failure::invalid(function, "offset overflows"))?;
+                reservation.commit(start, more)?;
+            }
+            a.commited = target;
+        }
+        let entry = Checked { mem: a.mem as usize, size_bytes: a.size_bytes, writable: a.commited, generation };
+        let _ = CHECKED.try_with(|cache| cache.get(slot(entry.mem)).map(|c| c.set(entry)));
+        Ok(())
+    })
 }
 
 /// Frees everything the arena handed out and decommits all its memory (one system call), so

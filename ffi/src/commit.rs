@@ -3,7 +3,7 @@
 use core::ffi::c_void;
 
 use crate::message::{call, Failure, Outcome};
-use crate::registry;
+use crate::registry::{self, Change};
 use crate::reserve::check_protect;
 use crate::types::{VMemProtect, VMemResult, VMemResult_Error, VMemResult_Success, VMemSize};
 
@@ -15,14 +15,13 @@ pub(crate) fn commit_checked(
     size: usize,
     protection: vmem_core::Protection,
 ) -> Outcome<()> {
-    registry::with_range(function, ptr, size, || {
-        // SAFETY: the range lies inside a live reservation of ours, kept live by the
-        // registry's lock during this call. Committing changes no memory a caller relies on:
-        // committed pages keep their contents.
-        unsafe { vmem_core::commit(ptr, size)? };
+    let change = if protection == vmem_core::Protection::ReadWrite { Change::Widens } else { Change::Narrows };
+    registry::with_reservation(function, ptr, size, change, |reservation, offset| {
+        // Committing changes no memory a caller relies on: committed pages keep their
+        // contents.
+        reservation.commit(offset, size)?;
         if protection != vmem_core::Protection::ReadWrite {
-            // SAFETY: as above; the caller asked for this protection.
-            unsafe { vmem_core::protect(ptr, size, protection)? };
+            reservation.protect(offset, size, protection)?;
         }
         Ok(())
     })
@@ -34,11 +33,9 @@ pub(crate) fn commit_checked(
 /// # Safety
 /// Nothing may use the range's memory until it is committed again.
 pub(crate) unsafe fn decommit_checked(function: &'static str, ptr: *mut u8, size: usize) -> Outcome<()> {
-    registry::with_range(function, ptr, size, || {
-        // SAFETY: inside a live reservation of ours, kept live by the registry's lock; the
-        // caller promises nothing uses the memory.
-        unsafe { vmem_core::decommit(ptr, size)? };
-        Ok(())
+    // The caller promises nothing uses the memory.
+    registry::with_reservation(function, ptr, size, Change::Narrows, |reservation, offset| {
+        Ok(reservation.decommit(offset, size)?)
     })
 }
 
@@ -92,7 +89,9 @@ pub unsafe extern "C" fn vmem_decommit(ptr: *mut c_void, num_bytes: VMemSize) ->
     })
 }
 
-/// Sets the protection of every page holding a byte of `[ptr, ptr + num_bytes)`.
+/// Sets the protection of every page holding a byte of `[ptr, ptr + num_bytes)`. Every page
+/// must be committed: a range with reserved pages is refused and nothing changes (as on
+/// Windows, and as the original library's own tests expect).
 ///
 /// # Safety
 /// Code using the pages must respect the new protection.
@@ -102,10 +101,9 @@ pub unsafe extern "C" fn vmem_protect(ptr: *mut c_void, num_bytes: VMemSize, pro
     call(F, VMemResult_Error, || {
         let protection = check_protect(F, protect)?;
         let ptr = ptr.cast::<u8>();
-        registry::with_range(F, ptr, num_bytes, || {
-            // SAFETY: inside a live reservation of ours, kept live by the registry's lock;
-            // the caller respects the new protection.
-            unsafe { vmem_core::protect(ptr, num_bytes, protection)? };
+        // The caller respects the new protection.
+        registry::with_reservation(F, ptr, num_bytes, Change::Narrows, |reservation, offset| {
+            reservation.protect(offset, num_bytes, protection)?;
             Ok(VMemResult_Success)
         })
     })
@@ -145,7 +143,7 @@ pub(crate) unsafe fn partially_commit(
     new: usize,
 ) -> Outcome<()> {
     let address = ptr as usize;
-    registry::with_range(function, ptr, num_bytes, || Ok(()))?;
+    registry::check_range(function, ptr, num_bytes)?;
     if !vmem_core::is_aligned(address, vmem_core::page_size()) {
         return Err(Failure::invalid(function, "the region does not start at a page boundary")
             .at(address, num_bytes)

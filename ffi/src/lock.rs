@@ -3,7 +3,7 @@
 use core::ffi::c_void;
 
 use crate::message::call;
-use crate::registry;
+use crate::registry::{self, Change};
 use crate::types::{VMemResult, VMemResult_Error, VMemResult_Success, VMemSize};
 
 /// Locks every page holding a byte of `[ptr, ptr + num_bytes)` in physical memory: they are
@@ -19,9 +19,8 @@ pub unsafe extern "C" fn vmem_lock(ptr: *mut c_void, num_bytes: VMemSize) -> VMe
     const F: &str = "vmem_lock";
     let ptr = ptr.cast::<u8>();
     call(F, VMemResult_Error, || {
-        registry::with_range(F, ptr, num_bytes, || {
-            // SAFETY: inside a live reservation of ours, kept live by the registry's lock.
-            unsafe { vmem_core::lock(ptr, num_bytes)? };
+        registry::with_reservation(F, ptr, num_bytes, Change::Widens, |reservation, offset| {
+            reservation.lock(offset, num_bytes)?;
             Ok(VMemResult_Success)
         })
     })
@@ -37,9 +36,8 @@ pub unsafe extern "C" fn vmem_unlock(ptr: *mut c_void, num_bytes: VMemSize) -> V
     const F: &str = "vmem_unlock";
     let ptr = ptr.cast::<u8>();
     call(F, VMemResult_Error, || {
-        registry::with_range(F, ptr, num_bytes, || {
-            // SAFETY: inside a live reservation of ours, kept live by the registry's lock.
-            unsafe { vmem_core::unlock(ptr, num_bytes)? };
+        registry::with_reservation(F, ptr, num_bytes, Change::Widens, |reservation, offset| {
+            reservation.unlock(offset, num_bytes)?;
             Ok(VMemResult_Success)
         })
     })

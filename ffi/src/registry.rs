@@ -1,52 +1,70 @@
 //! The live reservations this library made, so that a pointer that is not ours is an error
 //! and never a system call on someone else's memory.
 //!
-//! Every reservation from `vmem_reserve`/`vmem_alloc*` is recorded as `(base, length)` with
-//! the length rounded to pages, in a vector sorted by base (a vector, not a map, so that
-//! running out of heap is an error instead of an abort). Range operations hold the read
-//! lock while they make their system call, and release holds the write lock, so a range
-//! cannot be released while another thread commits or protects it.
+//! Every reservation from `vmem_reserve`/`vmem_alloc*` is kept here as a
+//! [`Reservation`](vmem_core::Reservation), in a vector sorted by base (a vector, not a map,
+//! so that running out of heap is an error instead of an abort). Each reservation keeps its
+//! own record of which pages are committed and with what protection, so `vmem_protect`
+//! and `vmem_lock` refuse pages that are not committed on every OS, and `vmem_arena_push`
+//! can check a C arena's claims. Range operations hold the read lock while they make their
+//! system call, and release holds the write lock, so a range cannot be released while
+//! another thread commits or protects it.
+//!
+//! Every call that can take write access away from pages (decommit, protect, release) bumps
+//! [`GENERATION`] first, so a cache of "these pages are writable" answers (the arena push's)
+//! knows when to ask again.
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use vmem_core::{ErrorKind, Reservation};
 
 use crate::message::{Failure, Outcome};
 
-/// `(base, length)` of every live reservation, sorted by base, never overlapping.
-static LIVE: RwLock<Vec<(usize, usize)>> = RwLock::new(Vec::new());
+/// Every live reservation, sorted by base, never overlapping.
+static LIVE: RwLock<Vec<Reservation>> = RwLock::new(Vec::new());
+
+/// Bumped before any call that may take write access away from pages of a reservation.
+pub(crate) static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Reserves `size` bytes and records the reservation. Returns its base.
 pub(crate) fn reserve(function: &'static str, size: usize) -> Outcome<*mut u8> {
-    let (base, len) = Reservation::new(size)?.into_raw();
-    let base = base.as_ptr();
+    let reservation = Reservation::new(size)?;
+    let base = reservation.as_ptr();
     let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
-    let start = base as usize;
-    if !record(&mut live, start, len) {
-        // SAFETY: `base`/`len` is the whole reservation made above, not yet handed out.
-        let _ = unsafe { vmem_core::release(base, len) };
-        return Err(
-            Failure::new(ErrorKind::OutOfMemory, function, "no heap memory to record the reservation").at(start, size)
-        );
+    if let Err(reservation) = record(&mut live, reservation) {
+        drop(reservation); // never handed out: releasing it is all there is to do
+        return Err(Failure::new(ErrorKind::OutOfMemory, function, "no heap memory to record the reservation")
+            .at(base as usize, size));
     }
     Ok(base)
 }
 
-/// Records the new reservation `[start, start + len)`; `false` when there is no heap memory
-/// for it.
-fn record(live: &mut Vec<(usize, usize)>, start: usize, len: usize) -> bool {
-    let end = start.saturating_add(len);
+/// Records the new `reservation`; gives it back when there is no heap memory for it.
+fn record(live: &mut Vec<Reservation>, reservation: Reservation) -> Result<(), Reservation> {
+    let start = reservation.as_ptr() as usize;
+    let end = start.saturating_add(reservation.len());
     // Entries are sorted and disjoint, so their ends are sorted too: the ones overlapping
     // the new range are the contiguous run `first..last`. The OS just gave us this range, so
-    // they were released behind our back (`munmap` called directly): forget them.
-    let first = live.partition_point(|&(b, l)| b.saturating_add(l) <= start);
-    let last = live.partition_point(|&(b, _)| b < end).max(first);
-    live.drain(first..last);
-    if live.try_reserve(1).is_err() {
-        return false;
+    // they were released behind our back (`munmap` called directly): forget them without
+    // releasing again, which would unmap the new reservation.
+    let first = live.partition_point(|r| end_of(r) <= start);
+    let last = live.partition_point(|r| (r.as_ptr() as usize) < end).max(first);
+    if first < last {
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+        for stale in live.drain(first..last) {
+            let _ = stale.into_raw();
+        }
     }
-    live.insert(first, (start, len));
-    true
+    if live.try_reserve(1).is_err() {
+        return Err(reservation);
+    }
+    live.insert(first, reservation);
+    Ok(())
+}
+
+fn end_of(r: &Reservation) -> usize {
+    (r.as_ptr() as usize).saturating_add(r.len())
 }
 
 /// Releases the live reservation whose base is `ptr` and whose length, rounded to pages, is
@@ -58,7 +76,7 @@ pub(crate) unsafe fn release(function: &'static str, ptr: *mut u8, size: usize) 
     let address = ptr as usize;
     check_pointer_and_size(function, ptr, size)?;
     let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
-    let index = live.binary_search_by_key(&address, |&(b, _)| b).map_err(|_| {
+    let index = live.binary_search_by_key(&address, |r| r.as_ptr() as usize).map_err(|_| {
         let detail = if find(&live, address).is_some() {
             "the pointer is inside a live reservation but not its base"
         } else {
@@ -66,32 +84,58 @@ pub(crate) unsafe fn release(function: &'static str, ptr: *mut u8, size: usize) 
         };
         Failure::invalid(function, detail).at(address, size)
     })?;
-    let len = live.get(index).map_or(0, |&(_, l)| l);
+    let len = live.get(index).map_or(0, Reservation::len);
     if vmem_core::align_up(size, vmem_core::page_size()).ok() != Some(len) {
         return Err(Failure::invalid(function, "the size is not the size the reservation was made with")
             .at(address, size)
             .with("reservation length", len as u64));
     }
-    // SAFETY: `ptr`/`len` is exactly one live reservation made by `reserve` above; the write
-    // lock keeps every other call of this library off it, and the caller promises nothing
-    // uses it afterwards.
-    unsafe { vmem_core::release(ptr, len)? };
-    live.remove(index);
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+    let reservation = live.remove(index);
+    let (base, len) = reservation.into_raw();
+    // SAFETY: `base`/`len` is exactly one live reservation made by `reserve` above, given up
+    // just now; the write lock keeps every other call of this library off it, and the caller
+    // promises nothing uses it afterwards.
+    if let Err(err) = unsafe { vmem_core::release(base.as_ptr(), len) } {
+        // Still ours: put it back where it was (the slot is free: no allocation).
+        // SAFETY: the parts of the reservation given up above, taken back once.
+        live.insert(index, unsafe { Reservation::from_raw(base, len) });
+        return Err(err.into());
+    }
     Ok(())
 }
 
-/// Runs `operation` on `[ptr, ptr + size)` after checking that the range lies inside one
-/// live reservation, which stays live until `operation` returns.
-pub(crate) fn with_range<T>(
+/// How a range operation may change its pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// Only adds access (commit read-write, lock, unlock) or changes nothing.
+    Widens,
+    /// May take write access away (decommit, protect): bumps [`GENERATION`] first.
+    Narrows,
+}
+
+/// Runs `operation` with the live reservation holding `[ptr, ptr + size)` and the range's
+/// offset in it, after checking that the whole range lies inside it. The reservation stays
+/// live until `operation` returns.
+pub(crate) fn with_reservation<T>(
     function: &'static str,
     ptr: *mut u8,
     size: usize,
-    operation: impl FnOnce() -> Outcome<T>,
+    change: Change,
+    operation: impl FnOnce(&Reservation, usize) -> Outcome<T>,
 ) -> Outcome<T> {
     check_pointer_and_size(function, ptr, size)?;
     let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-    check_inside(function, &live, ptr as usize, size)?;
-    operation()
+    let reservation = check_inside(function, &live, ptr as usize, size)?;
+    if change == Change::Narrows {
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+    }
+    operation(reservation, (ptr as usize).wrapping_sub(reservation.as_ptr() as usize))
+}
+
+/// Checks that `[ptr, ptr + size)` lies inside one live reservation.
+pub(crate) fn check_range(function: &'static str, ptr: *mut u8, size: usize) -> Outcome<()> {
+    with_reservation(function, ptr, size, Change::Widens, |_, _| Ok(()))
 }
 
 /// Whether `[ptr, ptr + size)` lies inside one live reservation.
@@ -110,8 +154,13 @@ fn check_pointer_and_size(function: &'static str, ptr: *mut u8, size: usize) -> 
     Ok(())
 }
 
-fn check_inside(function: &'static str, live: &[(usize, usize)], address: usize, size: usize) -> Outcome<()> {
-    let Some((base, len)) = find(live, address) else {
+fn check_inside<'a>(
+    function: &'static str,
+    live: &'a [Reservation],
+    address: usize,
+    size: usize,
+) -> Outcome<&'a Reservation> {
+    let Some(reservation) = find(live, address) else {
         return Err(Failure::invalid(
             function,
             "the range is not inside a live reservation made by vmem_reserve or vmem_alloc",
@@ -119,53 +168,70 @@ fn check_inside(function: &'static str, live: &[(usize, usize)], address: usize,
         .at(address, size));
     };
     // `address` is inside, so `address - base < len` and `base + len` does not overflow.
-    let room = base.wrapping_add(len).wrapping_sub(address);
+    let room = end_of(reservation).wrapping_sub(address);
     if size > room {
         return Err(Failure::new(ErrorKind::OutOfBounds, function, "the range runs past the end of its reservation")
             .at(address, size)
-            .with("reservation length", len as u64));
+            .with("reservation length", reservation.len() as u64));
     }
-    Ok(())
+    Ok(reservation)
 }
 
 /// The live reservation holding `address`.
-fn find(live: &[(usize, usize)], address: usize) -> Option<(usize, usize)> {
-    let after = live.partition_point(|&(b, _)| b <= address);
-    let &(base, len) = live.get(after.checked_sub(1)?)?;
-    (address.wrapping_sub(base) < len).then_some((base, len))
+fn find(live: &[Reservation], address: usize) -> Option<&Reservation> {
+    let after = live.partition_point(|r| r.as_ptr() as usize <= address);
+    let reservation = live.get(after.checked_sub(1)?)?;
+    reservation.contains(address).then_some(reservation)
 }
 
 #[cfg(test)]
-fn overlaps((a, a_len): (usize, usize), (b, b_len): (usize, usize)) -> bool {
-    a < b.saturating_add(b_len) && b < a.saturating_add(a_len)
+fn overlaps(a: &Reservation, b: &Reservation) -> bool {
+    (a.as_ptr() as usize) < end_of(b) && (b.as_ptr() as usize) < end_of(a)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::ptr::NonNull;
+
+    /// A reservation record for made-up addresses (never mapped: see `forget`).
+    fn fake(base: usize, len: usize) -> Reservation {
+        // SAFETY: only ever given up again with `forget`, never released or used.
+        unsafe { Reservation::from_raw(NonNull::new(base as *mut u8).unwrap(), len) }
+    }
+
+    fn forget(live: Vec<Reservation>) -> Vec<(usize, usize)> {
+        live.into_iter().map(|r| r.into_raw()).map(|(b, l)| (b.as_ptr() as usize, l)).collect()
+    }
 
     #[test]
     fn find_and_bounds() {
-        let live = [(0x1000, 0x2000), (0x10000, 0x1000)];
-        assert_eq!(find(&live, 0xfff), None);
-        assert_eq!(find(&live, 0x1000), Some((0x1000, 0x2000)));
-        assert_eq!(find(&live, 0x2fff), Some((0x1000, 0x2000)));
-        assert_eq!(find(&live, 0x3000), None);
-        assert_eq!(find(&live, 0x10800), Some((0x10000, 0x1000)));
+        let live = vec![fake(0x1000, 0x2000), fake(0x10000, 0x1000)];
+        let base = |r: Option<&Reservation>| r.map(|r| r.as_ptr() as usize);
+        assert_eq!(base(find(&live, 0xfff)), None);
+        assert_eq!(base(find(&live, 0x1000)), Some(0x1000));
+        assert_eq!(base(find(&live, 0x2fff)), Some(0x1000));
+        assert_eq!(base(find(&live, 0x3000)), None);
+        assert_eq!(base(find(&live, 0x10800)), Some(0x10000));
         assert!(check_inside("f", &live, 0x1000, 0x2000).is_ok());
         assert_eq!(check_inside("f", &live, 0x1000, 0x2001).unwrap_err().kind(), ErrorKind::OutOfBounds);
         assert_eq!(check_inside("f", &live, 0x5000, 1).unwrap_err().kind(), ErrorKind::InvalidArgument);
         assert!(check_inside("f", &live, usize::MAX, usize::MAX).is_err());
+        forget(live);
     }
 
     #[test]
-    fn recording_drops_overlapped_entries() {
-        let mut live = vec![(0x1000, 0x1000), (0x3000, 0x2000), (0x6000, 0x1000), (0x8000, 0x1000)];
-        assert!(record(&mut live, 0x2800, 0x4000));
-        assert_eq!(live, [(0x1000, 0x1000), (0x2800, 0x4000), (0x8000, 0x1000)]);
-        assert!(record(&mut live, 0x9000, 0x1000));
-        assert!(record(&mut live, 0x0, 0x1000));
-        assert_eq!(live, [(0x0, 0x1000), (0x1000, 0x1000), (0x2800, 0x4000), (0x8000, 0x1000), (0x9000, 0x1000)]);
+    fn recording_forgets_overlapped_entries() {
+        let mut live = vec![fake(0x1000, 0x1000), fake(0x3000, 0x2000), fake(0x6000, 0x1000), fake(0x8000, 0x1000)];
+        let generation = GENERATION.load(Ordering::Acquire);
+        assert!(record(&mut live, fake(0x2800, 0x4000)).is_ok());
+        assert!(GENERATION.load(Ordering::Acquire) > generation, "forgetting entries invalidates caches");
+        assert!(record(&mut live, fake(0x9000, 0x1000)).is_ok());
+        assert!(record(&mut live, fake(0x0800, 0x0800)).is_ok());
+        assert_eq!(
+            forget(live),
+            [(0x0800, 0x0800), (0x1000, 0x1000), (0x2800, 0x4000), (0x8000, 0x1000), (0x9000, 0x1000)]
+        );
     }
 
     #[test]
@@ -175,8 +241,13 @@ mod tests {
         assert!(contains(base, 3 * page));
         assert!(!contains(base, 3 * page + 1));
         assert!(contains(base.wrapping_add(page), page));
-        with_range("t", base, 3 * page, || Ok(())).unwrap();
-        assert!(with_range("t", base.wrapping_add(page), 3 * page, || Ok(())).is_err());
+        check_range("t", base, 3 * page).unwrap();
+        assert!(check_range("t", base.wrapping_add(page), 3 * page).is_err());
+        with_reservation("t", base.wrapping_add(page), page, Change::Widens, |r, offset| {
+            assert_eq!((r.as_ptr(), offset), (base, page));
+            Ok(())
+        })
+        .unwrap();
         // SAFETY: nothing uses the reservations below after release.
         unsafe {
             assert!(release("t", base.wrapping_add(page), 2 * page).is_err());
@@ -188,15 +259,22 @@ mod tests {
     }
 
     #[test]
-    fn stale_entries_are_dropped() {
+    fn stale_entries_are_forgotten_not_released() {
         let page = vmem_core::page_size();
         let base = reserve("t", page).unwrap();
         // Released behind the registry's back, as a C program calling munmap would.
         // SAFETY: the reservation is ours and unused.
         unsafe { vmem_core::release(base, page).unwrap() };
         let again = reserve("t", page).unwrap();
-        let live = LIVE.read().unwrap().clone();
-        assert!(live.windows(2).all(|w| !overlaps(w[0], w[1]) && w[0].0 < w[1].0));
+        {
+            let live = LIVE.read().unwrap();
+            assert!(live.windows(2).all(|w| !overlaps(&w[0], &w[1]) && w[0].as_ptr() < w[1].as_ptr()));
+        }
+        // Had the stale entry been released rather than forgotten, the new reservation
+        // (often at the same address) would be gone: it must still commit.
+        with_reservation("t", again, page, Change::Widens, |r, offset| Ok(r.commit(offset, page)?)).unwrap();
+        // SAFETY: committed just now.
+        unsafe { again.write(1) };
         // SAFETY: ours and unused.
         unsafe { release("t", again, page).unwrap() };
     }

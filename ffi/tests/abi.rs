@@ -6,6 +6,23 @@ use std::ptr;
 
 use vmem::*;
 
+/// Runs the test `name`'s `body` in a child process (this binary re-executed with only that
+/// test), so that a crash is a test failure and not the end of the run.
+#[cfg(unix)]
+fn in_child(name: &str, body: fn()) {
+    const CHILD: &str = "VMEM_FFI_TEST_CHILD";
+    if std::env::var(CHILD).as_deref() == Ok(name) {
+        body();
+        std::process::exit(0);
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--test-threads=1"])
+        .env(CHILD, name)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "child {name} failed: {output:?}");
+}
+
 fn message() -> String {
     // SAFETY: `vmem_get_error_message` returns a NUL-terminated string, never NULL.
     unsafe { CStr::from_ptr(vmem_get_error_message()) }.to_string_lossy().into_owned()
@@ -190,4 +207,98 @@ fn messages_are_per_thread() {
     .join()
     .unwrap();
     assert_failed("vmem_reserve", "zero");
+}
+
+/// `vmem_protect` refuses reserved pages, as Windows does and as the original library's own
+/// tests expect ("only the first page should be committed"), and changes nothing.
+#[test]
+fn protect_refuses_pages_that_are_not_committed() {
+    let size = 4 * page();
+    let base = vmem_reserve(size).cast::<u8>();
+    assert!(!base.is_null());
+    // SAFETY: our reservation, released once at the end.
+    unsafe {
+        assert_eq!(vmem_commit(base.cast(), page()), VMemResult_Success);
+        for protect in [VMemProtect_NoAccess, VMemProtect_Read, VMemProtect_ReadWrite] {
+            assert_eq!(vmem_protect(base.cast(), 2 * page(), protect), VMemResult_Error);
+            assert_failed("vmem_protect", "not committed");
+        }
+        // Nothing changed: the first page is still read-write, the rest reserved.
+        *base = 1;
+        #[cfg(any(target_os = "linux", target_os = "android", target_os = "macos", windows))]
+        {
+            let mut info = VMemRangeInfo::default();
+            assert_eq!(vmem_query_range_info(base.add(page()).cast(), page(), &mut info, 1), 1);
+            assert_eq!(info.is_commited, 0);
+        }
+        // Committed pages take any protection, and stay committed through no-access.
+        assert_eq!(vmem_protect(base.cast(), page(), VMemProtect_NoAccess), VMemResult_Success);
+        assert_eq!(vmem_protect(base.cast(), page(), VMemProtect_ReadWrite), VMemResult_Success);
+        assert_eq!(*base, 1);
+        assert_eq!(vmem_lock(base.add(page()).cast(), page()), VMemResult_Error);
+        assert_failed("vmem_lock", "not committed");
+        assert_eq!(vmem_release(base.cast(), size), VMemResult_Success);
+    }
+}
+
+/// A stale copy of a `VMemArena` (taken before another copy's reset decommitted the
+/// memory) used to be handed decommitted memory by `vmem_arena_push`, because push trusted
+/// the copy's `commited`. Now the claim is checked, and repaired by committing again.
+#[test]
+#[cfg(unix)]
+fn arena_push_checks_a_stale_copy() {
+    in_child("arena_push_checks_a_stale_copy", arena_push_checks_a_stale_copy_body);
+}
+
+#[cfg(unix)]
+fn arena_push_checks_a_stale_copy_body() {
+    let size = 1 << 20;
+    let mut arena = vmem_arena_init_alloc(size);
+    // SAFETY: valid arenas; every pointer written to is one push just returned.
+    unsafe {
+        let p = vmem_arena_push(&mut arena, 1000, 8).cast::<u8>();
+        assert!(!p.is_null());
+        p.write_bytes(1, 1000);
+        let stale = arena; // a copy that still claims the memory is committed
+        assert!(stale.commited >= 1000);
+        assert_eq!(vmem_arena_reset(&mut arena), VMemResult_Success); // decommits everything
+        let mut stale = stale;
+        let q = vmem_arena_push(&mut stale, 100, 8).cast::<u8>();
+        assert!(!q.is_null(), "{}", message());
+        q.write_bytes(2, 100); // faulted (SIGSEGV) before: the page was decommitted
+        assert_eq!(*q, 2);
+        // The same after a protect that takes write access away.
+        let r = vmem_arena_push(&mut stale, 100, 8).cast::<u8>();
+        let before_protect = stale;
+        let page_start = (r as usize) & !(page() - 1);
+        assert_eq!(vmem_protect(page_start as *mut c_void, page(), VMemProtect_Read), VMemResult_Success);
+        let mut copy = before_protect;
+        let s = vmem_arena_push(&mut copy, 8, 8).cast::<u8>();
+        assert!(!s.is_null(), "{}", message());
+        s.write(3); // the push made the page writable again (a commit) before handing it out
+        assert_eq!(vmem_arena_deinit_dealloc(&mut copy), VMemResult_Success);
+    }
+}
+
+/// Two arenas pushed in turn on one thread both keep the fast path (the per-thread check
+/// cache has room for a few arenas), and each still sees a reset of the other's memory.
+#[test]
+fn arena_push_alternating_arenas() {
+    let mut a = vmem_arena_init_alloc(1 << 20);
+    let mut b = vmem_arena_init_alloc(1 << 20);
+    // SAFETY: valid arenas; every pointer written to is one push just returned.
+    unsafe {
+        for i in 0..10_000u32 {
+            let x = vmem_arena_push(&mut a, 4, 4).cast::<u32>();
+            let y = vmem_arena_push(&mut b, 4, 4).cast::<u32>();
+            assert!(!x.is_null() && !y.is_null());
+            x.write(i);
+            y.write(i);
+        }
+        assert_eq!(vmem_arena_reset(&mut a), VMemResult_Success);
+        let x = vmem_arena_push(&mut a, 4, 4).cast::<u32>();
+        assert_eq!(*x, 0, "memory after a reset reads zero");
+        assert_eq!(vmem_arena_deinit_dealloc(&mut a), VMemResult_Success);
+        assert_eq!(vmem_arena_deinit_dealloc(&mut b), VMemResult_Success);
+    }
 }

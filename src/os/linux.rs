@@ -187,20 +187,182 @@ pub(crate) fn query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Res
     push_run(out, cursor, end, PageState::Free, Protection::NoAccess)
 }
 
+/// `struct procmap_query` of `<linux/fs.h>` (Linux 6.11+): one mapping, asked by address.
+#[repr(C)]
+#[derive(Default)]
+struct ProcmapQuery {
+    size: u64,
+    query_flags: u64,
+    query_addr: u64,
+    vma_start: u64,
+    vma_end: u64,
+    vma_flags: u64,
+    vma_page_size: u64,
+    vma_offset: u64,
+    inode: u64,
+    dev_major: u32,
+    dev_minor: u32,
+    vma_name_size: u32,
+    build_id_size: u32,
+    vma_name_addr: u64,
+    build_id_addr: u64,
+}
+
+/// `PROCMAP_QUERY = _IOWR('f', 17, struct procmap_query)`.
+const PROCMAP_QUERY: rustix::ioctl::Opcode = rustix::ioctl::opcode::read_write::<ProcmapQuery>(b'f', 17);
+const PROCMAP_QUERY_VMA_READABLE: u64 = 0x01;
+const PROCMAP_QUERY_VMA_WRITABLE: u64 = 0x02;
+const PROCMAP_QUERY_VMA_EXECUTABLE: u64 = 0x04;
+/// Whether `PROCMAP_QUERY` works here: 0 not known yet, 1 yes, 2 no.
+static PROCMAP_QUERY_WORKS: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// Like `query`, but cheap: the mappings' protections only, from `PROCMAP_QUERY` (one
+/// `ioctl` per mapping, Linux 6.11+) or else `/proc/self/maps`, without the per-page work of
+/// `/proc/self/smaps`. Pages with access are committed; inaccessible mapped pages come back
+/// `Reserved` even if they are committed (no commit-charge information): callers that must
+/// tell those apart ask `query`.
+pub(crate) fn quick_query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Result<()> {
+    use core::sync::atomic::Ordering;
+    let start = ptr as usize;
+    let end = start + size;
+    let maps =
+        rustix::fs::open(c"/proc/self/maps", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|errno| {
+            Error::from_os(ErrorKind::Os, "query", errno.raw_os_error())
+                .because("cannot read /proc or /sys (is /proc mounted?)")
+        })?;
+    if PROCMAP_QUERY_WORKS.load(Ordering::Relaxed) != 2 {
+        let mut cursor = start;
+        loop {
+            if cursor >= end {
+                return Ok(());
+            }
+            let mut q = ProcmapQuery {
+                size: core::mem::size_of::<ProcmapQuery>() as u64,
+                // PROCMAP_QUERY_COVERING_OR_NEXT_VMA: the mapping at `cursor`, or the next.
+                query_flags: 0x10,
+                query_addr: cursor as u64,
+                ..ProcmapQuery::default()
+            };
+            // SAFETY: `q` is the `struct procmap_query` this opcode reads and writes, with
+            // its `size` set; the kernel writes no pointer fields (name and build id sizes
+            // are 0).
+            let answer =
+                unsafe { rustix::ioctl::ioctl(&maps, rustix::ioctl::Updater::<PROCMAP_QUERY, _>::new(&mut q)) };
+            match answer {
+                Ok(()) => {
+                    PROCMAP_QUERY_WORKS.store(1, Ordering::Relaxed);
+                    let (vma_start, vma_end) = (q.vma_start as usize, q.vma_end as usize);
+                    if vma_start >= end {
+                        break;
+                    }
+                    push_run(out, cursor, vma_start.max(cursor), PageState::Free, Protection::NoAccess)?;
+                    let protection = Protection::from_flags(
+                        q.vma_flags & PROCMAP_QUERY_VMA_READABLE != 0,
+                        q.vma_flags & PROCMAP_QUERY_VMA_WRITABLE != 0,
+                        q.vma_flags & PROCMAP_QUERY_VMA_EXECUTABLE != 0,
+                    )
+                    .unwrap_or(Protection::ReadWrite);
+                    let state =
+                        if protection == Protection::NoAccess { PageState::Reserved } else { PageState::Committed };
+                    let to = vma_end.min(end);
+                    push_run(out, vma_start.max(cursor), to, state, protection)?;
+                    cursor = to;
+                }
+                // No mapping at or after `cursor`.
+                Err(Errno::NOENT) => break,
+                Err(_) if PROCMAP_QUERY_WORKS.load(Ordering::Relaxed) == 0 => {
+                    // Not this kernel's ioctl (before 6.11): read the text instead, from now on.
+                    PROCMAP_QUERY_WORKS.store(2, Ordering::Relaxed);
+                    out.clear();
+                    return quick_query(ptr, size, out);
+                }
+                Err(errno) => {
+                    return Err(os_error(ErrorKind::Os, "query", errno, ptr, size).because("PROCMAP_QUERY failed"))
+                }
+            }
+        }
+        return push_run(out, cursor, end, PageState::Free, Protection::NoAccess);
+    }
+    drop(maps);
+    let text = read_file("query", c"/proc/self/maps")?;
+    let mut cursor = start;
+    for line in text.split(|&b| b == b'\n') {
+        let Some(mut mapping) = parse_header(line) else { continue };
+        if mapping.start >= end {
+            break;
+        }
+        // Inaccessible mappings count as reserved here; see the doc comment.
+        mapping.accounted = false;
+        push_mapping(out, &mapping, &mut cursor, end)?;
+    }
+    push_run(out, cursor, end, PageState::Free, Protection::NoAccess)
+}
+
+/// Whether `MADV_POPULATE_WRITE` exists here: 0 not known yet, 1 yes, 2 no (before Linux
+/// 5.14). Asked of a private page of our own, because the advice's `EINVAL` means both "no
+/// such advice" and "these pages are not writable", and only the first may lead to touching
+/// the pages.
+static POPULATE_WRITE: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// Tests force the touch fallback with this, to prove it faults pages in.
+#[cfg(test)]
+pub(crate) static FORCE_TOUCH_FALLBACK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether the kernel knows `MADV_POPULATE_WRITE`, asked once with a fresh writable page.
+fn populate_write_supported() -> bool {
+    use core::sync::atomic::Ordering;
+    match POPULATE_WRITE.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    let page = page_size();
+    // SAFETY: a fresh private mapping the kernel places where nothing else is; unmapped below.
+    let probe = unsafe {
+        mm::mmap_anonymous(
+            core::ptr::null_mut(),
+            page,
+            mm::ProtFlags::READ | mm::ProtFlags::WRITE,
+            mm::MapFlags::PRIVATE,
+        )
+    };
+    let Ok(probe) = probe else { return false }; // cannot tell: never touch on an EINVAL
+                                                 // SAFETY: the page is ours and writable; the advice only faults it in.
+    let answer = unsafe { mm::madvise(probe, page, Advice::LinuxPopulateWrite) };
+    // SAFETY: the probe mapping is ours and unused.
+    let _ = unsafe { mm::munmap(probe, page) };
+    let supported = answer != Err(Errno::INVAL);
+    POPULATE_WRITE.store(if supported { 1 } else { 2 }, Ordering::Relaxed);
+    supported
+}
+
 /// # Safety
-/// `[ptr, ptr + size)` is committed and writable, and owned by the caller.
+/// `[ptr, ptr + size)` is committed and writable, owned by the caller, and stays so during
+/// the call (no other thread decommits or write-protects it meanwhile).
 pub(crate) unsafe fn prefault(ptr: *mut u8, size: usize) -> Result<()> {
-    // SAFETY: MADV_POPULATE_WRITE faults pages in as a write would, without changing data.
+    #[cfg(test)]
+    if FORCE_TOUCH_FALLBACK.load(core::sync::atomic::Ordering::Relaxed) {
+        // SAFETY: forwarded from the caller.
+        unsafe { touch_pages(ptr, size) };
+        return Ok(());
+    }
+    // SAFETY: MADV_POPULATE_WRITE faults pages in as a write would, without changing data;
+    // on pages that are not writable it fails instead of faulting.
     match unsafe { mm::madvise(ptr.cast(), size, Advice::LinuxPopulateWrite) } {
         Ok(()) => Ok(()),
-        // Before Linux 5.14 the advice does not exist: touch one byte per page instead.
-        Err(Errno::INVAL) => {
+        // Before Linux 5.14 the advice does not exist: touch one byte per page instead. With
+        // the advice known, EINVAL means pages that are not writable: never touch those.
+        Err(Errno::INVAL) if !populate_write_supported() => {
             // SAFETY: the caller promised the range is committed and writable.
             unsafe { touch_pages(ptr, size) };
             Ok(())
         }
         Err(errno) => {
-            let kind = if errno == Errno::NOMEM { ErrorKind::OutOfMemory } else { ErrorKind::Os };
+            let kind = match errno {
+                Errno::NOMEM => ErrorKind::OutOfMemory,
+                Errno::INVAL | Errno::FAULT => ErrorKind::InvalidArgument,
+                _ => ErrorKind::Os,
+            };
             Err(os_error(kind, "prefault", errno, ptr, size)
                 .because("could not fault the pages in (are they committed and writable?)"))
         }
@@ -292,6 +454,90 @@ mod tests {
         assert_eq!(meminfo_field(text, b"MemAvailable"), Some(1000 * 1024));
         assert_eq!(meminfo_field(text, b"HugePages_Total"), Some(0));
         assert_eq!(meminfo_field(text, b"Mem"), None);
+    }
+
+    /// Pages in `[ptr, ptr + size)` that are resident, by `mincore`.
+    fn resident_pages(ptr: *mut u8, size: usize) -> usize {
+        let page = page_size();
+        let mut vec = vec![0u8; size.div_ceil(page)];
+        // SAFETY: `vec` has one byte per page of the range, which is mapped.
+        let rc = unsafe { libc::mincore(ptr.cast(), size, vec.as_mut_ptr()) };
+        assert_eq!(rc, 0);
+        vec.iter().filter(|&&b| b & 1 != 0).count()
+    }
+
+    /// The fallback that touches pages (kernels before 5.14, other OSes) really faults them
+    /// in, also in release builds, where an `fetch_or(0)` the optimiser could see through
+    /// was deleted. (Run with `--release` to check the optimised code: CI does.)
+    #[test]
+    fn touch_fallback_faults_pages_in() {
+        use core::sync::atomic::Ordering;
+        let page = page_size();
+        let r = crate::Reservation::new(64 * page).unwrap();
+        r.commit(0, 64 * page).unwrap();
+        assert_eq!(resident_pages(r.as_ptr(), 64 * page), 0);
+        FORCE_TOUCH_FALLBACK.store(true, Ordering::Relaxed);
+        let result = r.prefault(0, 64 * page);
+        FORCE_TOUCH_FALLBACK.store(false, Ordering::Relaxed);
+        result.unwrap();
+        assert_eq!(resident_pages(r.as_ptr(), 64 * page), 64);
+        // And the touch is a write: the pages are private copies, not the shared zero page.
+        // SAFETY: `r` is committed and writable; `touch_pages` is called directly.
+        unsafe { super::touch_pages(r.as_ptr(), page) };
+    }
+
+    #[test]
+    fn populate_write_is_probed_not_guessed() {
+        // This kernel is far newer than 5.14: the probe must say so.
+        assert!(populate_write_supported());
+        // And an EINVAL on pages that are not writable is an error, never a touch.
+        let page = page_size();
+        let r = crate::Reservation::new(4 * page).unwrap();
+        r.commit(0, 4 * page).unwrap();
+        r.protect(0, 4 * page, Protection::Read).unwrap();
+        // SAFETY: deliberately breaks the contract to see the backend refuse, not fault.
+        let err = unsafe { prefault(r.as_ptr(), 4 * page) }.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    }
+
+    /// The quick query agrees with the full one wherever pages have access, through
+    /// `PROCMAP_QUERY` and through the `/proc/self/maps` text.
+    #[test]
+    fn quick_query_agrees_with_query() {
+        use core::sync::atomic::Ordering;
+        let page = page_size();
+        let r = crate::Reservation::new(8 * page).unwrap();
+        r.commit(page, 3 * page).unwrap();
+        r.protect(2 * page, page, Protection::Read).unwrap();
+        r.commit(6 * page, page).unwrap();
+        r.protect(6 * page, page, Protection::NoAccess).unwrap();
+        // What the quick query must say: the full answer with inaccessible runs "reserved".
+        let expected = |ptr: *mut u8, size: usize| {
+            let mut full = Vec::new();
+            query(ptr, size, &mut full).unwrap();
+            let mut merged: Vec<RegionInfo> = Vec::new();
+            for run in full {
+                let state = if run.protection == Protection::NoAccess && run.state == PageState::Committed {
+                    PageState::Reserved
+                } else {
+                    run.state
+                };
+                push_run(&mut merged, run.start, run.end(), state, run.protection).unwrap();
+            }
+            merged
+        };
+        // The whole reservation, and a range that starts inside it and reaches past its end.
+        let ranges = [(r.as_ptr(), 8 * page), (r.as_ptr().wrapping_add(2 * page), 7 * page)];
+        for way in [0u8, 2] {
+            PROCMAP_QUERY_WORKS.store(way, Ordering::Relaxed);
+            for (ptr, size) in ranges {
+                let mut quick = Vec::new();
+                quick_query(ptr, size, &mut quick).unwrap();
+                assert_eq!(quick, expected(ptr, size), "PROCMAP_QUERY_WORKS = {way}");
+                assert_eq!(quick.iter().map(|run| run.size).sum::<usize>(), size);
+            }
+        }
+        PROCMAP_QUERY_WORKS.store(0, Ordering::Relaxed);
     }
 
     #[test]

@@ -20,10 +20,11 @@
 //! | `protect(ptr, size, Protection) -> Result<()>` | change the protection of committed pages |
 //! | `lock(ptr, size)`, `unlock(ptr, size)` | pin in RAM / unpin |
 //! | `query(ptr, size, &mut Vec<RegionInfo>) -> Result<()>` | append the runs of pages covering the range, in order, clipped to it |
-//! | `prefault(ptr, size) -> Result<()>` | fault in committed pages now |
+//! | `quick_query(ptr, size, &mut Vec<RegionInfo>) -> Result<()>` | the same, cheaply, where inaccessible pages may be reported `Reserved` although committed (Linux: no commit-charge information); elsewhere it is `query` |
+//! | `prefault(ptr, size) -> Result<()>` | fault in committed, writable pages now; never write to a page it cannot prove writable (an ambiguous OS answer is an error, not a touch) |
 //! | `advise_huge_pages(ptr, size) -> Result<()>` | ask for transparent huge pages, or `Unsupported` |
 //! | `QUERY_SUPPORTED: bool` | whether `query` works here |
-//! | `CHECKS_COMMIT_ITSELF: bool` | whether the OS itself refuses to lock pages that are not committed |
+//! | `CHECKS_COMMIT_ITSELF: bool` | whether the OS itself refuses to lock or protect pages that are not committed (else the public layer asks `query` first) |
 //! | `ring_map(size) -> Result<*mut u8>` | (feature `std`) `2 * size` bytes where the second half maps the same memory as the first; `size` is a non-zero multiple of the allocation granularity; no descriptor or handle stays open |
 //! | `unsafe ring_unmap(ptr, size) -> Result<()>` | (feature `std`) undo `ring_map(size)` whose base was `ptr` |
 
@@ -47,6 +48,10 @@ mod bsd;
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "ios"))))]
 pub(crate) use bsd::*;
 
+/// Where the OS answers `query` cheaply already, the quick query is the query.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use self::query as quick_query;
+
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
@@ -56,3 +61,26 @@ pub(crate) use windows::*;
 mod stub;
 #[cfg(not(any(unix, windows)))]
 pub(crate) use stub::*;
+
+/// Touches one byte per page of `[ptr, ptr + size)` as a write that keeps its value: the
+/// portable way to fault pages in, shared by every backend's `prefault` fallback.
+///
+/// The write is an atomic `fetch_or` so that it keeps the byte even if another thread writes
+/// it meanwhile. Its operand goes through `black_box`: an `or` with a constant 0 that the
+/// optimiser can see is a no-op, and release builds deleted it, so the pages were never
+/// faulted in.
+///
+/// # Safety
+/// `[ptr, ptr + size)` is committed and writable, and stays so during the call.
+pub(crate) unsafe fn touch_pages(ptr: *mut u8, size: usize) {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    let page = crate::page_size();
+    let nothing = core::hint::black_box(0u8);
+    let mut offset = 0;
+    while offset < size {
+        // SAFETY: the byte is inside the committed, writable range; `AtomicU8` has the
+        // alignment of `u8`. `fetch_or` with 0 writes the value the byte already has.
+        unsafe { AtomicU8::from_ptr(ptr.add(offset)).fetch_or(nothing, Ordering::Relaxed) };
+        offset += page;
+    }
+}

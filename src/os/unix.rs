@@ -186,21 +186,7 @@ pub(crate) unsafe fn unlock(ptr: *mut u8, size: usize) -> Result<()> {
     })
 }
 
-/// Touches one byte per page, keeping its value: the portable way to fault pages in.
-///
-/// # Safety
-/// `[ptr, ptr + size)` is committed and writable.
-pub(crate) unsafe fn touch_pages(ptr: *mut u8, size: usize) {
-    use core::sync::atomic::{AtomicU8, Ordering};
-    let page = page_size();
-    let mut offset = 0;
-    while offset < size {
-        // SAFETY: the byte is inside the committed, writable range. An atomic `fetch_or(0)`
-        // writes without changing the value, even if another thread writes the byte.
-        unsafe { AtomicU8::from_ptr(ptr.add(offset)).fetch_or(0, Ordering::Relaxed) };
-        offset += page;
-    }
-}
+pub(crate) use super::touch_pages;
 
 /// Maps the first `size` bytes of `fd` twice, back to back, into a fresh `2 * size`
 /// reservation: the double mapping behind the ring buffer. The caller closes `fd` afterwards

@@ -301,23 +301,8 @@ pub(crate) fn query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Res
 /// The range is committed, writable and owned by the caller.
 pub(crate) unsafe fn prefault(ptr: *mut u8, size: usize) -> Result<()> {
     // SAFETY: the caller promises committed, writable memory.
-    unsafe { touch_pages(ptr, size) };
+    unsafe { super::touch_pages(ptr, size) };
     Ok(())
-}
-
-/// Touches one byte per page, keeping its value.
-///
-/// # Safety
-/// The range is committed and writable.
-unsafe fn touch_pages(ptr: *mut u8, size: usize) {
-    use core::sync::atomic::{AtomicU8, Ordering};
-    let page = page_size();
-    let mut offset = 0;
-    while offset < size {
-        // SAFETY: inside the committed, writable range; `fetch_or(0)` keeps the value.
-        unsafe { AtomicU8::from_ptr(ptr.add(offset)).fetch_or(0, Ordering::Relaxed) };
-        offset += page;
-    }
 }
 
 /// # Safety
