@@ -16,11 +16,16 @@
 //!
 //! - An allocation is an alignment round-up, a compare and a pointer bump: no system call,
 //!   no lock, no header.
-//! - Every [`commit_step`](ArenaBuilder::commit_step) bytes (1 MiB by default), one `commit`
-//!   system call; first touch of each page is a page fault.
-//! - A new block is one `reserve` system call (no memory is used until committed).
-//! - [`reset`](Arena::reset) is one `decommit` system call for what exceeds
-//!   [`retain_bytes`](ArenaBuilder::retain_bytes), plus one `release` per chained block.
+//! - Growth: one `commit` system call per commit step (by default as much as the block has
+//!   committed, from 64 KiB to 64 MiB), each faulted in at once (one `madvise`, not a page
+//!   fault per page); past 4 MiB a block uses transparent huge pages.
+//! - A new block takes a region from the [warm cache](crate::cache): no system call and no
+//!   page fault for memory a dropped structure left there; otherwise one `reserve` system
+//!   call (no memory is used until committed).
+//! - [`reset`](Arena::reset) keeps what recent rounds needed and decommits the rest (one
+//!   system call when there is a rest); chained blocks go back to the warm cache. A loop of
+//!   rounds that each need the same memory makes no system call and takes no page fault.
+//! - Drop: the blocks go to the warm cache, with their committed memory.
 //!
 //! # What it does not do
 //!
@@ -49,15 +54,10 @@ use core::fmt;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::{Error, ErrorKind, Reservation, Result};
+use crate::{Error, ErrorKind, Result};
 
-const MIB: usize = 1 << 20;
+use crate::region::{CommitMode, GrowRegion, HugePages, DEFAULT_RESERVE_BYTES};
 
-/// Default reservation per block: 64 GiB on 64-bit systems (address space is plentiful and
-/// reserving costs nothing), 256 MiB on 32-bit ones.
-pub(crate) const DEFAULT_BLOCK_SIZE: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 * MIB };
-/// The smallest block the arena falls back to when address space is scarce (`ulimit -v`).
-pub(crate) const MIN_FALLBACK_BLOCK: usize = 4 * MIB;
 /// Every allocation's size is rounded up to this, so the bump position is always aligned
 /// to it and allocations of alignment up to it need no rounding.
 pub(crate) const MIN_ALIGN: usize = 8;
@@ -68,8 +68,13 @@ pub(crate) const fn padded(size: usize) -> usize {
     (size + (MIN_ALIGN - 1)) & !(MIN_ALIGN - 1)
 }
 
-/// Default commit step.
-pub(crate) const DEFAULT_COMMIT_STEP: usize = MIB;
+/// Without a chosen [`commit_step`](ArenaBuilder::commit_step), a block commits as much as
+/// it has committed already, within these bounds: small arenas stay small, large ones make
+/// few system calls.
+const MIN_COMMIT_STEP: usize = 64 << 10;
+const MAX_COMMIT_STEP: usize = 64 << 20;
+/// How many rounds [`Arena::reset`] remembers: it keeps what the largest of them needed.
+pub(crate) const RESET_ROUNDS: usize = 4;
 
 pub(crate) static NEXT_ARENA_ID: AtomicUsize = AtomicUsize::new(1);
 
@@ -77,98 +82,88 @@ pub(crate) static NEXT_ARENA_ID: AtomicUsize = AtomicUsize::new(1);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Config {
     pub(crate) block_size: usize,
-    pub(crate) commit_step: usize,
+    /// `None`: doubling steps.
+    pub(crate) commit_step: Option<usize>,
     pub(crate) max_bytes: Option<usize>,
-    pub(crate) huge_pages: bool,
-    pub(crate) retain_bytes: usize,
+    pub(crate) huge_pages: HugePages,
+    /// `None`: what recent rounds needed.
+    pub(crate) retain_bytes: Option<usize>,
     pub(crate) prefault: bool,
     pub(crate) lock_memory: bool,
 }
 
 impl Config {
     pub(crate) const DEFAULT: Config = Config {
-        block_size: DEFAULT_BLOCK_SIZE,
-        commit_step: DEFAULT_COMMIT_STEP,
+        block_size: DEFAULT_RESERVE_BYTES,
+        commit_step: None,
         max_bytes: None,
-        huge_pages: false,
-        retain_bytes: 0,
+        huge_pages: HugePages::Auto,
+        retain_bytes: None,
         prefault: true,
         lock_memory: false,
     };
 
-    /// Commits `[offset, offset + len)` of `block` and, if asked, faults it in at once: one
-    /// `madvise` instead of a page fault per page, which more than halves the cost of first
-    /// touch on Linux.
-    pub(crate) fn commit(&self, block: &Reservation, offset: usize, len: usize) -> Result<()> {
-        block.commit(offset, len)?;
-        if self.lock_memory {
-            // Locking faults the pages in as well, so there is nothing to prefault.
-            if let Err(err) = block.lock(offset, len) {
-                // Undo the commit so a failed step leaves the arena as it was. Decommit of
-                // a range we just committed does not fail; if it did, the pages would only
-                // stay committed, unused, until the next step commits them again.
-                let _ = block.decommit(offset, len);
-                return Err(err);
-            }
-            return Ok(());
-        }
-        if self.prefault {
-            // SAFETY: the range was committed read-write just now and lies inside `block`.
-            // Advice only: if the pages cannot be faulted in now, first touch does it.
-            let _ = unsafe { crate::prefault(block.as_ptr().wrapping_add(offset), len) };
-        }
-        Ok(())
+    fn mode(&self) -> CommitMode {
+        CommitMode { prefault: self.prefault, lock: self.lock_memory, huge_pages: self.huge_pages }
     }
 
-    /// Reserves a block for a request of `request` bytes that needs `needed` bytes (alignment
-    /// padding included), given `reserved` bytes already reserved. Falls back to smaller
-    /// reservations when address space is short, never below what the request needs.
-    pub(crate) fn reserve_block(
+    /// The step to commit `region` by.
+    pub(crate) fn step(&self, region: &GrowRegion) -> usize {
+        self.commit_step.unwrap_or_else(|| region.doubling_step(MIN_COMMIT_STEP, MAX_COMMIT_STEP))
+    }
+
+    /// A block for a request of `request` bytes that needs `needed` bytes (alignment
+    /// padding included), given `reserved` bytes already reserved, with its first `needed`
+    /// bytes committed. `max_bytes` bounds what is reserved, huge pages or not (the block
+    /// commits whole huge pages only inside its reservation). Where address space is short
+    /// the block is smaller, never below what the request needs.
+    pub(crate) fn new_block(
         &self,
         operation: &'static str,
         request: usize,
         needed: usize,
         reserved: usize,
-    ) -> Result<Reservation> {
+    ) -> Result<GrowRegion> {
         let page = crate::page_size();
-        let needed = crate::align_up(needed, page).map_err(|_| too_large(operation, needed))?;
-        let mut size = self.block_size.max(needed);
+        let needed_pages = crate::align_up(needed, page).map_err(|_| too_large(operation, needed))?;
+        let mut size = self.block_size.max(needed_pages);
         if let Some(max) = self.max_bytes {
             let left = max.saturating_sub(reserved);
-            if needed > left {
+            if needed_pages > left {
                 return Err(Error::new(ErrorKind::OutOfMemory, operation, "the arena's maximum size is reached")
                     .sized(request)
                     .with_limit("max_bytes", max as u64));
             }
-            size = size.min(left).max(needed);
+            size = size.min(left).max(needed_pages);
         }
-        let huge = if self.huge_pages { crate::huge_page_size() } else { None };
-        // Rounding up to whole huge pages must not pass `max_bytes`, which bounds what is
-        // reserved: round down instead where that still holds the request, else go without.
-        let limit = self.max_bytes.map_or(usize::MAX, |max| max.saturating_sub(reserved));
-        let huge_size = |size: usize| -> Option<(usize, usize)> {
-            let h = huge?;
-            let up = crate::align_up(size, h).ok()?;
-            if up <= limit {
-                return Some((up, h));
-            }
-            let down = size & !(h - 1);
-            (down >= needed && down > 0).then_some((down, h))
-        };
-        loop {
-            let attempt = match huge_size(size) {
-                Some((bytes, h)) => Reservation::with_alignment(bytes, h).inspect(|block| {
-                    // Advice only: an arena without huge pages still works.
-                    let _ = block.advise_huge_pages(0, block.len());
-                }),
-                None => Reservation::new(size),
-            };
-            match attempt {
-                Ok(block) => return Ok(block),
-                Err(e) if e.kind() == ErrorKind::OutOfAddressSpace && size / 2 >= needed.max(MIN_FALLBACK_BLOCK) => {
-                    size /= 2;
-                }
-                Err(e) => return Err(e),
+        let mut region = GrowRegion::new(size, 1, self.mode());
+        let step = self.step(&region);
+        region.commit_to(operation, needed, step)?;
+        Ok(region)
+    }
+}
+
+/// What the last [`RESET_ROUNDS`] rounds of an arena needed, so that a reset keeps that much
+/// committed: a steady loop never faults its pages in again, and a one-off spike is given
+/// back within [`RESET_ROUNDS`] resets.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ResetHistory {
+    peaks: [usize; RESET_ROUNDS],
+    next: usize,
+}
+
+impl ResetHistory {
+    /// Records a round that allocated `peak` bytes; returns how many bytes of the first block
+    /// to keep committed (whole commit steps of the smallest size, so that small changes from
+    /// round to round cause no system calls).
+    pub(crate) fn keep(&mut self, peak: usize, config: &Config) -> usize {
+        self.peaks[self.next % RESET_ROUNDS] = peak;
+        self.next = self.next.wrapping_add(1);
+        match config.retain_bytes {
+            Some(bytes) => bytes,
+            None => {
+                let most = self.peaks.iter().copied().max().unwrap_or(0);
+                most.checked_next_multiple_of(MIN_COMMIT_STEP).unwrap_or(most)
             }
         }
     }
@@ -212,9 +207,11 @@ impl ArenaBuilder {
         self
     }
 
-    /// How much to commit at a time as the arena grows, in bytes (default 1 MiB; rounded up
-    /// to whole pages). Larger steps mean fewer system calls, smaller ones less unused
-    /// committed memory.
+    /// How much to commit at a time as the arena grows, in bytes (rounded up to whole
+    /// pages). Larger steps mean fewer system calls, smaller ones less unused committed
+    /// memory. Default: as much as the block has committed already, from 64 KiB up to
+    /// 64 MiB at a time, so a small arena stays small and a large one makes about
+    /// log2(size / 64 KiB) commit calls.
     ///
     /// ```
     /// let arena = vmem::Arena::builder().commit_step(64 << 10).build().unwrap();
@@ -222,7 +219,7 @@ impl ArenaBuilder {
     /// assert_eq!(arena.committed_bytes(), 64 << 10);
     /// ```
     pub fn commit_step(mut self, bytes: usize) -> Self {
-        self.config.commit_step = bytes;
+        self.config.commit_step = Some(bytes);
         self
     }
 
@@ -239,22 +236,26 @@ impl ArenaBuilder {
         self
     }
 
-    /// Whether to align blocks to the huge page size and ask the OS for transparent huge
-    /// pages (Linux `MADV_HUGEPAGE`): fewer page faults and TLB misses for large arenas.
-    /// Ignored where the OS has none. Default: off.
+    /// Whether blocks use transparent huge pages (Linux `MADV_HUGEPAGE`, on the
+    /// huge-page-aligned part of each block, committed in whole huge pages): fewer page
+    /// faults and TLB misses. `true`: from the first allocation; `false`: never. By
+    /// default a block asks for them once it has committed 4 MiB (measured here: first touch
+    /// 3-6x faster; a small arena never pays for 2 MiB pages). Ignored where the OS has
+    /// none.
     ///
     /// ```
     /// let arena = vmem::Arena::builder().huge_pages(true).build().unwrap();
     /// arena.alloc([0u8; 64]);
     /// ```
     pub fn huge_pages(mut self, enabled: bool) -> Self {
-        self.config.huge_pages = enabled;
+        self.config.huge_pages = if enabled { HugePages::Always } else { HugePages::Off };
         self
     }
 
-    /// How many bytes [`Arena::reset`] keeps committed in the first block (rounded up to the
-    /// commit step's pages), so that the next round of allocations does not fault pages in
-    /// again. Default 0: reset returns all memory.
+    /// How many bytes [`Arena::reset`] keeps committed in the first block (rounded up to
+    /// whole pages), so that the next round of allocations does not fault pages in again;
+    /// `0` returns all memory at each reset. Default: what recent rounds needed (the largest
+    /// of the last four rounds, rounded up to 64 KiB): see [`Arena::reset`].
     ///
     /// ```
     /// let mut arena = vmem::Arena::builder().retain_bytes(1 << 20).build().unwrap();
@@ -263,7 +264,7 @@ impl ArenaBuilder {
     /// assert_eq!(arena.committed_bytes(), 1 << 20);
     /// ```
     pub fn retain_bytes(mut self, bytes: usize) -> Self {
-        self.config.retain_bytes = bytes;
+        self.config.retain_bytes = Some(bytes);
         self
     }
 
@@ -271,8 +272,8 @@ impl ArenaBuilder {
     ///
     /// Prefaulting (one `madvise(MADV_POPULATE_WRITE)` per step on Linux) makes first
     /// touch of arena memory much cheaper than a page fault per page, at the price of up to
-    /// one [`commit_step`](ArenaBuilder::commit_step) of memory that is resident before it
-    /// is used. Turn it off for sparse use of a large arena.
+    /// one commit step of memory that is resident before it is used. Turn it off for sparse
+    /// use of a large arena.
     ///
     /// ```
     /// let arena = vmem::Arena::builder().prefault(false).build().unwrap();
@@ -329,11 +330,13 @@ impl ArenaBuilder {
         };
         let mut config = self.config;
         config.block_size = round(config.block_size, "block_size is zero")?;
-        config.commit_step = round(config.commit_step, "commit_step is zero")?;
+        if let Some(step) = config.commit_step {
+            config.commit_step = Some(round(step, "commit_step is zero")?);
+        }
         if let Some(max) = config.max_bytes {
             config.max_bytes = Some(round(max, "max_bytes is zero")?);
         }
-        config.retain_bytes = crate::align_up(config.retain_bytes, page).unwrap_or(usize::MAX & !(page - 1));
+        config.retain_bytes = config.retain_bytes.map(|r| crate::align_up(r, page).unwrap_or(usize::MAX & !(page - 1)));
         Ok(config)
     }
 
@@ -353,11 +356,16 @@ impl ArenaBuilder {
 
 /// One reserved block and how far into it memory is committed.
 struct Block {
-    reservation: Reservation,
-    /// Committed bytes from the start of the block.
-    committed: usize,
+    /// The block's address space and its committed bytes.
+    region: GrowRegion,
     /// Bytes allocated in the blocks before this one (fixed while this block lives).
     allocated_before: usize,
+}
+
+impl Block {
+    fn base(&self) -> usize {
+        self.region.base() as usize
+    }
 }
 
 /// A position in an [`Arena`], to [`rewind`](Arena::rewind) to later.
@@ -425,6 +433,8 @@ pub struct Arena {
     /// Bytes allocated in blocks before the current one.
     allocated_before: Cell<usize>,
     config: Config,
+    /// What recent rounds needed, for `reset`.
+    history: ResetHistory,
     id: usize,
 }
 
@@ -470,6 +480,7 @@ impl Arena {
             blocks: UnsafeCell::new(Vec::new()),
             allocated_before: Cell::new(0),
             config,
+            history: ResetHistory::default(),
             id: NEXT_ARENA_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -527,40 +538,30 @@ impl Arena {
         let blocks = unsafe { &mut *self.blocks.get() };
         let with_slack = size.checked_add(align - 1).ok_or_else(|| too_large(OP, size))?;
         if let Some(block) = blocks.last_mut() {
-            let base = block.reservation.as_ptr() as usize;
+            let base = block.base();
             let start = self.position.get().checked_add(align - 1).ok_or_else(|| too_large(OP, size))? & !(align - 1);
             let end = start.checked_add(size).ok_or_else(|| too_large(OP, size))?;
-            let limit = base + block.reservation.len();
-            if end <= limit {
-                let wanted = crate::align_up(end - base, self.config.commit_step)
-                    .unwrap_or(usize::MAX)
-                    .min(block.reservation.len());
-                if wanted > block.committed {
-                    self.config.commit(&block.reservation, block.committed, wanted - block.committed)?;
-                    block.committed = wanted;
-                    self.committed_end.set(base + wanted);
-                }
+            if end <= base + block.region.reserved() {
+                let step = self.config.step(&block.region);
+                block.region.commit_to(OP, end - base, step)?;
+                self.committed_end.set(base + block.region.committed());
                 self.position.set(end);
-                return NonNull::new(block.reservation.as_ptr().wrapping_add(start - base)).ok_or(Error::new(
-                    ErrorKind::Os,
-                    OP,
-                    "null block",
-                ));
+                // SAFETY: `start` lies in the block's committed range, so it is not null.
+                return Ok(unsafe { NonNull::new_unchecked(self.base.get().with_addr(start)) });
             }
         }
         // Chain a new block at least as large as the request.
-        let reserved: usize = blocks.iter().map(|b| b.reservation.len()).sum();
-        let block = self.config.reserve_block(OP, size, with_slack, reserved)?;
-        let first_commit = crate::align_up(with_slack, self.config.commit_step).unwrap_or(usize::MAX).min(block.len());
-        self.config.commit(&block, 0, first_commit)?;
+        let reserved: usize = blocks.iter().map(|b| b.region.reserved()).sum();
         blocks.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, OP, "no heap memory for block list"))?;
+        let region = self.config.new_block(OP, size, with_slack, reserved)?;
         let allocated_before = self.allocated_bytes();
-        let base = block.as_ptr();
-        blocks.push(Block { reservation: block, committed: first_commit, allocated_before });
+        let base = region.base();
+        let committed = region.committed();
+        blocks.push(Block { region, allocated_before });
         self.allocated_before.set(allocated_before);
         self.base.set(base);
         let start = (base as usize + align - 1) & !(align - 1);
-        self.committed_end.set(base as usize + first_commit);
+        self.committed_end.set(base as usize + committed);
         self.position.set(start + size);
         NonNull::new(base.wrapping_add(start - base as usize)).ok_or(Error::new(ErrorKind::Os, OP, "null block"))
     }
@@ -767,7 +768,7 @@ impl Arena {
     /// ```
     pub fn allocated_bytes(&self) -> usize {
         // SAFETY: a short read of the block list; nothing else touches it during this call.
-        let base = unsafe { (*self.blocks.get()).last().map(|b| b.reservation.as_ptr() as usize) };
+        let base = unsafe { (*self.blocks.get()).last().map(Block::base) };
         self.allocated_before.get() + base.map_or(0, |b| self.position.get() - b)
     }
 
@@ -780,7 +781,7 @@ impl Arena {
     /// ```
     pub fn committed_bytes(&self) -> usize {
         // SAFETY: a short read of the block list; nothing else touches it during this call.
-        unsafe { (*self.blocks.get()).iter().map(|b| b.committed).sum() }
+        unsafe { (*self.blocks.get()).iter().map(|b| b.region.committed()).sum() }
     }
 
     /// Bytes of address space reserved in all blocks.
@@ -792,37 +793,44 @@ impl Arena {
     /// ```
     pub fn reserved_bytes(&self) -> usize {
         // SAFETY: a short read of the block list; nothing else touches it during this call.
-        unsafe { (*self.blocks.get()).iter().map(|b| b.reservation.len()).sum() }
+        unsafe { (*self.blocks.get()).iter().map(|b| b.region.reserved()).sum() }
     }
 
-    /// Frees everything: rewinds to the start of the first block, releases every chained
-    /// block, and decommits what exceeds [`retain_bytes`](ArenaBuilder::retain_bytes) of the
-    /// first block, so RSS and commit charge really drop.
+    /// Frees everything: rewinds to the start of the first block, gives every chained block
+    /// back (to the warm cache), and keeps committed only what the next round is likely to
+    /// need, decommitting the rest so RSS and commit charge really drop.
+    ///
+    /// By default it keeps the most that any of the last four rounds (this one included)
+    /// allocated, rounded up to 64 KiB: a loop whose rounds need about the same memory never
+    /// faults a page in again (as bumpalo, which keeps its last chunk), and a one-off spike is
+    /// returned within four resets. That is also the RSS a reset leaves behind: up to the
+    /// largest of the last four rounds. [`retain_bytes`](ArenaBuilder::retain_bytes) sets a
+    /// fixed amount instead (`0` returns everything at each reset).
     ///
     /// ```
     /// let mut arena = vmem::Arena::new();
     /// arena.alloc_slice_fill_with(1 << 20, |_| 0u8);
     /// arena.reset();
     /// assert_eq!(arena.allocated_bytes(), 0);
-    /// assert_eq!(arena.committed_bytes(), 0);
+    /// assert_eq!(arena.committed_bytes(), 1 << 20); // kept for the next round
+    /// for _ in 0..4 {
+    ///     arena.alloc(1u8); // four small rounds
+    ///     arena.reset();
+    /// }
+    /// assert_eq!(arena.committed_bytes(), 64 << 10); // the spike is gone
     /// ```
     pub fn reset(&mut self) {
-        let retain = self.config.retain_bytes;
+        let keep = self.history.keep(self.allocated_bytes(), &self.config);
         let blocks = self.blocks.get_mut();
         blocks.truncate(1);
         if let Some(first) = blocks.first_mut() {
-            let keep = retain.min(first.committed);
-            if first.committed > keep {
-                // Decommit cannot fail for a range we committed; if it ever did, keeping the
-                // memory committed is still correct.
-                if first.reservation.decommit(keep, first.committed - keep).is_ok() {
-                    first.committed = keep;
-                }
-            }
-            let base = first.reservation.as_ptr();
+            // Decommit cannot fail for a range we committed; if it ever did, keeping the
+            // memory committed is still correct.
+            let _ = first.region.decommit_from(keep);
+            let base = first.region.base();
             self.base.set(base);
             self.position.set(base as usize);
-            self.committed_end.set(base as usize + first.committed);
+            self.committed_end.set(base as usize + first.region.committed());
         }
         self.allocated_before.set(0);
     }
@@ -871,8 +879,8 @@ impl Arena {
             // Taken before the first allocation: rewind to the very start.
             return {
                 if let Some(first) = blocks.first() {
-                    let base = first.reservation.as_ptr();
-                    let committed = first.committed;
+                    let base = first.region.base();
+                    let committed = first.region.committed();
                     blocks.truncate(1);
                     self.base.set(base);
                     self.position.set(base as usize);
@@ -884,9 +892,9 @@ impl Arena {
         }
         let stale = || Error::new(ErrorKind::InvalidArgument, OP, "the checkpoint is stale (after a rewind or reset)");
         let Some(block) = blocks.get(checkpoint.block) else { return Err(stale()) };
-        let base_ptr = block.reservation.as_ptr();
+        let base_ptr = block.region.base();
         let base = base_ptr as usize;
-        let in_block = checkpoint.position >= base && checkpoint.position <= base + block.committed;
+        let in_block = checkpoint.position >= base && checkpoint.position <= base + block.region.committed();
         // Positions are always multiples of `MIN_ALIGN` (the fast path relies on it), and
         // the bytes allocated before a block are fixed while it lives: anything else was
         // not made by `checkpoint` (see `Checkpoint::from_words`).
@@ -896,7 +904,7 @@ impl Arena {
         if !in_block || !behind || !aligned || !before_matches {
             return Err(stale());
         }
-        let committed = block.committed;
+        let committed = block.region.committed();
         blocks.truncate(checkpoint.block + 1);
         self.base.set(base_ptr);
         self.position.set(checkpoint.position);
@@ -995,15 +1003,12 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
             // SAFETY: a short access to the block list; no reference into it is held.
             let blocks = unsafe { &mut *self.blocks.get() };
             if let Some(block) = blocks.last_mut() {
-                let base = block.reservation.as_ptr() as usize;
+                let base = block.base();
                 let end = address + padded(new.size());
-                if end <= base + block.reservation.len() {
-                    let wanted = crate::align_up(end - base, self.config.commit_step)
-                        .unwrap_or(usize::MAX)
-                        .min(block.reservation.len());
-                    if self.config.commit(&block.reservation, block.committed, wanted - block.committed).is_ok() {
-                        block.committed = wanted;
-                        self.committed_end.set(base + wanted);
+                if end <= base + block.region.reserved() {
+                    let step = self.config.step(&block.region);
+                    if block.region.commit_to("Arena::grow", end - base, step).is_ok() {
+                        self.committed_end.set(base + block.region.committed());
                         self.position.set(end);
                         return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
                     }

@@ -69,16 +69,13 @@ use core::panic::RefUnwindSafe;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
-use crate::{Error, ErrorKind, Reservation, Result};
+use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
+use crate::{Error, ErrorKind, Result};
 
-/// The address space [`ConcurrentVec::new`] reserves: 64 GiB on 64-bit systems, 256 MiB on
-/// 32-bit ones.
-const DEFAULT_BYTES: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 << 20 };
-/// Below this, [`ConcurrentVec::new`] stops halving its reservation when address space is
-/// short.
-const MIN_FALLBACK_BYTES: usize = 4 << 20;
-/// The smallest and largest commit steps, in bytes of values.
-const MIN_STEP_BYTES: usize = 1 << 20;
+/// The smallest and largest commit steps, in bytes of values: small at first, because a
+/// step of memory from the warm cache has its flags zeroed (it may hold anything), then
+/// doubling.
+const MIN_STEP_BYTES: usize = 64 << 10;
 const MAX_STEP_BYTES: usize = 64 << 20;
 
 /// Keeps a hot atomic on a cache line of its own.
@@ -140,20 +137,26 @@ pub struct ConcurrentVec<T> {
 
 /// The slow path's bookkeeping.
 struct State {
-    /// `None` before the first push of [`ConcurrentVec::new`], or for a zero capacity.
-    reservation: Option<Reservation>,
-    /// Where the flags start in the reservation.
-    flags_offset: usize,
-    /// Committed bytes of values and of flags.
-    value_bytes: usize,
-    flag_bytes: usize,
+    /// The values (never reserved for zero-sized `T`) and the flags (whole flag blocks),
+    /// reserved by the first push of [`ConcurrentVec::new`], never for a zero capacity. The
+    /// committed flags always cover `committed` slots and are zero where not published.
+    values: GrowRegion,
+    flags: GrowRegion,
     /// Why `limit` is below `max_capacity`, if it is.
     failure: Option<Error>,
 }
 
 impl State {
-    const UNRESERVED: State =
-        State { reservation: None, flags_offset: 0, value_bytes: 0, flag_bytes: 0, failure: None };
+    /// Regions for at most `max` elements of `T` (sizes saturate: a size too large for any
+    /// address space fails when reserved).
+    const fn unreserved<T>(max: usize) -> State {
+        let flag_bytes = max.saturating_add(FLAG_BLOCK - 1) & !(FLAG_BLOCK - 1);
+        State {
+            values: GrowRegion::new(max.saturating_mul(mem::size_of::<T>()), mem::align_of::<T>(), CommitMode::DEFAULT),
+            flags: GrowRegion::new(flag_bytes, 1, CommitMode::DEFAULT),
+            failure: None,
+        }
+    }
 }
 
 // SAFETY: the vector owns its elements; moving it moves them (`T: Send`). The reservation
@@ -197,8 +200,8 @@ impl<T> ConcurrentVec<T> {
     /// assert_eq!(NAMES[i], "first");
     /// ```
     pub const fn new() -> Self {
-        let per_element = mem::size_of::<T>() + 1;
-        Self::with_state(DEFAULT_BYTES / per_element, State::UNRESERVED)
+        let max = DEFAULT_RESERVE_BYTES / (mem::size_of::<T>() + 1);
+        Self::with_state(max, State::unreserved::<T>(max))
     }
 
     const fn with_state(max_capacity: usize, state: State) -> Self {
@@ -230,17 +233,20 @@ impl<T> ConcurrentVec<T> {
     /// # Ok::<(), vmem::Error>(())
     /// ```
     pub fn with_max_capacity(max_capacity: usize) -> Result<Self> {
+        const OP: &str = "ConcurrentVec::with_max_capacity";
         if max_capacity == 0 {
-            return Ok(Self::with_state(0, State::UNRESERVED));
+            return Ok(Self::with_state(0, State::unreserved::<T>(0)));
         }
-        let (reservation, flags_offset) = reserve::<T>("ConcurrentVec::with_max_capacity", max_capacity)?;
-        let values = values_ptr::<T>(&reservation);
-        let flags = reservation.as_ptr().wrapping_add(flags_offset).cast::<AtomicU8>();
-        let state =
-            State { reservation: Some(reservation), flags_offset, value_bytes: 0, flag_bytes: 0, failure: None };
-        let vec = Self::with_state(max_capacity, state);
-        vec.values.store(values, Ordering::Relaxed);
-        vec.flags.store(flags, Ordering::Relaxed);
+        let (value_bytes, flag_bytes) = region_bytes::<T>(OP, max_capacity)?;
+        let mut vec = Self::with_state(max_capacity, State::unreserved::<T>(max_capacity));
+        let state = vec.state.get_mut();
+        if value_bytes > 0 {
+            state.values.reserve(OP, value_bytes)?;
+        }
+        state.flags.reserve(OP, flag_bytes)?;
+        let (values, flags) = pointers::<T>(state);
+        *vec.values.get_mut() = values;
+        *vec.flags.get_mut() = flags;
         Ok(vec)
     }
 
@@ -354,7 +360,7 @@ impl<T> ConcurrentVec<T> {
                 return Err(err);
             }
         }
-        if state.reservation.is_none() {
+        if !state.flags.is_reserved() {
             match self.reserve_lazily(state) {
                 Ok(max) if index < max => {}
                 Ok(max) => return Err(full_error(max)),
@@ -381,26 +387,21 @@ impl<T> ConcurrentVec<T> {
         }
     }
 
-    /// Makes the reservation [`new`](ConcurrentVec::new) put off, halving it while address
-    /// space is short. Returns the maximum capacity.
+    /// Makes the reservations [`new`](ConcurrentVec::new) put off (smaller where address
+    /// space is short). Returns the maximum capacity.
     fn reserve_lazily(&self, state: &mut State) -> Result<usize> {
+        const OP: &str = "ConcurrentVec::push";
         let mut max = self.max_capacity.load(Ordering::Relaxed);
-        let (reservation, flags_offset) = loop {
-            match reserve::<T>("ConcurrentVec::push", max) {
-                Ok(parts) => break parts,
-                Err(err)
-                    if err.kind() == ErrorKind::OutOfAddressSpace
-                        && (max / 2).saturating_mul(mem::size_of::<T>() + 1) >= MIN_FALLBACK_BYTES =>
-                {
-                    max /= 2;
-                }
-                Err(err) => return Err(err),
-            }
-        };
-        self.values.store(values_ptr::<T>(&reservation), Ordering::Relaxed);
-        self.flags.store(reservation.as_ptr().wrapping_add(flags_offset).cast(), Ordering::Relaxed);
-        state.reservation = Some(reservation);
-        state.flags_offset = flags_offset;
+        let size = mem::size_of::<T>();
+        if size > 0 {
+            state.values.reserve(OP, size)?;
+            max = max.min(state.values.reserved() / size);
+        }
+        state.flags.reserve(OP, FLAG_BLOCK)?;
+        max = max.min(state.flags.reserved());
+        let (values, flags) = pointers::<T>(state);
+        self.values.store(values, Ordering::Relaxed);
+        self.flags.store(flags, Ordering::Relaxed);
         self.max_capacity.store(max, Ordering::Relaxed);
         self.limit.store(max, Ordering::Relaxed);
         Ok(max)
@@ -409,40 +410,36 @@ impl<T> ConcurrentVec<T> {
     /// Commits values and flags for at least slots `[0, index]`, plus a step ahead when
     /// the OS allows it.
     fn commit_to(&self, state: &mut State, index: usize) -> Result<()> {
-        let max = self.max_capacity.load(Ordering::Relaxed);
-        let step_bytes = (state.value_bytes.max(state.flag_bytes) / 2).clamp(MIN_STEP_BYTES, MAX_STEP_BYTES);
-        let committed = self.committed.load(Ordering::Relaxed);
-        let ahead = (index + 1).max(committed.saturating_add(step_bytes / mem::size_of::<T>().max(1))).min(max);
-        match self.commit_slots(state, ahead) {
-            Err(_) if ahead > index + 1 => self.commit_slots(state, index + 1),
-            result => result,
-        }
-    }
-
-    /// Commits values and flags for slots `[0, wanted)`, `wanted <= max_capacity`.
-    fn commit_slots(&self, state: &mut State, wanted: usize) -> Result<()> {
+        const OP: &str = "ConcurrentVec::push";
         let size = mem::size_of::<T>();
         let max = self.max_capacity.load(Ordering::Relaxed);
-        let page = crate::page_size();
-        let Some(reservation) = state.reservation.as_ref() else {
-            return Err(full_error(max));
+        let wanted = index + 1;
+        // Values first (a step ahead, or exactly what is needed if the OS refuses that).
+        // Neither product overflows: `wanted <= max`, and the regions hold `max` of each.
+        let (slots, flag_step) = if size == 0 {
+            // No values: the flags alone grow, by the same doubling steps.
+            (wanted, state.flags.doubling_step(MIN_STEP_BYTES, MAX_STEP_BYTES))
+        } else {
+            let step = state.values.doubling_step(MIN_STEP_BYTES, MAX_STEP_BYTES);
+            state.values.commit_to(OP, wanted * size, step)?;
+            ((state.values.committed() / size).min(max), 0)
         };
-        // Neither sum overflows: the reservation holds `max` values and `max` flags, rounded
-        // up to pages and flag blocks.
-        let value_end = align_up(wanted * size, page);
-        if value_end > state.value_bytes {
-            reservation.commit(state.value_bytes, value_end - state.value_bytes)?;
-            state.value_bytes = value_end;
+        // Then the flags of those slots, in whole flag blocks.
+        let before = state.flags.committed();
+        let flags_for = |slots: usize| slots.saturating_add(FLAG_BLOCK - 1) & !(FLAG_BLOCK - 1);
+        state.flags.commit_to(OP, flags_for(slots).min(state.flags.reserved()), flag_step)?;
+        let after = state.flags.committed();
+        // Memory from the warm cache may hold anything: zero its flags before they count.
+        let dirty_end = state.flags.dirty().min(after);
+        if dirty_end > before {
+            // SAFETY: `[before, dirty_end)` is committed and writable in the flags region, and
+            // no reader looks past `committed`, which has not been raised over it yet.
+            unsafe { ptr::write_bytes(state.flags.base().add(before), 0, dirty_end - before) };
         }
-        // Whole flag blocks: a slot's flag may lie anywhere in its block.
-        let flag_end = align_up(wanted, page.max(FLAG_BLOCK)).min(reservation.len() - state.flags_offset);
-        if flag_end > state.flag_bytes {
-            reservation.commit(state.flags_offset + state.flag_bytes, flag_end - state.flag_bytes)?;
-            state.flag_bytes = flag_end;
-        }
-        let by_values = state.value_bytes.checked_div(size).unwrap_or(usize::MAX);
-        let now = by_values.min(state.flag_bytes).min(max);
-        // Release: a thread that sees the new `committed` also sees the commit and pointers.
+        let by_values = if size == 0 { usize::MAX } else { slots };
+        let now = by_values.min(after).min(max);
+        // Release: a thread that sees the new `committed` also sees the commit, the zeroed
+        // flags and the pointers.
         self.committed.store(now, Ordering::Release);
         Ok(())
     }
@@ -608,7 +605,7 @@ impl<T> ConcurrentVec<T> {
         if len > 0 {
             // SAFETY: the flag blocks holding the first `len` flags are committed; no one else
             // looks at them.
-            unsafe { ptr::write_bytes(*self.flags.get_mut(), 0, align_up(len, FLAG_BLOCK)) };
+            unsafe { ptr::write_bytes(*self.flags.get_mut(), 0, len.next_multiple_of(FLAG_BLOCK)) };
         }
         let elements = ptr::slice_from_raw_parts_mut(*self.values.get_mut(), len);
         *self.next.0.get_mut() = 0;
@@ -637,33 +634,19 @@ fn flag_position(index: usize) -> usize {
     (index & !(FLAG_BLOCK - 1)) | ((index & 63) << 6) | ((index >> 6) & 63)
 }
 
-/// Rounds `n` up to a multiple of `page`, for sizes known to fit in a reservation.
-fn align_up(n: usize, page: usize) -> usize {
-    (n + page - 1) & !(page - 1)
-}
-
-/// Reserves room for `max` values of `T` and `max` flags (in whole flag blocks); returns the
-/// reservation and the offset of the flags.
-fn reserve<T>(operation: &'static str, max: usize) -> Result<(Reservation, usize)> {
+/// The bytes of `max` values of `T` and of their flags (whole flag blocks), checked.
+fn region_bytes<T>(operation: &'static str, max: usize) -> Result<(usize, usize)> {
     let overflow =
         || Error::new(ErrorKind::InvalidArgument, operation, "the maximum capacity in bytes overflows usize");
     let value_bytes = max.checked_mul(mem::size_of::<T>()).ok_or_else(overflow)?;
-    let flags_offset = crate::align_up(value_bytes, crate::page_size()).map_err(|_| overflow())?;
     let flag_bytes = max.checked_add(FLAG_BLOCK - 1).ok_or_else(overflow)? & !(FLAG_BLOCK - 1);
-    let total = flags_offset.checked_add(flag_bytes).ok_or_else(overflow)?;
-    let align = mem::align_of::<T>();
-    let reservation =
-        if align > crate::page_size() { Reservation::with_alignment(total, align)? } else { Reservation::new(total)? };
-    Ok((reservation, flags_offset))
+    Ok((value_bytes, flag_bytes))
 }
 
-/// The first value of a reservation from [`reserve`].
-fn values_ptr<T>(reservation: &Reservation) -> *mut T {
-    if mem::size_of::<T>() == 0 {
-        NonNull::dangling().as_ptr()
-    } else {
-        reservation.as_ptr().cast()
-    }
+/// The first value (dangling for zero-sized `T`) and the first flag of reserved regions.
+fn pointers<T>(state: &State) -> (*mut T, *mut AtomicU8) {
+    let values = if mem::size_of::<T>() == 0 { NonNull::dangling().as_ptr() } else { state.values.base().cast() };
+    (values, state.flags.base().cast())
 }
 
 fn full_error(max: usize) -> Error {
@@ -846,7 +829,7 @@ impl<'a, T> IntoIterator for &'a mut ConcurrentVec<T> {
 /// ```
 pub struct ConcurrentVecIntoIter<T> {
     /// Keeps the memory mapped until the iterator is dropped.
-    _reservation: Option<Reservation>,
+    _values: GrowRegion,
     values: *mut T,
     /// The elements not yet yielded are `[front, back)`.
     front: usize,
@@ -865,10 +848,11 @@ impl<T> IntoIterator for ConcurrentVec<T> {
     fn into_iter(mut self) -> ConcurrentVecIntoIter<T> {
         let back = self.len_mut();
         let values = *self.values.get_mut();
-        let reservation = self.state.get_mut().reservation.take();
+        let state = self.state.get_mut();
+        let values_region = mem::replace(&mut state.values, GrowRegion::new(0, 1, CommitMode::DEFAULT));
         // The vector now owns nothing: its drop does nothing.
         *self.next.0.get_mut() = 0;
-        ConcurrentVecIntoIter { _reservation: reservation, values, front: 0, back }
+        ConcurrentVecIntoIter { _values: values_region, values, front: 0, back }
     }
 }
 

@@ -61,13 +61,9 @@ use core::num::NonZeroU32;
 use core::ops::{Index, IndexMut};
 use core::ptr::NonNull;
 
-use crate::page::page_round_up;
-use crate::{Error, ErrorKind, Reservation, Result};
+use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
+use crate::{Error, ErrorKind, Result};
 
-/// The address space [`Pool::new`] reserves: 64 GiB on 64-bit systems, 256 MiB on 32-bit ones.
-const DEFAULT_BYTES: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 << 20 };
-/// Below this, [`Pool::new`] stops halving its reservation when address space is short.
-const MIN_FALLBACK_BYTES: usize = 4 << 20;
 /// The smallest and largest commit steps, in bytes.
 const MIN_STEP_BYTES: usize = 64 << 10;
 const MAX_STEP_BYTES: usize = 64 << 20;
@@ -230,8 +226,10 @@ pub struct Pool<T> {
     /// A pointer rather than a count, so that a push or pop is one add (removal runs are
     /// bound by how many instructions each takes: this measured 3-5% faster).
     free_top: *mut u32,
-    /// Slots from `used` on are vacant, never retired, and taken in order by inserts when
-    /// the free stack is empty. Vacant slots below it are on the free stack, or lost.
+    /// Slots from `used` on have never held a value of this pool (their memory may hold
+    /// anything: a region from the warm cache is not zeroed) and are taken in order by
+    /// inserts when the free stack is empty. `used` never goes down. Vacant slots below it
+    /// are on the free stack, or lost.
     used: usize,
     /// Slots `[0, committed)`, and as many free-stack entries, are committed.
     committed: usize,
@@ -240,8 +238,9 @@ pub struct Pool<T> {
     /// interrupted (until the next `clear`). The pool holds `used - free_len - lost` values.
     lost: usize,
     max_capacity: usize,
-    /// `None` before the first insert of [`Pool::new`], or for a zero capacity.
-    reservation: Option<Reservation>,
+    /// The slots' address space: reserved by the first insert of [`Pool::new`], never for a
+    /// zero capacity.
+    region: GrowRegion,
     _owns: PhantomData<T>,
 }
 
@@ -269,7 +268,7 @@ impl<T> Pool<T> {
     /// assert_eq!(pool.capacity(), 0);
     /// ```
     pub const fn new() -> Self {
-        let max = DEFAULT_BYTES / mem::size_of::<Slot<T>>();
+        let max = DEFAULT_RESERVE_BYTES / mem::size_of::<Slot<T>>();
         Self::empty(if max < NO_SLOT as usize { max } else { NO_SLOT as usize })
     }
 
@@ -281,7 +280,13 @@ impl<T> Pool<T> {
             committed: 0,
             lost: 0,
             max_capacity,
-            reservation: None,
+            // `max_capacity` slots fit in `usize` bytes: `reserve_bytes` checks it before
+            // the region reserves anything.
+            region: GrowRegion::new(
+                max_capacity.saturating_mul(mem::size_of::<Slot<T>>()),
+                mem::align_of::<Slot<T>>(),
+                CommitMode::DEFAULT,
+            ),
             _owns: PhantomData,
         }
     }
@@ -303,9 +308,11 @@ impl<T> Pool<T> {
         if max_capacity == 0 {
             return Ok(Self::empty(0));
         }
-        let reservation = reserve::<T>("Pool::with_max_capacity", max_capacity)?;
+        const OP: &str = "Pool::with_max_capacity";
+        let bytes = reserve_bytes::<T>(OP, max_capacity)?;
         let mut pool = Self::empty(max_capacity);
-        pool.adopt(reservation);
+        pool.region.reserve(OP, bytes)?;
+        pool.adopt();
         Ok(pool)
     }
 
@@ -363,14 +370,13 @@ impl<T> Pool<T> {
             // SAFETY: a committed slot from `used` on: vacant, not retired, not on the free
             // stack.
             let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
-            // Write the value before reading the generation: on a page never touched, a read
-            // first would map the zero page and the write then fault a second time.
+            // Never used by this pool: its generation is 0 (nothing is read: the memory may
+            // hold what a previous owner of the region wrote).
             slot.value = MaybeUninit::new(value);
-            let generation = slot.generation + 1; // even (0 if never used) to odd
-            slot.generation = generation;
+            slot.generation = 1;
             self.used = index + 1;
             // `index < committed <= max_capacity <= u32::MAX`: it fits, and is not `NO_SLOT`.
-            return Ok(Handle::new(index as u32, generation));
+            return Ok(Handle::new(index as u32, 1));
         }
         self.insert_slow(value)
     }
@@ -406,43 +412,24 @@ impl<T> Pool<T> {
             return Err(Error::new(ErrorKind::OutOfMemory, OP, "the pool is at its maximum capacity")
                 .with_limit("max_capacity", self.max_capacity as u64));
         }
-        if self.reservation.is_none() {
-            self.reserve_lazily()?;
-        }
         let size = mem::size_of::<Slot<T>>();
-        let committed_bytes = self.committed * size;
-        let step = (committed_bytes / 2).clamp(MIN_STEP_BYTES, MAX_STEP_BYTES);
-        let ahead = (committed_bytes + step).div_ceil(size).min(self.max_capacity);
+        if !self.region.is_reserved() {
+            // Where address space is short, the region reserves less: the maximum follows.
+            self.region.reserve(OP, size)?;
+            self.max_capacity = self.max_capacity.min(self.region.reserved() / size);
+            self.adopt();
+        }
         // A step ahead if the OS allows it, else just one more slot.
-        self.committed = match self.commit_slots(ahead) {
-            Err(_) if ahead > self.committed + 1 => self.commit_slots(self.committed + 1),
-            result => result,
-        }?;
+        let step = (self.committed * size / 2).clamp(MIN_STEP_BYTES, MAX_STEP_BYTES);
+        self.region.commit_to(OP, (self.committed + 1) * size, step)?;
+        self.committed = (self.region.committed() / size).min(self.max_capacity);
         Ok(())
     }
 
-    /// Commits the slots `[committed, wanted)`, and returns how many slots are committed now
-    /// (`wanted`, or more up to the end of the last page, at most the maximum capacity).
-    /// `wanted <= max_capacity`.
-    fn commit_slots(&self, wanted: usize) -> Result<usize> {
-        let Some(reservation) = self.reservation.as_ref() else {
-            return Err(Error::new(ErrorKind::OutOfMemory, "Pool::insert", "the pool has no memory"));
-        };
-        let size = mem::size_of::<Slot<T>>();
-        // The slots fit in the reservation, so rounding their end up to a page does too.
-        let (from, to) = (page_round_up(self.committed * size), page_round_up(wanted * size));
-        if to > from {
-            reservation.commit(from, to - from)?;
-        }
-        Ok((to / size).min(self.max_capacity))
-    }
-
-    /// Takes `reservation`, made by [`reserve`] for `max_capacity` slots, as the pool's
-    /// memory.
-    fn adopt(&mut self, reservation: Reservation) {
-        self.slots = reservation.as_non_null().cast();
+    /// Points the slots at the region's memory, once it is reserved.
+    fn adopt(&mut self) {
+        self.slots = NonNull::new(self.region.base().cast()).unwrap_or(NonNull::dangling());
         self.free_top = self.stack_base();
-        self.reservation = Some(reservation);
     }
 
     /// Where the first entry of the free stack lives: slot 0's `stacked` field (the stack is
@@ -476,28 +463,6 @@ impl<T> Pool<T> {
     #[inline(always)]
     fn free_len(&self) -> usize {
         (self.free_top.addr() - self.stack_base().addr()) / mem::size_of::<Slot<T>>()
-    }
-
-    /// Makes the reservation [`new`](Pool::new) put off, halving it while address space is
-    /// short.
-    fn reserve_lazily(&mut self) -> Result<()> {
-        let size = mem::size_of::<Slot<T>>();
-        let mut max = self.max_capacity;
-        let reservation = loop {
-            match reserve::<T>("Pool::insert", max) {
-                Ok(reservation) => break reservation,
-                Err(err)
-                    if err.kind() == ErrorKind::OutOfAddressSpace
-                        && (max / 2).saturating_mul(size) >= MIN_FALLBACK_BYTES =>
-                {
-                    max /= 2
-                }
-                Err(err) => return Err(err),
-            }
-        };
-        self.max_capacity = max;
-        self.adopt(reservation);
-        Ok(())
     }
 
     /// The slot `handle` names, if the handle is live.
@@ -715,7 +680,6 @@ impl<T> Pool<T> {
         // Mark each value's slot vacant (and lost) before dropping the value, so that a
         // panicking destructor leaves the pool consistent (the slots cleared so far stay
         // unused until the next `clear`; the values not reached leak).
-        let mut any_retired = false;
         for index in 0..self.used {
             // SAFETY: a committed slot below `used`; no other reference to it is live.
             let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
@@ -727,24 +691,20 @@ impl<T> Pool<T> {
                 self.lost += 1;
                 drop(value);
             }
-            any_retired |= slot.generation == RETIRED;
         }
         self.free_top = self.stack_base();
         self.lost = 0;
-        if !any_retired {
-            // Every slot is vacant and none retired: take them in order again.
-            self.used = 0;
-        } else {
-            // Retired slots must stay below `used`: stack the others, lowest index on top.
-            for index in (0..self.used).rev() {
-                // SAFETY: as above.
-                if unsafe { (*self.slots.as_ptr().add(index)).generation } == RETIRED {
-                    self.lost += 1;
-                } else {
-                    // SAFETY: one entry per slot below `used`, this one not pushed yet: fewer
-                    // than `used <= committed` entries before this push.
-                    unsafe { self.push_free(index as u32) };
-                }
+        // Stack every vacant slot, lowest index on top, so inserts fill them from the lowest
+        // index up, as in a fresh pool. (`used` stays: the slots past it were never used, and
+        // their memory is not known to hold a generation.) Retired slots stay lost.
+        for index in (0..self.used).rev() {
+            // SAFETY: a committed slot below `used`.
+            if unsafe { (*self.slots.as_ptr().add(index)).generation } == RETIRED {
+                self.lost += 1;
+            } else {
+                // SAFETY: one entry per slot below `used`, this one not pushed yet: fewer
+                // than `used <= committed` entries before this push.
+                unsafe { self.push_free(index as u32) };
             }
         }
     }
@@ -757,24 +717,15 @@ const fn stack_base_of<T>(slots: NonNull<Slot<T>>) -> *mut u32 {
     slots.as_ptr().cast::<u8>().wrapping_add(mem::offset_of!(Slot<T>, stacked)).cast()
 }
 
-/// Reserves room for `max` slots of `T`.
-fn reserve<T>(operation: &'static str, max: usize) -> Result<Reservation> {
+/// The bytes of `max` slots of `T`, checked: at most `u32::MAX` slots, a size that fits.
+fn reserve_bytes<T>(operation: &'static str, max: usize) -> Result<usize> {
     if max > NO_SLOT as usize {
         return Err(Error::new(ErrorKind::InvalidArgument, operation, "a pool holds at most u32::MAX values")
             .with_limit("maximum capacity", NO_SLOT as u64));
     }
-    let bytes = max
-        .checked_mul(mem::size_of::<Slot<T>>())
-        .and_then(|slots| crate::align_up(slots, crate::page_size()).ok())
-        .ok_or_else(|| {
-            Error::new(ErrorKind::InvalidArgument, operation, "the maximum capacity in bytes overflows usize")
-        })?;
-    let align = mem::align_of::<Slot<T>>();
-    if align > crate::page_size() {
-        Reservation::with_alignment(bytes, align)
-    } else {
-        Reservation::new(bytes)
-    }
+    max.checked_mul(mem::size_of::<Slot<T>>())
+        .filter(|&bytes| bytes <= isize::MAX as usize)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, operation, "the maximum capacity in bytes overflows"))
 }
 
 /// How many free-stack entries (slots) ahead of its top [`Pool::remove`] prefetches: two

@@ -1,4 +1,4 @@
-//! The crate's one lock: a mutual-exclusion cell for slow paths.
+//! The crate's locks: a mutual-exclusion cell for slow paths, and the spin lock under it.
 //!
 //! With `std` it is `std::sync::Mutex` (a futex that spins briefly, then sleeps), so a thread
 //! that waits while another makes a long system call (a prefault of a large range, a commit)
@@ -13,7 +13,7 @@ pub(crate) struct Lock<T> {
     #[cfg(feature = "std")]
     inner: std::sync::Mutex<T>,
     #[cfg(not(feature = "std"))]
-    inner: spin::SpinLock<T>,
+    inner: SpinLock<T>,
 }
 
 /// Holds a [`Lock`]; releases it on drop.
@@ -21,7 +21,7 @@ pub(crate) struct LockGuard<'a, T> {
     #[cfg(feature = "std")]
     inner: std::sync::MutexGuard<'a, T>,
     #[cfg(not(feature = "std"))]
-    inner: spin::SpinGuard<'a, T>,
+    inner: SpinGuard<'a, T>,
 }
 
 impl<T> Lock<T> {
@@ -30,7 +30,7 @@ impl<T> Lock<T> {
             #[cfg(feature = "std")]
             inner: std::sync::Mutex::new(value),
             #[cfg(not(feature = "std"))]
-            inner: spin::SpinLock::new(value),
+            inner: SpinLock::new(value),
         }
     }
 
@@ -57,7 +57,13 @@ impl<T> DerefMut for LockGuard<'_, T> {
     }
 }
 
+pub(crate) use spin::SpinLock;
 #[cfg(not(feature = "std"))]
+use spin::SpinGuard;
+
+/// A spin lock whose lock word the crate controls: the warm cache needs one, so that a
+/// child process can take over a lock that a thread of its parent held at `fork` (that
+/// thread does not exist in the child, so it would never be released).
 mod spin {
     use core::cell::UnsafeCell;
     use core::ops::{Deref, DerefMut};
@@ -67,6 +73,9 @@ mod spin {
         locked: AtomicBool,
         value: UnsafeCell<T>,
     }
+
+    #[cfg(feature = "std")]
+    const SPINS_BEFORE_YIELD: u32 = 64;
 
     // SAFETY: the value is only reached through a guard, and only one guard exists at a
     // time (the `locked` flag, taken with Acquire and released with Release), so sharing
@@ -83,12 +92,44 @@ mod spin {
         }
 
         pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
+            #[cfg(feature = "std")]
+            let mut spins = 0u32;
             while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
                 while self.locked.load(Ordering::Relaxed) {
+                    #[cfg(feature = "std")]
+                    {
+                        spins += 1;
+                        if spins > SPINS_BEFORE_YIELD {
+                            std::thread::yield_now();
+                            continue;
+                        }
+                    }
                     core::hint::spin_loop();
                 }
             }
             SpinGuard(self)
+        }
+
+        /// Takes the lock if it is free.
+        #[allow(dead_code)] // only some configurations use it
+        pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+            self.locked
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+                .then_some(SpinGuard(self))
+        }
+
+        /// In a child process right after `fork`, where only the forking thread exists: if
+        /// the lock was held (by a thread that is gone), releases it and hands out the value
+        /// with `held = true`, so the caller can discard state that may be half-changed.
+        ///
+        /// # Safety
+        /// Only one thread may exist in the process, and it must not hold a guard of this
+        /// lock.
+        #[allow(dead_code)] // only Unix with `std` forks
+        pub(crate) unsafe fn after_fork(&self) -> (SpinGuard<'_, T>, bool) {
+            let held = self.locked.swap(true, Ordering::Acquire);
+            (SpinGuard(self), held)
         }
     }
 

@@ -32,27 +32,46 @@ use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
-use crate::arena::{alloc_failed, Config};
-use crate::{Error, ErrorKind, Reservation, Result};
+use crate::arena::{alloc_failed, Config, ResetHistory};
+use crate::region::GrowRegion;
+use crate::sync::Lock;
+use crate::{Error, ErrorKind, Result};
 
-/// One block: its reservation and two atomics, the bump position and the committed end.
+/// One block: its base, two atomics (the bump position and the committed end), and its
+/// region, which only the slow path touches.
 struct SyncBlock {
-    reservation: Reservation,
+    /// The first byte of the block (fixed): the provenance of every pointer handed out.
+    base: *mut u8,
+    /// The block's reserved bytes (fixed).
+    reserved: usize,
     /// The next free address.
     position: AtomicUsize,
     /// One past the last committed address. Only grows while the block is in use.
     committed_end: AtomicUsize,
+    /// Touched only under the arena's lock or through `&mut SyncArena`.
+    region: UnsafeCell<GrowRegion>,
 }
 
 impl SyncBlock {
     fn base(&self) -> usize {
-        self.reservation.as_ptr() as usize
+        self.base as usize
     }
 
     fn committed(&self) -> usize {
         self.committed_end.load(Ordering::Acquire) - self.base()
+    }
+
+    /// The block's region.
+    ///
+    /// # Safety
+    /// The caller holds the arena's lock, or has `&mut` access to the arena.
+    #[allow(clippy::mut_from_ref)] // exclusive by the lock, as the caller promises
+    unsafe fn region(&self) -> &mut GrowRegion {
+        // SAFETY: the caller's promise: no other access to the region exists meanwhile
+        // (the fast path reads only `base`, `position` and `committed_end`).
+        unsafe { &mut *self.region.get() }
     }
 }
 
@@ -64,8 +83,10 @@ pub struct SyncArena {
     /// Boxed so that `current` stays valid when the vector reallocates.
     #[allow(clippy::vec_box)]
     blocks: UnsafeCell<Vec<Box<SyncBlock>>>,
-    lock: AtomicBool,
+    lock: Lock<()>,
     config: Config,
+    /// What recent rounds needed, for `reset`.
+    history: ResetHistory,
     /// Identifies this arena (and its state since the last reset) to the per-thread chunks:
     /// unique for the life of the process, changed by `reset`.
     #[cfg(feature = "std")]
@@ -114,15 +135,6 @@ impl Default for SyncArena {
     }
 }
 
-/// Holds the slow-path lock; releases it on drop.
-struct LockGuard<'a>(&'a AtomicBool);
-
-impl Drop for LockGuard<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
-}
-
 impl SyncArena {
     /// A shared arena with the default settings; reserves nothing until the first
     /// allocation. Use [`Arena::builder`](crate::Arena::builder) and
@@ -140,27 +152,16 @@ impl SyncArena {
         SyncArena {
             current: AtomicPtr::new(ptr::null_mut()),
             blocks: UnsafeCell::new(Vec::new()),
-            lock: AtomicBool::new(false),
+            lock: Lock::new(()),
             config,
+            history: ResetHistory::default(),
             #[cfg(feature = "std")]
             key: crate::arena::NEXT_ARENA_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
-    fn lock(&self) -> LockGuard<'_> {
-        let mut spins = 0u32;
-        while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            spins += 1;
-            if spins < 64 {
-                core::hint::spin_loop();
-            } else {
-                #[cfg(feature = "std")]
-                std::thread::yield_now();
-                #[cfg(not(feature = "std"))]
-                core::hint::spin_loop();
-            }
-        }
-        LockGuard(&self.lock)
+    fn lock(&self) -> crate::sync::LockGuard<'_, ()> {
+        self.lock.lock()
     }
 
     /// Tries to bump `block`'s position for `size` bytes aligned to `align`.
@@ -213,14 +214,14 @@ impl SyncArena {
                 return match Self::bump_once(block, size, align) {
                     Some(start) => {
                         // SAFETY: `start` lies in the block's committed range: non-null.
-                        Ok(unsafe { NonNull::new_unchecked(block.reservation.as_ptr().with_addr(start)) })
+                        Ok(unsafe { NonNull::new_unchecked(block.base.with_addr(start)) })
                     }
                     None => self.alloc_local_chunk(size, align),
                 };
             }
             if let Some(start) = Self::bump(block, size, align) {
                 // SAFETY: `start` lies in the block's committed range, so it is non-null.
-                return Ok(unsafe { NonNull::new_unchecked(block.reservation.as_ptr().with_addr(start)) });
+                return Ok(unsafe { NonNull::new_unchecked(block.base.with_addr(start)) });
             }
         }
         self.alloc_slow(size, align)
@@ -273,7 +274,7 @@ impl SyncArena {
             // SAFETY: blocks stay alive and in place until `&mut self` drops them.
             current if !current.is_null() => match Self::bump(unsafe { &*current }, local::CHUNK, 64) {
                 // SAFETY: `start` lies in the block's committed range, so it is non-null.
-                Some(start) => Ok(unsafe { NonNull::new_unchecked((*current).reservation.as_ptr().with_addr(start)) }),
+                Some(start) => Ok(unsafe { NonNull::new_unchecked((*current).base.with_addr(start)) }),
                 None => self.alloc_slow(chunk_layout.size(), chunk_layout.align()),
             },
             _ => self.alloc_slow(chunk_layout.size(), chunk_layout.align()),
@@ -311,45 +312,43 @@ impl SyncArena {
         if let Some(block) = blocks.last() {
             // Another thread may have made room meanwhile.
             if let Some(start) = Self::bump(block, size, align) {
-                return NonNull::new(block.reservation.as_ptr().with_addr(start)).ok_or_else(too_large);
+                return NonNull::new(block.base.with_addr(start)).ok_or_else(too_large);
             }
             // Commit enough for this request, and bump under the lock (others may still bump
             // lock-free; the CAS loop in `bump` settles who gets what).
             let base = block.base();
-            let len = block.reservation.len();
+            // SAFETY: we hold the lock.
+            let region = unsafe { block.region() };
             let position = block.position.load(Ordering::Relaxed);
             let start = position.checked_add(align - 1).ok_or_else(too_large)? & !(align - 1);
             let end = start.checked_add(size).ok_or_else(too_large)?;
-            if end <= base + len {
-                let committed = block.committed();
-                let wanted = crate::align_up(end - base, self.config.commit_step).unwrap_or(usize::MAX).min(len);
-                if wanted > committed {
-                    self.config.commit(&block.reservation, committed, wanted - committed)?;
-                    block.committed_end.store(base + wanted, Ordering::Release);
-                }
+            if end <= base + region.reserved() {
+                let step = self.config.step(region);
+                region.commit_to(OP, end - base, step)?;
+                block.committed_end.store(base + region.committed(), Ordering::Release);
                 if let Some(start) = Self::bump(block, size, align) {
-                    return NonNull::new(block.reservation.as_ptr().with_addr(start)).ok_or_else(too_large);
+                    return NonNull::new(block.base.with_addr(start)).ok_or_else(too_large);
                 }
             }
         }
         // Chain a new block, at least as large as the request.
         let padded = size.checked_add(align - 1).ok_or_else(too_large)?;
-        let reserved: usize = blocks.iter().map(|b| b.reservation.len()).sum();
-        let reservation = self.config.reserve_block(OP, size, padded, reserved)?;
-        let first_commit =
-            crate::align_up(padded, self.config.commit_step).unwrap_or(usize::MAX).min(reservation.len());
-        self.config.commit(&reservation, 0, first_commit)?;
-        let base = reservation.as_ptr() as usize;
+        let reserved: usize = blocks.iter().map(|b| b.reserved).sum();
+        blocks.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, OP, "no heap memory for block list"))?;
+        let region = self.config.new_block(OP, size, padded, reserved)?;
+        let base_ptr = region.base();
+        let base = base_ptr as usize;
         let start = (base + align - 1) & !(align - 1);
         let block = Box::new(SyncBlock {
+            base: base_ptr,
+            reserved: region.reserved(),
             position: AtomicUsize::new(start + size),
-            committed_end: AtomicUsize::new(base + first_commit),
-            reservation,
+            committed_end: AtomicUsize::new(base + region.committed()),
+            region: UnsafeCell::new(region),
         });
-        let result = block.reservation.as_ptr().with_addr(start);
-        blocks.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, OP, "no heap memory for block list"))?;
+        let result = base_ptr.with_addr(start);
         let raw = &*block as *const SyncBlock as *mut SyncBlock;
-        blocks.push(block);
+        blocks.push(block); // room reserved above
         self.current.store(raw, Ordering::Release);
         NonNull::new(result).ok_or_else(too_large)
     }
@@ -540,31 +539,31 @@ impl SyncArena {
     /// assert_eq!(arena.reserved_bytes(), 1 << 24);
     /// ```
     pub fn reserved_bytes(&self) -> usize {
-        self.with_blocks(|blocks| blocks.iter().map(|b| b.reservation.len()).sum())
+        self.with_blocks(|blocks| blocks.iter().map(|b| b.reserved).sum())
     }
 
-    /// Frees everything, as [`Arena::reset`](crate::Arena::reset): releases chained blocks
-    /// and decommits what exceeds `retain_bytes` of the first.
+    /// Frees everything, as [`Arena::reset`](crate::Arena::reset): gives chained blocks
+    /// back and keeps committed what recent rounds needed (or
+    /// [`retain_bytes`](crate::ArenaBuilder::retain_bytes)), decommitting the rest.
     ///
     /// ```
-    /// let mut arena = vmem::SyncArena::new();
+    /// let mut arena = vmem::Arena::builder().retain_bytes(0).build_sync().unwrap();
     /// arena.alloc_slice_fill_with(1 << 20, |_| 1u8);
     /// arena.reset();
     /// assert_eq!((arena.allocated_bytes(), arena.committed_bytes()), (0, 0));
     /// ```
     pub fn reset(&mut self) {
-        let retain = self.config.retain_bytes;
+        let keep = self.history.keep(self.allocated_bytes(), &self.config);
         let blocks = self.blocks.get_mut();
         blocks.truncate(1);
         if let Some(first) = blocks.first_mut() {
             let base = first.base();
-            let committed = first.committed();
-            let keep = retain.min(committed);
-            let mut now = committed;
-            if committed > keep && first.reservation.decommit(keep, committed - keep).is_ok() {
-                now = keep;
-            }
-            *first.committed_end.get_mut() = base + now;
+            let region = first.region.get_mut();
+            // Decommit cannot fail for a range we committed; if it did, the memory would stay
+            // committed, which is still correct.
+            let _ = region.decommit_from(keep);
+            let committed = region.committed();
+            *first.committed_end.get_mut() = base + committed;
             *first.position.get_mut() = base;
             let raw = &mut **first as *mut SyncBlock;
             *self.current.get_mut() = raw;

@@ -73,11 +73,9 @@ use core::ptr::{self, NonNull};
 use core::slice::{self, SliceIndex};
 
 use crate::page::page_round_up;
-use crate::{Error, ErrorKind, Reservation, Result};
+use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
+use crate::{Error, ErrorKind, Result};
 
-/// Address space reserved by [`VirtualVec::new`]: 64 GiB on 64-bit systems, 256 MiB on
-/// 32-bit ones.
-const DEFAULT_MAX_BYTES: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 << 20 };
 /// The smallest commit step.
 const MIN_COMMIT_BYTES: usize = 64 << 10;
 /// From this many bytes of elements on, `push` faults the pages ahead of it in batches.
@@ -85,9 +83,6 @@ const PREFAULT_FROM_BYTES: usize = 256 << 10;
 /// How far ahead `push` faults pages in: at most this much memory is resident beyond the
 /// elements.
 const PREFAULT_BYTES: usize = 128 << 10;
-/// The smallest reservation a lazily reserving vector falls back to when address space is
-/// short (`ulimit -v`).
-const MIN_FALLBACK_BYTES: usize = 4 << 20;
 /// No slice may be larger than this.
 const MAX_SLICE_BYTES: usize = isize::MAX as usize;
 
@@ -149,10 +144,9 @@ pub struct VirtualVec<T> {
     /// The most elements the vector may hold. For sized types, `max_capacity * size_of::<T>()`
     /// never exceeds `isize::MAX`, and once reserved, the reservation holds them all.
     max_capacity: usize,
-    /// Committed bytes from the start of the reservation (a multiple of the page size).
-    committed_bytes: usize,
-    /// The address space, reserved on first growth (never for zero-sized types).
-    reservation: Option<Reservation>,
+    /// The address space, reserved on first growth (never for zero-sized types), and its
+    /// committed bytes.
+    region: GrowRegion,
     /// The vector owns its elements.
     marker: PhantomData<T>,
 }
@@ -185,10 +179,10 @@ impl<T> VirtualVec<T> {
     pub const fn new() -> Self {
         let max_capacity = if Self::IS_ZERO_SIZED {
             usize::MAX
-        } else if Self::ELEMENT_SIZE >= DEFAULT_MAX_BYTES {
+        } else if Self::ELEMENT_SIZE >= DEFAULT_RESERVE_BYTES {
             1
         } else {
-            DEFAULT_MAX_BYTES / Self::ELEMENT_SIZE
+            DEFAULT_RESERVE_BYTES / Self::ELEMENT_SIZE
         };
         Self::unreserved(max_capacity)
     }
@@ -232,9 +226,8 @@ impl<T> VirtualVec<T> {
                 .with_limit("isize::MAX", MAX_SLICE_BYTES as u64))
             }
         };
-        let reservation = Self::reserve_bytes(bytes)?;
-        vec.ptr = reservation.as_non_null().cast();
-        vec.reservation = Some(reservation);
+        vec.region.reserve(OP, bytes)?;
+        vec.ptr = NonNull::new(vec.region.base().cast()).unwrap_or(NonNull::dangling());
         Ok(vec)
     }
 
@@ -246,19 +239,13 @@ impl<T> VirtualVec<T> {
             capacity: if Self::IS_ZERO_SIZED { max_capacity } else { 0 },
             push_limit: if Self::IS_ZERO_SIZED { max_capacity } else { 0 },
             max_capacity,
-            committed_bytes: 0,
-            reservation: None,
+            // `with_max_capacity` checks the size before it reserves.
+            region: GrowRegion::new(
+                if Self::IS_ZERO_SIZED { 0 } else { max_capacity.saturating_mul(Self::ELEMENT_SIZE) },
+                mem::align_of::<T>(),
+                CommitMode::DEFAULT,
+            ),
             marker: PhantomData,
-        }
-    }
-
-    /// Reserves `bytes` of address space aligned for `T`.
-    fn reserve_bytes(bytes: usize) -> Result<Reservation> {
-        let align = mem::align_of::<T>();
-        if align > crate::page_size() {
-            Reservation::with_alignment(bytes, align)
-        } else {
-            Reservation::new(bytes)
         }
     }
 
@@ -323,7 +310,7 @@ impl<T> VirtualVec<T> {
     /// assert_eq!(v.committed_bytes(), 0);
     /// ```
     pub fn committed_bytes(&self) -> usize {
-        self.committed_bytes
+        self.region.committed()
     }
 
     /// Bytes of address space reserved for the vector (0 before the first growth of a vector
@@ -334,7 +321,7 @@ impl<T> VirtualVec<T> {
     /// assert_eq!(v.reserved_bytes(), 8 << 20);
     /// ```
     pub fn reserved_bytes(&self) -> usize {
-        self.reservation.as_ref().map_or(0, Reservation::len)
+        self.region.reserved()
     }
 
     /// The error for a request beyond the maximum capacity.
@@ -358,52 +345,21 @@ impl<T> VirtualVec<T> {
         // Not zero-sized: their capacity is their maximum. So `needed * size` fits in isize.
         let size = Self::ELEMENT_SIZE;
         let needed_bytes = needed * size;
-        let reservation = match self.reservation {
-            Some(ref reservation) => reservation,
-            None => {
-                let reservation = Self::reserve_lazily(self.max_capacity * size, needed_bytes)?;
-                self.max_capacity = self.max_capacity.min(reservation.len() / size);
-                if needed > self.max_capacity {
-                    return Err(Self::exceeds_max(self.max_capacity, operation));
-                }
-                self.ptr = reservation.as_non_null().cast();
-                &*self.reservation.insert(reservation)
-            }
-        };
-        let committed = self.committed_bytes;
-        let reserved = reservation.len();
-        // `needed_bytes <= max_capacity * size <= reserved`, and `needed > capacity` means
-        // `needed_bytes > committed`: both targets lie in `(committed, reserved]`.
-        let exact = page_round_up(needed_bytes);
-        let doubled = page_round_up(committed.saturating_mul(2).max(MIN_COMMIT_BYTES).min(reserved));
-        let target = doubled.max(exact);
-        let committed = match reservation.commit(committed, target - committed) {
-            Ok(()) => target,
-            Err(_) if target > exact => {
-                reservation.commit(committed, exact - committed)?;
-                exact
-            }
-            Err(err) => return Err(err),
-        };
-        self.committed_bytes = committed;
-        self.capacity = (committed / size).min(self.max_capacity);
-        Ok(())
-    }
-
-    /// Reserves `bytes` for a vector made by `new` or `clone`, halving on a shortage of address
-    /// space down to what `needed_bytes` (or 4 MiB) takes.
-    fn reserve_lazily(mut bytes: usize, needed_bytes: usize) -> Result<Reservation> {
-        loop {
-            match Self::reserve_bytes(bytes) {
-                Err(err)
-                    if err.kind() == ErrorKind::OutOfAddressSpace
-                        && bytes / 2 >= needed_bytes.max(MIN_FALLBACK_BYTES) =>
-                {
-                    bytes /= 2;
-                }
-                result => return result,
+        if !self.region.is_reserved() {
+            // Where address space is short, the region reserves less: the maximum follows.
+            self.region.reserve(operation, needed_bytes)?;
+            self.max_capacity = self.max_capacity.min(self.region.reserved() / size);
+            self.ptr = NonNull::new(self.region.base().cast()).unwrap_or(NonNull::dangling());
+            if needed > self.max_capacity {
+                return Err(Self::exceeds_max(self.max_capacity, operation));
             }
         }
+        // At least double what is committed (at least 64 KiB), or exactly what is needed if
+        // the OS refuses that.
+        let step = self.region.doubling_step(MIN_COMMIT_BYTES, usize::MAX);
+        self.region.commit_to(operation, needed_bytes, step)?;
+        self.capacity = (self.region.committed() / size).min(self.max_capacity);
+        Ok(())
     }
 
     /// Makes room for one more element past `push_limit`: grows if the vector is full, then
@@ -423,14 +379,14 @@ impl<T> VirtualVec<T> {
             self.push_limit = self.capacity.min(PREFAULT_FROM_BYTES.div_ceil(size)).max(self.len + 1);
             return Ok(());
         }
-        let end = (page_round_up(from + size) + PREFAULT_BYTES).min(self.committed_bytes);
+        let end = (page_round_up(from + size) + PREFAULT_BYTES).min(self.region.committed());
         self.prefault_bytes(from, end);
         self.push_limit = (end / size).min(self.capacity);
         Ok(())
     }
 
     /// Faults in the pages holding bytes `[from, to)` of the buffer with one system call, as
-    /// writes would (contents do not change). `to <= committed_bytes`.
+    /// writes would (contents do not change). `to <= committed_bytes()`.
     fn prefault_bytes(&self, from: usize, to: usize) {
         let start = from / crate::page_size() * crate::page_size();
         if to > start {
@@ -794,15 +750,13 @@ impl<T> VirtualVec<T> {
     /// assert_eq!((v.capacity(), v.committed_bytes()), (0, 0));
     /// ```
     pub fn try_shrink_to_fit(&mut self) -> Result<()> {
-        let Some(reservation) = &self.reservation else { return Ok(()) };
-        // Not zero-sized (those have no reservation): `len * size` fits in isize.
-        let keep = page_round_up(self.len * Self::ELEMENT_SIZE);
-        if keep < self.committed_bytes {
-            reservation.decommit(keep, self.committed_bytes - keep)?;
-            self.committed_bytes = keep;
-            self.capacity = (keep / Self::ELEMENT_SIZE).min(self.max_capacity);
-            self.push_limit = self.push_limit.min(self.capacity);
+        if Self::IS_ZERO_SIZED {
+            return Ok(());
         }
+        // Not zero-sized: `len * size` fits in isize.
+        self.region.decommit_from(self.len * Self::ELEMENT_SIZE)?;
+        self.capacity = (self.region.committed() / Self::ELEMENT_SIZE).min(self.max_capacity);
+        self.push_limit = self.push_limit.min(self.capacity);
         Ok(())
     }
 
