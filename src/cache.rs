@@ -8,7 +8,7 @@
 //! system call and takes no page fault after the first round, as a `Vec` on `malloc`'s
 //! retained heap does. Memory from the cache may hold what the previous structure wrote: the
 //! structures never read memory they did not write (and zero what they need zeroed).
-//! [`Reservation`](crate::Reservation) and the raw functions never see cached memory: a new
+//! [`Reservation`] and the raw functions never see cached memory: a new
 //! `Reservation` and fresh commits always read zero.
 //!
 //! # Bounds
@@ -17,7 +17,7 @@
 //! [`max_entries`] regions (64 by default, about 4 TiB of address space at the default
 //! 64 GiB per region); a region given back beyond the byte bound has the excess decommitted
 //! first (one system call), and one beyond the entry bound is released. A region nobody
-//! takes for [`decay`] (1 s by default) is released lazily: by the next region given back to
+//! takes for [`decay_ms`] (1 s by default) is released lazily: by the next region given back to
 //! the same part of the cache, since no background thread runs. [`trim`] releases
 //! everything now. Regions of structures that lock their memory
 //! ([`ArenaBuilder::lock_memory`](crate::ArenaBuilder::lock_memory)) are never cached.
