@@ -125,19 +125,23 @@ pub(crate) fn resident_bytes() -> Result<usize> {
     }
 }
 
-/// The error for a failed `MEM_RESERVE` of `size` bytes anywhere: always
-/// `OutOfAddressSpace`, the kind callers retry smaller on. For a length past the user address
-/// space `VirtualAlloc` fails with `ERROR_INVALID_PARAMETER` (the kernel's
-/// `STATUS_INVALID_PARAMETER` for the size), for one that fits no free range with
-/// `ERROR_NOT_ENOUGH_MEMORY`; the arguments are otherwise fixed and valid here.
+/// The error for a failed `MEM_RESERVE` of `size` bytes anywhere: `OutOfAddressSpace`, the
+/// kind callers retry smaller on, for every code that can mean "too large". Microsoft does
+/// not document which one comes: a length past the user address space is refused as a bad
+/// parameter (`ERROR_INVALID_PARAMETER`), one that fits no free range as
+/// `ERROR_NOT_ENOUGH_MEMORY`; the other arguments are fixed and valid here.
 fn reserve_error(operation: &'static str, code: u32, size: usize) -> Error {
-    let detail = match code {
-        ERROR_INVALID_PARAMETER => "the length is larger than this address space",
-        ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY => "no free range of address space is that large",
-        ERROR_COMMITMENT_LIMIT => "the system commit limit is reached (for the page tables)",
-        _ => "",
+    let (kind, detail) = match code {
+        ERROR_INVALID_PARAMETER => (ErrorKind::OutOfAddressSpace, "the length is larger than this address space"),
+        ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY => {
+            (ErrorKind::OutOfAddressSpace, "no free range of address space is that large")
+        }
+        ERROR_COMMITMENT_LIMIT => {
+            (ErrorKind::OutOfAddressSpace, "the system commit limit is reached (for the page tables)")
+        }
+        _ => (ErrorKind::Os, ""),
     };
-    Error::from_os(ErrorKind::OutOfAddressSpace, operation, code as i32).because(detail).sized(size)
+    Error::from_os(kind, operation, code as i32).because(detail).sized(size)
 }
 
 /// # Safety
