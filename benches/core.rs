@@ -1,32 +1,69 @@
-//! The core layer against the same system calls made directly (rustix) and against the
-//! `region` crate, in the same run. Ratios: `scripts/bench_ratios.py core`.
+//! The core layer against the same system calls made directly (rustix on Unix, windows-sys
+//! on Windows) and against the `region` crate, in the same run. Ratios: `scripts/bench_ratios.py core`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+#[cfg(unix)]
 use rustix::mm::{self, MapFlags, MprotectFlags, ProtFlags};
 
 const GIB: usize = 1 << 30;
 
+#[cfg(unix)]
 fn direct_reserve(size: usize) -> *mut u8 {
     // SAFETY: a fresh PROT_NONE mapping at an address the kernel picks.
     unsafe { mm::mmap_anonymous(std::ptr::null_mut(), size, ProtFlags::empty(), MapFlags::PRIVATE) }.unwrap().cast()
 }
 
+#[cfg(unix)]
 fn direct_release(ptr: *mut u8, size: usize) {
     // SAFETY: `ptr`/`size` is a mapping made by `direct_reserve`.
     unsafe { mm::munmap(ptr.cast(), size) }.unwrap();
 }
 
+#[cfg(unix)]
 fn direct_commit(ptr: *mut u8, size: usize) {
     // SAFETY: inside a mapping made by `direct_reserve`.
     unsafe { mm::mprotect(ptr.cast(), size, MprotectFlags::READ | MprotectFlags::WRITE) }.unwrap();
 }
 
+#[cfg(unix)]
 fn direct_decommit(ptr: *mut u8, size: usize) {
     // SAFETY: replaces part of our own mapping with a fresh PROT_NONE one.
     unsafe { mm::mmap_anonymous(ptr.cast(), size, ProtFlags::empty(), MapFlags::PRIVATE | MapFlags::FIXED) }.unwrap();
+}
+
+#[cfg(windows)]
+use windows_sys::Win32::System::Memory::{
+    VirtualAlloc, VirtualFree, MEM_COMMIT, MEM_DECOMMIT, MEM_RELEASE, MEM_RESERVE, PAGE_NOACCESS, PAGE_READWRITE,
+};
+
+#[cfg(windows)]
+fn direct_reserve(size: usize) -> *mut u8 {
+    // SAFETY: reserves fresh address space at an address the system picks.
+    let ptr = unsafe { VirtualAlloc(std::ptr::null(), size, MEM_RESERVE, PAGE_NOACCESS) };
+    assert!(!ptr.is_null(), "VirtualAlloc(MEM_RESERVE) failed");
+    ptr.cast()
+}
+
+#[cfg(windows)]
+fn direct_release(ptr: *mut u8, _size: usize) {
+    // SAFETY: `ptr` is the base of a reservation made by `direct_reserve`.
+    assert_ne!(unsafe { VirtualFree(ptr.cast(), 0, MEM_RELEASE) }, 0, "VirtualFree(MEM_RELEASE) failed");
+}
+
+#[cfg(windows)]
+fn direct_commit(ptr: *mut u8, size: usize) {
+    // SAFETY: inside a reservation made by `direct_reserve`.
+    let ptr = unsafe { VirtualAlloc(ptr.cast_const().cast(), size, MEM_COMMIT, PAGE_READWRITE) };
+    assert!(!ptr.is_null(), "VirtualAlloc(MEM_COMMIT) failed");
+}
+
+#[cfg(windows)]
+fn direct_decommit(ptr: *mut u8, size: usize) {
+    // SAFETY: inside a reservation made by `direct_reserve`, no longer used.
+    assert_ne!(unsafe { VirtualFree(ptr.cast(), size, MEM_DECOMMIT) }, 0, "VirtualFree(MEM_DECOMMIT) failed");
 }
 
 fn touch(ptr: *mut u8, size: usize) {

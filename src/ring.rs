@@ -24,8 +24,13 @@
 //! Platforms: Linux and Android map a `memfd` twice (an unlinked `O_TMPFILE` file where
 //! `memfd_create` is missing); macOS remaps the first half over the second with
 //! `mach_vm_remap`; FreeBSD maps a `SHM_ANON` object twice; Windows maps a pagefile-backed
-//! section into two placeholders (`VirtualAlloc2` + `MapViewOfFile3`, Windows 10 1803+).
-//! No file descriptor or handle stays open.
+//! section into two placeholders (`VirtualAlloc2` + `MapViewOfFile3`, Windows 10 1803+,
+//! looked up at run time: `Unsupported` on older Windows). No file descriptor or handle stays
+//! open.
+//!
+//! After `fork` (Unix), the child has the whole double mapping, over the *same* bytes as its
+//! parent: the memory is shared, not copied, while the read and write positions are the
+//! child's own copy. Use a ring on one side of a fork only.
 
 use core::fmt;
 use core::ptr::NonNull;

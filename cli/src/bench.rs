@@ -25,6 +25,8 @@ struct Sizes {
     vec_pushes: usize,
     pool_values: usize,
     ring_bytes: usize,
+    /// Cycles of the raw-system-call comparison, which exists on Unix only.
+    #[cfg_attr(not(unix), allow(dead_code))]
     raw_cycles: usize,
 }
 
@@ -252,6 +254,11 @@ fn raw_calls(cycles: usize) -> Comparison {
     use rustix::mm::{mmap_anonymous, mprotect, munmap, MapFlags, MprotectFlags, ProtFlags};
     const RESERVE: usize = 1 << 20;
     const COMMIT: usize = 64 << 10;
+    // FreeBSD and DragonFly have no MAP_NORESERVE.
+    #[cfg(not(any(target_os = "freebsd", target_os = "dragonfly")))]
+    const NORESERVE: MapFlags = MapFlags::NORESERVE;
+    #[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+    const NORESERVE: MapFlags = MapFlags::empty();
     Comparison {
         name: format!("raw calls: {cycles} reserve/commit/decommit/release"),
         peer: "syscalls",
@@ -276,18 +283,13 @@ fn raw_calls(cycles: usize) -> Comparison {
                         std::ptr::null_mut(),
                         RESERVE,
                         ProtFlags::empty(),
-                        MapFlags::PRIVATE | MapFlags::NORESERVE,
+                        MapFlags::PRIVATE | NORESERVE,
                     )
                     .context("mmap")?;
                     mprotect(p, COMMIT, MprotectFlags::READ | MprotectFlags::WRITE).context("mprotect")?;
                     p.cast::<u8>().write_volatile(1);
-                    mmap_anonymous(
-                        p,
-                        COMMIT,
-                        ProtFlags::empty(),
-                        MapFlags::PRIVATE | MapFlags::FIXED | MapFlags::NORESERVE,
-                    )
-                    .context("mmap (decommit)")?;
+                    mmap_anonymous(p, COMMIT, ProtFlags::empty(), MapFlags::PRIVATE | MapFlags::FIXED | NORESERVE)
+                        .context("mmap (decommit)")?;
                     munmap(p, RESERVE).context("munmap")?;
                 }
             }
@@ -297,6 +299,7 @@ fn raw_calls(cycles: usize) -> Comparison {
 }
 
 fn comparisons(sizes: Sizes) -> anyhow::Result<Vec<Comparison>> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut all =
         vec![arena(sizes.arena_allocs)?, vectors(sizes.vec_pushes), pools(sizes.pool_values), rings(sizes.ring_bytes)?];
     #[cfg(unix)]

@@ -1,20 +1,35 @@
-//! FreeBSD, NetBSD, OpenBSD, DragonFly and other Unix systems: what `unix.rs` does not cover.
+//! FreeBSD, DragonFly, NetBSD, OpenBSD, illumos and Solaris: what `unix.rs` does not cover.
 //!
-//! Physical memory comes from `sysconf`; there is no portable way to ask for a process's
-//! resident size or its page map, so those report `Unsupported`. The ring buffer maps an
-//! anonymous shared-memory object twice.
+//! - Physical memory: `sysconf(_SC_PHYS_PAGES)`. Free memory: the sysctl
+//!   `vm.stats.vm.v_free_count` on FreeBSD and DragonFly, `vm.uvmexp2` on NetBSD,
+//!   `sysconf(_SC_AVPHYS_PAGES)` on OpenBSD, illumos and Solaris.
+//! - FreeBSD: `query` reads the process's map with `kinfo_getvmmap(3)` (one
+//!   `sysctl(KERN_PROC_VMMAP)`), `resident_bytes` its `kinfo_proc` (`sysctl(KERN_PROC_PID)`).
+//!   The other systems here have no page-map query (`QUERY_SUPPORTED` is false) and no
+//!   resident figure: those report `Unsupported`.
+//! - The ring buffer maps an anonymous shared-memory object twice (`SHM_ANON` on FreeBSD; a
+//!   uniquely named object unlinked at once elsewhere).
 //!
-//! Written from the systems' manual pages; compiled and tested only where a CI runner of
-//! that system exists (not on the Linux machine the project is developed on).
-
-use alloc::vec::Vec;
+//! What FreeBSD's query can tell: every mapping's range and protection, how many of its pages
+//! are resident, and where nothing is mapped. What it cannot: whether an inaccessible page
+//! was committed. A run with access is `Committed`; a `PROT_NONE` run is `Committed` when it
+//! holds resident pages (committed, written, then protected), `Reserved` otherwise, so a
+//! committed page made inaccessible before it was ever written (or after it was swapped out)
+//! reads as `Reserved`, as on Linux.
+//!
+//! Written from the systems' manual pages and libc's declarations. The GitHub workflow
+//! type-checks it for FreeBSD, NetBSD, illumos and Solaris; `scripts/check-platforms.sh`
+//! checks, on Linux, the parts that use no FreeBSD- or NetBSD-only declaration. It has never
+//! run.
 
 use super::unix::{page_size, touch_pages};
-use crate::{Error, ErrorKind, MemoryStatus, RegionInfo, Result};
+use crate::{Error, ErrorKind, MemoryStatus, Result};
 
-/// No portable page-map query here.
-pub(crate) const QUERY_SUPPORTED: bool = false;
-/// `mlock` does not refuse `PROT_NONE` pages, and the state cannot be asked.
+/// FreeBSD answers queries from `kinfo_getvmmap`; the others here cannot be asked.
+pub(crate) const QUERY_SUPPORTED: bool = cfg!(target_os = "freebsd");
+/// `mlock` of `PROT_NONE` pages is accepted by some of these systems and refused by others
+/// (FreeBSD with `ENOMEM`, the errno of its lock limits too), so the public layer checks the
+/// commit state with `query` where it can, and `unix::lock` sorts out the errno.
 pub(crate) const CHECKS_COMMIT_ITSELF: bool = false;
 
 pub(crate) fn huge_page_size() -> Option<usize> {
@@ -28,31 +43,227 @@ fn sysconf_pages(name: libc::c_int) -> Option<u64> {
     u64::try_from(value).ok()
 }
 
+/// Reads an unsigned integer sysctl of 4 or 8 bytes by name.
+#[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+fn sysctl_unsigned(name: &core::ffi::CStr) -> Option<u64> {
+    let mut value = [0u8; 8];
+    let mut len = value.len();
+    // SAFETY: `value` is a writable buffer of `len` bytes; the name is NUL-terminated; no new
+    // value is set.
+    let rc = unsafe { libc::sysctlbyname(name.as_ptr(), value.as_mut_ptr().cast(), &mut len, core::ptr::null(), 0) };
+    match (rc, len) {
+        (0, 4) => Some(u64::from(u32::from_ne_bytes([value[0], value[1], value[2], value[3]]))),
+        (0, 8) => Some(u64::from_ne_bytes(value)),
+        _ => None,
+    }
+}
+
+/// Free physical pages.
+#[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+fn free_pages() -> Option<u64> {
+    sysctl_unsigned(c"vm.stats.vm.v_free_count")
+}
+
+/// Free physical pages: the `free` field of NetBSD's `struct uvmexp_sysctl` (sysctl
+/// `vm.uvmexp2`), whose fields are all `int64_t` and only ever appended to; `free` is the
+/// fifth, after `pagesize`, `pagemask`, `pageshift` and `npages`. libc does not declare the
+/// struct.
+#[cfg(target_os = "netbsd")]
+fn free_pages() -> Option<u64> {
+    const FREE: usize = 4;
+    let mut fields = [0i64; 128];
+    let mut len = core::mem::size_of_val(&fields);
+    // SAFETY: `fields` is a writable buffer of `len` bytes (the kernel copies at most that
+    // much); the name is NUL-terminated; no new value is set.
+    let rc = unsafe {
+        libc::sysctlbyname(c"vm.uvmexp2".as_ptr(), fields.as_mut_ptr().cast(), &mut len, core::ptr::null(), 0)
+    };
+    if rc != 0 || len < (FREE + 1) * core::mem::size_of::<i64>() {
+        return None;
+    }
+    u64::try_from(fields[FREE]).ok()
+}
+
+/// Free physical pages: `sysconf(_SC_AVPHYS_PAGES)` (OpenBSD, illumos, Solaris; also Linux,
+/// where this file is only type-checked).
+#[cfg(not(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd")))]
+fn free_pages() -> Option<u64> {
+    sysconf_pages(libc::_SC_AVPHYS_PAGES)
+}
+
+/// Total and free physical memory. Where the free figure cannot be read it is reported as 0.
 pub(crate) fn memory_status() -> Result<MemoryStatus> {
     let page = page_size() as u64;
-    let total = sysconf_pages(libc::_SC_PHYS_PAGES).ok_or(Error::new(
+    let total_pages = sysconf_pages(libc::_SC_PHYS_PAGES).ok_or(Error::new(
         ErrorKind::Unsupported,
         "memory_status",
         "sysconf(_SC_PHYS_PAGES) is not available",
     ))?;
-    #[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd"))]
-    let available = sysconf_pages(libc::_SC_AVPHYS_PAGES).unwrap_or(0);
-    #[cfg(not(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd")))]
-    let available = 0;
+    let total = total_pages.saturating_mul(page);
+    let available = free_pages().unwrap_or(0).saturating_mul(page).min(total);
     Ok(MemoryStatus {
-        total_physical_bytes: total.saturating_mul(page),
-        available_physical_bytes: available.saturating_mul(page).min(total.saturating_mul(page)),
+        total_physical_bytes: total,
+        available_physical_bytes: available,
         committed_bytes: None,
         commit_limit_bytes: None,
     })
 }
 
+#[cfg(target_os = "freebsd")]
+pub(crate) use freebsd::{query, resident_bytes};
+
+#[cfg(not(target_os = "freebsd"))]
 pub(crate) fn resident_bytes() -> Result<usize> {
     Err(Error::new(ErrorKind::Unsupported, "resident_bytes", "not available on this system"))
 }
 
-pub(crate) fn query(ptr: *mut u8, size: usize, _out: &mut Vec<RegionInfo>) -> Result<()> {
+#[cfg(not(target_os = "freebsd"))]
+pub(crate) fn query(ptr: *mut u8, size: usize, _out: &mut alloc::vec::Vec<crate::RegionInfo>) -> Result<()> {
     Err(Error::new(ErrorKind::Unsupported, "query", "this system has no page-map query").at(ptr as usize, size))
+}
+
+/// FreeBSD's page map and resident size, from the kernel's `kinfo_*` records.
+#[cfg(target_os = "freebsd")]
+mod freebsd {
+    use alloc::vec::Vec;
+    use core::mem::{size_of, MaybeUninit};
+
+    use super::page_size;
+    use crate::{Error, ErrorKind, PageState, Protection, RegionInfo, Result};
+
+    /// The calling thread's `errno`.
+    fn errno() -> i32 {
+        // SAFETY: `__error` returns the calling thread's errno location, always valid.
+        unsafe { *libc::__error() }
+    }
+
+    /// The process's map as `kinfo_getvmmap(3)` returns it: an array of `count` entries in
+    /// address order, allocated with `malloc` and freed on drop.
+    struct VmMap {
+        entries: *mut libc::kinfo_vmentry,
+        count: usize,
+    }
+
+    impl VmMap {
+        fn read(operation: &'static str) -> Result<VmMap> {
+            let mut count: libc::c_int = 0;
+            // SAFETY: `count` is a valid out pointer; the function reads the kernel's map of
+            // our own process and returns a fresh allocation or null.
+            let entries = unsafe { libc::kinfo_getvmmap(libc::getpid(), &mut count) };
+            if entries.is_null() {
+                let err = Error::from_os(ErrorKind::Os, operation, errno());
+                return Err(err.because("kinfo_getvmmap (sysctl KERN_PROC_VMMAP) failed"));
+            }
+            Ok(VmMap { entries, count: usize::try_from(count).unwrap_or(0) })
+        }
+
+        fn entries(&self) -> &[libc::kinfo_vmentry] {
+            // SAFETY: kinfo_getvmmap filled `count` entries, which live until drop.
+            unsafe { core::slice::from_raw_parts(self.entries, self.count) }
+        }
+    }
+
+    impl Drop for VmMap {
+        fn drop(&mut self) {
+            // SAFETY: the array came from malloc in kinfo_getvmmap and is freed once.
+            unsafe { libc::free(self.entries.cast()) };
+        }
+    }
+
+    fn protection_of(prot: libc::c_int) -> Protection {
+        Protection::from_flags(
+            prot & libc::KVME_PROT_READ != 0,
+            prot & libc::KVME_PROT_WRITE != 0,
+            prot & libc::KVME_PROT_EXEC != 0,
+        )
+        .unwrap_or(Protection::ReadWrite)
+    }
+
+    /// Appends `[from, to)` to `out`, merging it into the last run when that one matches.
+    fn push_run(
+        out: &mut Vec<RegionInfo>,
+        from: usize,
+        to: usize,
+        state: PageState,
+        protection: Protection,
+    ) -> Result<()> {
+        if from >= to {
+            return Ok(());
+        }
+        if let Some(last) = out.last_mut() {
+            if last.state == state && last.protection == protection && last.end() == from {
+                last.size += to - from;
+                return Ok(());
+            }
+        }
+        out.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, "query", "no heap memory for the result"))?;
+        out.push(RegionInfo { start: from, size: to - from, state, protection });
+        Ok(())
+    }
+
+    /// Appends the runs of `[ptr, ptr + size)`: see the module docs for what the states mean.
+    pub(crate) fn query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Result<()> {
+        let map = VmMap::read("query").map_err(|e| e.at(ptr as usize, size))?;
+        let end = ptr as usize + size;
+        let mut cursor = ptr as usize;
+        for entry in map.entries() {
+            let start = usize::try_from(entry.kve_start).unwrap_or(usize::MAX);
+            let stop = usize::try_from(entry.kve_end).unwrap_or(usize::MAX);
+            if stop <= cursor {
+                continue;
+            }
+            if start >= end {
+                break;
+            }
+            let from = start.max(cursor);
+            let to = stop.min(end);
+            push_run(out, cursor, from, PageState::Free, Protection::NoAccess)?;
+            let protection = protection_of(entry.kve_protection);
+            let state = if protection != Protection::NoAccess || entry.kve_resident > 0 {
+                PageState::Committed
+            } else {
+                PageState::Reserved
+            };
+            push_run(out, from, to, state, protection)?;
+            cursor = to;
+        }
+        push_run(out, cursor, end, PageState::Free, Protection::NoAccess)
+    }
+
+    /// `ki_rssize` (resident pages) of our `kinfo_proc`.
+    pub(crate) fn resident_bytes() -> Result<usize> {
+        let fail = |detail| Error::from_os(ErrorKind::Os, "resident_bytes", errno()).because(detail);
+        // SAFETY: getpid cannot fail.
+        let pid = unsafe { libc::getpid() };
+        let mib = [libc::CTL_KERN, libc::KERN_PROC, libc::KERN_PROC_PID, pid];
+        let mut info = MaybeUninit::<libc::kinfo_proc>::zeroed();
+        let mut len = size_of::<libc::kinfo_proc>();
+        // SAFETY: `info` is a writable buffer of `len` bytes; no new value is set.
+        let rc = unsafe {
+            libc::sysctl(
+                mib.as_ptr(),
+                mib.len() as libc::c_uint,
+                info.as_mut_ptr().cast(),
+                &mut len,
+                core::ptr::null(),
+                0,
+            )
+        };
+        if rc != 0 {
+            return Err(fail("sysctl(KERN_PROC_PID) failed"));
+        }
+        if len != size_of::<libc::kinfo_proc>() {
+            return Err(Error::new(
+                ErrorKind::Os,
+                "resident_bytes",
+                "the kernel's kinfo_proc has another size than libc's",
+            ));
+        }
+        // SAFETY: the kernel filled the whole struct (checked above), which is plain data
+        // (integers, arrays, raw pointers and structs of those) and was zeroed before.
+        let pages = unsafe { info.assume_init_ref() }.ki_rssize;
+        Ok(usize::try_from(pages).unwrap_or(0).saturating_mul(page_size()))
+    }
 }
 
 /// # Safety

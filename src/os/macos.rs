@@ -176,11 +176,17 @@ pub(crate) use ring::{ring_map, ring_unmap};
 
 /// The double mapping for the ring buffer: allocate `2 * size`, then remap the first half
 /// over the second half, sharing (not copying) its pages.
+///
+/// Both halves are marked `VM_INHERIT_SHARE`, so a `fork`ed child inherits the double mapping
+/// whole and shares the bytes with its parent, as the `MAP_SHARED` mappings of Linux and the
+/// BSDs do. (With the default `VM_INHERIT_COPY` the child's first half would be a private
+/// copy while its second half stayed shared; with `VM_INHERIT_NONE` the child would have no
+/// second half and crash at the wrap.)
 #[cfg(feature = "std")]
 mod ring {
     use super::*;
-    use mach2::vm::{mach_vm_allocate, mach_vm_deallocate, mach_vm_remap};
-    use mach2::vm_inherit::VM_INHERIT_NONE;
+    use mach2::vm::{mach_vm_allocate, mach_vm_deallocate, mach_vm_inherit, mach_vm_remap};
+    use mach2::vm_inherit::VM_INHERIT_SHARE;
     use mach2::vm_statistics::{VM_FLAGS_ANYWHERE, VM_FLAGS_FIXED, VM_FLAGS_OVERWRITE};
 
     pub(crate) fn ring_map(size: usize) -> Result<*mut u8> {
@@ -208,11 +214,17 @@ mod ring {
                 0,
                 &mut current,
                 &mut max,
-                VM_INHERIT_NONE,
+                VM_INHERIT_SHARE,
             );
             if rc != KERN_SUCCESS || second != base + size as mach_vm_address_t {
                 mach_vm_deallocate(task, base, total as mach_vm_size_t);
                 return Err(Error::new(ErrorKind::OutOfMemory, "ring_map", "mach_vm_remap failed").sized(size));
+            }
+            if mach_vm_inherit(task, base, total as mach_vm_size_t, VM_INHERIT_SHARE) != KERN_SUCCESS {
+                mach_vm_deallocate(task, base, total as mach_vm_size_t);
+                return Err(
+                    Error::new(ErrorKind::Os, "ring_map", "mach_vm_inherit(VM_INHERIT_SHARE) failed").sized(size)
+                );
             }
             Ok(base as usize as *mut u8)
         }

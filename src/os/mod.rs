@@ -18,48 +18,132 @@
 //! | `commit(ptr, size) -> Result<()>` | back the pages, read-write; fresh pages read zero; committed pages keep their contents |
 //! | `decommit(ptr, size) -> Result<()>` | return the memory and the commit charge; the range stays reserved, no access; it reads zero when committed again |
 //! | `protect(ptr, size, Protection) -> Result<()>` | change the protection of committed pages |
-//! | `lock(ptr, size)`, `unlock(ptr, size)` | pin in RAM / unpin |
+//! | `lock(ptr, size)`, `unlock(ptr, size)` | pin in RAM / unpin; unlocking pages that are not locked succeeds |
 //! | `query(ptr, size, &mut Vec<RegionInfo>) -> Result<()>` | append the runs of pages covering the range, in order, clipped to it |
 //! | `quick_query(ptr, size, &mut Vec<RegionInfo>) -> Result<()>` | the same, cheaply, where inaccessible pages may be reported `Reserved` although committed (Linux: no commit-charge information); elsewhere it is `query` |
 //! | `prefault(ptr, size) -> Result<()>` | fault in committed, writable pages now; never write to a page it cannot prove writable (an ambiguous OS answer is an error, not a touch) |
 //! | `advise_huge_pages(ptr, size) -> Result<()>` | ask for transparent huge pages, or `Unsupported` |
 //! | `QUERY_SUPPORTED: bool` | whether `query` works here |
 //! | `CHECKS_COMMIT_ITSELF: bool` | whether the OS itself refuses to lock or protect pages that are not committed (else the public layer asks `query` first) |
-//! | `ring_map(size) -> Result<*mut u8>` | (feature `std`) `2 * size` bytes where the second half maps the same memory as the first; `size` is a non-zero multiple of the allocation granularity; no descriptor or handle stays open |
+//! | `ring_map(size) -> Result<*mut u8>` | (feature `std`) `2 * size` bytes where the second half maps the same memory as the first; `size` is a non-zero multiple of the allocation granularity; no descriptor or handle stays open; a `fork`ed child sees the whole double mapping, sharing the bytes with its parent |
 //! | `unsafe ring_unmap(ptr, size) -> Result<()>` | (feature `std`) undo `ring_map(size)` whose base was `ptr` |
+//! | errors | a range that leaves the mapped address space is `InvalidArgument` (commit, protect, lock, unlock); a reservation the address space cannot hold is `OutOfAddressSpace` |
 
-#[cfg(unix)]
+// Which file serves which target. `--cfg vmem_check_windows` (any host) and
+// `--cfg vmem_check_bsd` (a Linux host) swap in another family's backend so that
+// `scripts/check-platforms.sh` can type-check it here; such a build is checked, never run.
+// Unix targets not named below (Haiku, AIX, Hurd, QNX, Redox, tvOS, ...) get the stub: no
+// backend has been written or checked for them.
+
+#[cfg(all(
+    not(vmem_check_windows),
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris",
+    )
+))]
 mod unix;
-#[cfg(unix)]
+#[cfg(all(
+    not(vmem_check_windows),
+    any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris",
+    )
+))]
 pub(crate) use unix::*;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android")))]
 mod linux;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android")))]
 pub(crate) use linux::*;
 
-#[cfg(any(target_os = "macos", target_os = "ios"))]
+#[cfg(all(not(vmem_check_windows), any(target_os = "macos", target_os = "ios")))]
 mod macos;
-#[cfg(any(target_os = "macos", target_os = "ios"))]
+#[cfg(all(not(vmem_check_windows), any(target_os = "macos", target_os = "ios")))]
 pub(crate) use macos::*;
 
-#[cfg(all(unix, not(any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "ios"))))]
+#[cfg(all(
+    not(vmem_check_windows),
+    any(
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris",
+        all(vmem_check_bsd, any(target_os = "linux", target_os = "android")),
+    )
+))]
 mod bsd;
-#[cfg(all(unix, not(any(target_os = "linux", target_os = "android", target_os = "macos", target_os = "ios"))))]
+#[cfg(all(
+    not(vmem_check_windows),
+    any(
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris",
+        all(vmem_check_bsd, any(target_os = "linux", target_os = "android")),
+    )
+))]
 pub(crate) use bsd::*;
 
-/// Where the OS answers `query` cheaply already, the quick query is the query.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+/// Where the OS answers `query` cheaply already (every backend but Linux's), the quick
+/// query is the query.
+#[cfg(not(all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android"))))]
 pub(crate) use self::query as quick_query;
 
-#[cfg(windows)]
+#[cfg(any(windows, vmem_check_windows))]
 mod windows;
-#[cfg(windows)]
+#[cfg(any(windows, vmem_check_windows))]
 pub(crate) use windows::*;
 
-#[cfg(not(any(unix, windows)))]
+#[cfg(not(any(
+    windows,
+    vmem_check_windows,
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "illumos",
+    target_os = "solaris",
+)))]
 mod stub;
-#[cfg(not(any(unix, windows)))]
+#[cfg(not(any(
+    windows,
+    vmem_check_windows,
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "illumos",
+    target_os = "solaris",
+)))]
 pub(crate) use stub::*;
 
 /// Touches one byte per page of `[ptr, ptr + size)` as a write that keeps its value: the

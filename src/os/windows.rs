@@ -6,8 +6,9 @@
 //! read zero; committing committed pages keeps them), decommit `MEM_DECOMMIT` (recommitted
 //! pages read zero), release `MEM_RELEASE` with size 0 and the original base.
 //!
-//! Written from the Win32 documentation; it is compiled and tested by the Windows job of
-//! `.github/workflows/ci.yml`, not on the Linux machine the project is developed on.
+//! Written from the Win32 documentation. The Windows job of `.github/workflows/ci.yml` builds
+//! and tests it on a real runner; on Linux, `scripts/check-platforms.sh` type-checks it with
+//! `--cfg vmem_check_windows` (windows-sys is declarations only), which never runs it.
 
 use alloc::vec::Vec;
 use core::ffi::c_void;
@@ -16,7 +17,7 @@ use core::ptr::{null, null_mut};
 
 use windows_sys::Win32::Foundation::{
     GetLastError, ERROR_ACCESS_DENIED, ERROR_COMMITMENT_LIMIT, ERROR_INVALID_ADDRESS, ERROR_INVALID_PARAMETER,
-    ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, ERROR_WORKING_SET_QUOTA,
+    ERROR_NOACCESS, ERROR_NOT_ENOUGH_MEMORY, ERROR_NOT_LOCKED, ERROR_OUTOFMEMORY, ERROR_WORKING_SET_QUOTA,
 };
 use windows_sys::Win32::System::Memory::{
     GetLargePageMinimum, VirtualAlloc, VirtualFree, VirtualLock, VirtualProtect, VirtualQuery, VirtualUnlock,
@@ -124,13 +125,33 @@ pub(crate) fn resident_bytes() -> Result<usize> {
     }
 }
 
+/// The error for a failed `MEM_RESERVE` of `size` bytes anywhere: `OutOfAddressSpace`, the
+/// kind callers retry smaller on, for every code that can mean "too large". Microsoft does
+/// not document which one comes: a length past the user address space is refused as a bad
+/// parameter (`ERROR_INVALID_PARAMETER`), one that fits no free range as
+/// `ERROR_NOT_ENOUGH_MEMORY`; the other arguments are fixed and valid here.
+fn reserve_error(operation: &'static str, code: u32, size: usize) -> Error {
+    let (kind, detail) = match code {
+        ERROR_INVALID_PARAMETER => (ErrorKind::OutOfAddressSpace, "the length is larger than this address space"),
+        ERROR_NOT_ENOUGH_MEMORY | ERROR_OUTOFMEMORY => {
+            (ErrorKind::OutOfAddressSpace, "no free range of address space is that large")
+        }
+        ERROR_COMMITMENT_LIMIT => {
+            (ErrorKind::OutOfAddressSpace, "the system commit limit is reached (for the page tables)")
+        }
+        _ => (ErrorKind::Os, ""),
+    };
+    Error::from_os(kind, operation, code as i32).because(detail).sized(size)
+}
+
 /// # Safety
 /// `size` is a non-zero multiple of the page size.
 pub(crate) unsafe fn reserve(size: usize) -> Result<*mut u8> {
     // SAFETY: a null address lets the system choose free address space.
     let ptr = unsafe { VirtualAlloc(null(), size, MEM_RESERVE, PAGE_NOACCESS) };
     if ptr.is_null() {
-        Err(last_error(ErrorKind::OutOfAddressSpace, "reserve", null_mut(), size))
+        // SAFETY: reads the calling thread's last-error value.
+        Err(reserve_error("reserve", unsafe { GetLastError() }, size))
     } else {
         Ok(ptr.cast())
     }
@@ -239,22 +260,69 @@ pub(crate) unsafe fn protect(ptr: *mut u8, size: usize, protection: Protection) 
 /// The range lies inside reservations owned by the caller.
 pub(crate) unsafe fn lock(ptr: *mut u8, size: usize) -> Result<()> {
     // SAFETY: pins the caller's committed pages; fails for pages that are not committed.
-    if unsafe { VirtualLock(ptr.cast_const().cast(), size) } == 0 {
-        Err(last_error(ErrorKind::OutOfMemory, "lock", ptr, size))
-    } else {
-        Ok(())
+    if unsafe { VirtualLock(ptr.cast_const().cast(), size) } != 0 {
+        return Ok(());
     }
+    // SAFETY: reads the calling thread's last-error value.
+    let code = unsafe { GetLastError() };
+    // VirtualLock documents that every page must be committed and not PAGE_NOACCESS, but
+    // not the error otherwise: ERROR_NOACCESS (998) for such pages, ERROR_INVALID_ADDRESS
+    // where the range leaves the reservation. The working-set minimum is the limit
+    // (ERROR_WORKING_SET_QUOTA).
+    Err(match code {
+        ERROR_NOACCESS | ERROR_INVALID_ADDRESS => Error::from_os(ErrorKind::InvalidArgument, "lock", code as i32)
+            .because("part of the range is not committed, or has no access")
+            .at(ptr as usize, size),
+        _ => classify(ErrorKind::OutOfMemory, "lock", code, ptr, size),
+    })
 }
 
+/// Unlocking pages that are not locked succeeds, as the crate promises. `VirtualUnlock`
+/// fails with `ERROR_NOT_LOCKED` when any page of the range is not locked, without saying
+/// whether it unlocked the others, so then the pages are unlocked one by one, skipping those
+/// that are not locked (or cannot be: not committed), once `VirtualQuery` shows the whole
+/// range is allocated.
+///
 /// # Safety
 /// The range lies inside reservations owned by the caller.
 pub(crate) unsafe fn unlock(ptr: *mut u8, size: usize) -> Result<()> {
-    // SAFETY: unpins the caller's pages.
-    if unsafe { VirtualUnlock(ptr.cast_const().cast(), size) } == 0 {
-        Err(last_error(ErrorKind::Os, "unlock", ptr, size))
-    } else {
-        Ok(())
+    /// Errors that, for pages inside a reservation, mean "nothing here is locked":
+    /// `ERROR_NOT_LOCKED` is documented; reserved (uncommitted) pages, which cannot be
+    /// locked, may be refused with another code (undocumented).
+    fn not_locked(code: u32) -> bool {
+        matches!(code, ERROR_NOT_LOCKED | ERROR_NOACCESS | ERROR_INVALID_ADDRESS | ERROR_INVALID_PARAMETER)
     }
+    // SAFETY: unpins the caller's pages.
+    if unsafe { VirtualUnlock(ptr.cast_const().cast(), size) } != 0 {
+        return Ok(());
+    }
+    // SAFETY: reads the calling thread's last-error value.
+    let code = unsafe { GetLastError() };
+    if !not_locked(code) {
+        return Err(classify(ErrorKind::Os, "unlock", code, ptr, size));
+    }
+    let mut runs = Vec::new();
+    query(ptr, size, &mut runs)?;
+    if let Some(free) = runs.iter().find(|run| run.state == PageState::Free) {
+        return Err(Error::from_os(ErrorKind::InvalidArgument, "unlock", code as i32)
+            .because("part of the range is not inside a reservation")
+            .at(free.start, free.size));
+    }
+    let page = page_size();
+    let mut offset = 0;
+    while offset < size {
+        let at = ptr.wrapping_add(offset);
+        // SAFETY: one page of the caller's range.
+        if unsafe { VirtualUnlock(at.cast_const().cast(), page) } == 0 {
+            // SAFETY: reads the calling thread's last-error value.
+            let code = unsafe { GetLastError() };
+            if !not_locked(code) {
+                return Err(classify(ErrorKind::Os, "unlock", code, at, page));
+            }
+        }
+        offset += page;
+    }
+    Ok(())
 }
 
 pub(crate) fn query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Result<()> {
@@ -320,14 +388,90 @@ pub(crate) unsafe fn advise_huge_pages(ptr: *mut u8, size: usize) -> Result<()> 
 pub(crate) use ring::{ring_map, ring_unmap};
 
 /// The double mapping for the ring buffer: placeholders (Windows 10 1803+).
+///
+/// `VirtualAlloc2` and `MapViewOfFile3` are looked up at run time (`GetProcAddress` in
+/// `kernelbase.dll`, then `kernel32.dll`), not imported: an import the loader cannot resolve
+/// would stop every program using this crate (and `libvmem`) from starting on older Windows.
+/// Where they are missing, `ring_map` returns `Unsupported`.
 #[cfg(feature = "std")]
 mod ring {
     use super::*;
-    use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
+    use std::sync::OnceLock;
+    use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
     use windows_sys::Win32::System::Memory::{
-        CreateFileMappingW, MapViewOfFile3, UnmapViewOfFile, VirtualAlloc2, MEMORY_MAPPED_VIEW_ADDRESS,
-        MEM_PRESERVE_PLACEHOLDER, MEM_REPLACE_PLACEHOLDER, MEM_RESERVE_PLACEHOLDER,
+        CreateFileMappingW, UnmapViewOfFile, MEMORY_MAPPED_VIEW_ADDRESS, MEM_EXTENDED_PARAMETER,
+        MEM_PRESERVE_PLACEHOLDER, MEM_REPLACE_PLACEHOLDER, MEM_RESERVE_PLACEHOLDER, VIRTUAL_ALLOCATION_TYPE,
     };
+
+    /// `VirtualAlloc2`, as memoryapi.h (and windows-sys) declare it.
+    type VirtualAlloc2Fn = unsafe extern "system" fn(
+        HANDLE,
+        *const c_void,
+        usize,
+        VIRTUAL_ALLOCATION_TYPE,
+        u32,
+        *mut MEM_EXTENDED_PARAMETER,
+        u32,
+    ) -> *mut c_void;
+
+    /// `MapViewOfFile3`, as memoryapi.h (and windows-sys) declare it.
+    type MapViewOfFile3Fn = unsafe extern "system" fn(
+        HANDLE,
+        HANDLE,
+        *const c_void,
+        u64,
+        usize,
+        VIRTUAL_ALLOCATION_TYPE,
+        u32,
+        *mut MEM_EXTENDED_PARAMETER,
+        u32,
+    ) -> MEMORY_MAPPED_VIEW_ADDRESS;
+
+    /// The placeholder functions, found once per process.
+    #[derive(Clone, Copy)]
+    struct Placeholders {
+        virtual_alloc2: VirtualAlloc2Fn,
+        map_view_of_file3: MapViewOfFile3Fn,
+    }
+
+    fn find_placeholders() -> Option<Placeholders> {
+        for module in [windows_sys::w!("kernelbase.dll"), windows_sys::w!("kernel32.dll")] {
+            // SAFETY: `module` is a NUL-terminated UTF-16 name. Both modules are loaded in every
+            // Win32 process, and GetModuleHandleW takes no reference that would need releasing.
+            let handle = unsafe { GetModuleHandleW(module) };
+            if handle.is_null() {
+                continue;
+            }
+            // SAFETY: `handle` is a loaded module; the names are NUL-terminated.
+            let (alloc, map) = unsafe {
+                (
+                    GetProcAddress(handle, c"VirtualAlloc2".as_ptr().cast()),
+                    GetProcAddress(handle, c"MapViewOfFile3".as_ptr().cast()),
+                )
+            };
+            if let (Some(alloc), Some(map)) = (alloc, map) {
+                // SAFETY: the exports named so have exactly these signatures (memoryapi.h);
+                // a function pointer is transmuted to another function pointer type.
+                return Some(unsafe {
+                    Placeholders {
+                        virtual_alloc2: core::mem::transmute::<unsafe extern "system" fn() -> isize, VirtualAlloc2Fn>(
+                            alloc,
+                        ),
+                        map_view_of_file3: core::mem::transmute::<unsafe extern "system" fn() -> isize, MapViewOfFile3Fn>(
+                            map,
+                        ),
+                    }
+                });
+            }
+        }
+        None
+    }
+
+    fn placeholders() -> Option<Placeholders> {
+        static FOUND: OnceLock<Option<Placeholders>> = OnceLock::new();
+        *FOUND.get_or_init(find_placeholders)
+    }
 
     /// Reserves a `2 * size` placeholder, splits it in two, and maps one pagefile-backed
     /// section of `size` bytes into both halves.
@@ -336,11 +480,19 @@ mod ring {
         let total = size.checked_mul(2).ok_or_else(|| {
             Error::new(ErrorKind::InvalidArgument, "ring_map", "twice the size overflows usize").sized(size)
         })?;
+        let Some(api) = placeholders() else {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "ring_map",
+                "VirtualAlloc2 and MapViewOfFile3 are missing: the ring buffer needs Windows 10 version 1803 or later",
+            )
+            .sized(size));
+        };
         // SAFETY: each step works on the placeholder made here; every failure path undoes
-        // what was done before it.
+        // what was done before it. `api` holds the real VirtualAlloc2 and MapViewOfFile3.
         unsafe {
             let process = GetCurrentProcess();
-            let base = VirtualAlloc2(
+            let base = (api.virtual_alloc2)(
                 process,
                 null(),
                 total,
@@ -350,7 +502,7 @@ mod ring {
                 0,
             );
             if base.is_null() {
-                return Err(fail(ErrorKind::OutOfAddressSpace));
+                return Err(reserve_error("ring_map", GetLastError(), size));
             }
             // Split the placeholder into two halves.
             if VirtualFree(base, size, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER) == 0 {
@@ -374,7 +526,17 @@ mod ring {
                 return Err(err);
             }
             let map = |at: *mut c_void| {
-                MapViewOfFile3(section, process, at, 0, size, MEM_REPLACE_PLACEHOLDER, PAGE_READWRITE, null_mut(), 0)
+                (api.map_view_of_file3)(
+                    section,
+                    process,
+                    at,
+                    0,
+                    size,
+                    MEM_REPLACE_PLACEHOLDER,
+                    PAGE_READWRITE,
+                    null_mut(),
+                    0,
+                )
             };
             let first_view = map(base);
             if first_view.Value.is_null() {
