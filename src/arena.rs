@@ -73,8 +73,13 @@ pub(crate) const fn padded(size: usize) -> usize {
 /// few system calls.
 const MIN_COMMIT_STEP: usize = 64 << 10;
 const MAX_COMMIT_STEP: usize = 64 << 20;
-/// How many rounds [`Arena::reset`] remembers: it keeps what the largest of them needed.
-pub(crate) const RESET_ROUNDS: usize = 4;
+/// How many rounds [`Arena::reset`] remembers by default: it keeps committed what the largest
+/// of them allocated, so a spike is returned within this many resets.
+///
+/// ```
+/// assert_eq!(vmem::arena::RESET_ROUNDS, 4);
+/// ```
+pub const RESET_ROUNDS: usize = 4;
 
 pub(crate) static NEXT_ARENA_ID: AtomicUsize = AtomicUsize::new(1);
 
