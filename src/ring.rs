@@ -1019,6 +1019,11 @@ impl<T: Copy> Producer<T> {
     /// Publishes `n` more written slots.
     #[inline]
     fn publish(&mut self, n: usize) {
+        if n == 0 {
+            // No store: a producer retrying on a full buffer must not keep taking the line
+            // the consumer reads `tail` from.
+            return;
+        }
         self.tail = advance(self.tail, n, self.capacity);
         // Release: the elements just written happen before the consumer's Acquire load
         // that sees this position.
@@ -1413,6 +1418,11 @@ impl<T: Copy> Consumer<T> {
     /// Hands `n <= readable` elements' space back to the producer.
     #[inline]
     fn release(&mut self, n: usize) {
+        if n == 0 {
+            // No store: a consumer retrying on an empty buffer must not keep taking the line
+            // the producer reads `head` from.
+            return;
+        }
         self.head = advance(self.head, n, self.capacity);
         // Release: our reads of the elements below the new position happen before the
         // producer's Acquire load that sees it, and so before it overwrites them.
