@@ -718,6 +718,44 @@ proptest! {
 }
 
 #[test]
+fn empty_and_oversized_requests_on_typed_rings_and_halves() {
+    // Sizes in error messages are bytes, whatever the element type.
+    let mut ring = RingBuffer::<u64>::with_capacity(1).unwrap();
+    ring.push_slice(&[1, 2, 3]);
+    let err = ring.advance_read(4).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutOfBounds);
+    assert!(err.to_string().contains("of 32 bytes") && err.to_string().contains("readable bytes is 24"), "{err}");
+    // SAFETY: refused before anything is marked written.
+    let err = unsafe { ring.assume_written(usize::MAX) }.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutOfBounds);
+    // Empty requests change nothing.
+    assert_eq!(ring.push_slice(&[]), 0);
+    assert_eq!(ring.pop_slice(&mut []), 0);
+    assert_eq!(ring.peek(&mut []), 0);
+    assert_eq!(ring.readable(), [1, 2, 3]);
+
+    let (mut p, mut c) = ring.split();
+    assert_eq!(p.push_slice(&[]), 0);
+    assert_eq!(c.pop_slice(&mut []), 0);
+    assert_eq!(c.readable_exact(0), Some(&[][..]));
+    assert_eq!(c.readable_exact(4), None);
+    assert_eq!(c.readable_exact(usize::MAX), None);
+    c.advance_read(0).unwrap();
+    let err = c.advance_read(usize::MAX).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutOfBounds);
+    assert!(err.to_string().contains("readable bytes is 24"), "{err}");
+    // SAFETY: refused before anything is published.
+    assert_eq!(unsafe { p.assume_written(usize::MAX) }.unwrap_err().kind(), ErrorKind::OutOfBounds);
+    assert_eq!(c.readable(), [1, 2, 3]);
+    let (mut bp, _bc) = RingBuffer::<u8>::with_capacity(1).unwrap().split();
+    let free = bp.available();
+    assert_eq!(bp.advance_write(free + 1).unwrap_err().kind(), ErrorKind::OutOfBounds);
+    assert_eq!(bp.advance_write(usize::MAX).unwrap_err().kind(), ErrorKind::OutOfBounds);
+    bp.advance_write(0).unwrap();
+    assert_eq!(bp.available(), free);
+}
+
+#[test]
 fn halves_are_send_and_joining_halves_of_different_buffers_hands_them_back() {
     fn send<T: Send>(_: &T) {}
     let (p, c) = RingBuffer::<u64>::with_capacity(1).unwrap().split();
@@ -937,13 +975,11 @@ fn spsc_io_traits_carry_a_stream_to_its_end() {
                 Err(e) => panic!("{e}"),
             }
         }
-        p.write_all(b"\nlast line\n").unwrap_or_else(|_| {
-            // Full: wait and retry as a caller of a non-blocking pipe does.
-            while p.available() < 11 {
-                std::hint::spin_loop();
-            }
-            p.write_all(b"\nlast line\n").unwrap();
-        });
+        // Once the buffer has room, `write_all` goes through in one piece.
+        while p.available() < 11 {
+            std::hint::spin_loop();
+        }
+        p.write_all(b"\nlast line\n").unwrap();
         // Dropping the producer ends the stream.
     });
     let mut received = Vec::new();
