@@ -104,10 +104,12 @@ fn draw_summary(path: &Path, report: &Report) -> Result<(), Box<dyn std::error::
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(190)
-        .build_cartesian_2d(left..right, -0.5f64..rows as f64 - 0.5)?;
+        .build_cartesian_2d((left..right).log_scale(), -0.5f64..rows as f64 - 0.5)?;
     chart
         .configure_mesh()
-        .x_desc("ratio: dot = peer median / vmem median, bar = lowest..highest round")
+        .x_desc("ratio (log scale): dot = peer median / vmem median, bar = lowest..highest round")
+        .x_labels(10)
+        .x_label_formatter(&|x| format!("{x:.2}"))
         .y_labels(rows)
         .y_label_formatter(&|y| {
             let i = y.round();
@@ -125,11 +127,7 @@ fn draw_summary(path: &Path, report: &Report) -> Result<(), Box<dyn std::error::
         vec![(1.0, -0.5), (1.0, rows as f64 - 0.5)],
         one.stroke_width(2),
     )))?;
-    chart.draw_series(std::iter::once(Text::new(
-        " 1.0: same speed",
-        (1.0, rows as f64 - 0.5),
-        ("sans-serif", 13).into_font(),
-    )))?;
+    chart.draw_series(std::iter::once(Text::new(" 1.0: same speed", (1.0, -0.2), ("sans-serif", 13).into_font())))?;
     for (i, r) in report.results.iter().enumerate() {
         let y = (rows - 1 - i) as f64;
         let color = match r.verdict() {
