@@ -3,8 +3,10 @@
 //! Each round runs every comparison; inside a comparison the two sides alternate which goes
 //! first, and each is run once untimed right before it is timed, so both see a warm cache
 //! and memory the OS has just handed out (this matters on VMs that reclaim idle memory).
-//! The figure that counts is the ratio peer time / vmem time within a round: above 1 means
-//! vmem is faster. Its median over rounds is reported with its range.
+//! The ratio reported is the peer's median time over vmem's median time (above 1: vmem is
+//! faster), so that it agrees with the two time columns. Next to it is its spread: the lowest
+//! and highest peer time / vmem time within one round. A comparison whose spread reaches both
+//! sides of 1.0 is marked "within noise": some rounds went one way, some the other.
 
 use crate::output::outln;
 use std::collections::VecDeque;
@@ -46,6 +48,8 @@ const QUICK: Sizes =
 /// One workload, run by vmem and by a peer.
 struct Comparison {
     name: String,
+    /// A short name for charts: "arena vs bumpalo".
+    label: &'static str,
     peer: &'static str,
     vmem: Box<dyn FnMut() -> anyhow::Result<Duration>>,
     other: Box<dyn FnMut() -> anyhow::Result<Duration>>,
@@ -54,15 +58,53 @@ struct Comparison {
 #[derive(Debug, Serialize)]
 pub struct Outcome {
     pub name: String,
+    pub label: String,
     pub peer: String,
     pub vmem_median_ns: f64,
     pub peer_median_ns: f64,
-    /// Median over rounds of peer time / vmem time (above 1: vmem is faster).
-    pub ratio_median: f64,
+    /// `peer_median_ns / vmem_median_ns` (above 1: vmem is faster).
+    pub ratio: f64,
+    /// The lowest and highest peer time / vmem time within one round.
     pub ratio_min: f64,
     pub ratio_max: f64,
+    /// Whether the spread reaches both sides of 1.0.
+    pub within_noise: bool,
     pub vmem_ns: Vec<f64>,
     pub peer_ns: Vec<f64>,
+}
+
+impl Outcome {
+    /// The figures from each round's times.
+    fn new(name: String, label: &str, peer: &str, vmem_ns: Vec<f64>, peer_ns: Vec<f64>) -> Outcome {
+        let ratios: Vec<f64> = peer_ns.iter().zip(&vmem_ns).map(|(p, v)| p / v).collect();
+        let (vmem_median_ns, peer_median_ns) = (median(&vmem_ns), median(&peer_ns));
+        let ratio_min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let ratio_max = ratios.iter().copied().fold(0.0, f64::max);
+        Outcome {
+            name,
+            label: label.to_string(),
+            peer: peer.to_string(),
+            vmem_median_ns,
+            peer_median_ns,
+            ratio: peer_median_ns / vmem_median_ns,
+            ratio_min,
+            ratio_max,
+            within_noise: ratio_min <= 1.0 && ratio_max >= 1.0,
+            vmem_ns,
+            peer_ns,
+        }
+    }
+
+    /// "vmem faster", "peer faster" or "within noise".
+    pub fn verdict(&self) -> &'static str {
+        if self.within_noise {
+            "within noise"
+        } else if self.ratio > 1.0 {
+            "vmem faster"
+        } else {
+            "peer faster"
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -88,6 +130,7 @@ fn arena(n: usize) -> anyhow::Result<Comparison> {
     let mut bump = bumpalo::Bump::new();
     Ok(Comparison {
         name: format!("arena: {}k allocations of 16 bytes", n / 1000),
+        label: "arena vs bumpalo",
         peer: "bumpalo",
         vmem: Box::new(move || {
             arena.reset();
@@ -121,6 +164,7 @@ fn arena(n: usize) -> anyhow::Result<Comparison> {
 fn vectors(n: usize) -> Comparison {
     Comparison {
         name: format!("push {} MiB of u64 (no with_capacity)", (n * 8) >> 20),
+        label: "VirtualVec vs Vec",
         peer: "Vec",
         vmem: Box::new(move || {
             let mut v = vmem::VirtualVec::<u64>::new();
@@ -156,6 +200,7 @@ fn pools(n: usize) -> Comparison {
     let mut keys = Vec::with_capacity(n);
     Comparison {
         name: format!("pool: insert, get, remove {}k", n / 1000),
+        label: "Pool vs slab",
         peer: "slab",
         vmem: Box::new(move || {
             pool.clear();
@@ -217,6 +262,7 @@ fn rings(total: usize) -> anyhow::Result<Comparison> {
     let mut scratch = vec![0u8; MESSAGE];
     Ok(Comparison {
         name: format!("stream {} MiB through a 64 KiB ring, one slice per message", total >> 20),
+        label: "RingBuffer vs VecDeque",
         peer: "VecDeque",
         vmem: Box::new(move || {
             Ok(timed(|| {
@@ -261,6 +307,7 @@ fn raw_calls(cycles: usize) -> Comparison {
     const NORESERVE: MapFlags = MapFlags::empty();
     Comparison {
         name: format!("raw calls: {cycles} reserve/commit/decommit/release"),
+        label: "raw calls vs syscalls",
         peer: "syscalls",
         vmem: Box::new(move || {
             let start = Instant::now();
@@ -353,50 +400,39 @@ pub fn measure(quick: bool, rounds: usize, show_progress: bool) -> anyhow::Resul
     let results = comparisons
         .iter()
         .zip(times)
-        .map(|(c, (vmem_ns, peer_ns))| {
-            let ratios: Vec<f64> = peer_ns.iter().zip(&vmem_ns).map(|(p, v)| p / v).collect();
-            Outcome {
-                name: c.name.clone(),
-                peer: c.peer.to_string(),
-                vmem_median_ns: median(&vmem_ns),
-                peer_median_ns: median(&peer_ns),
-                ratio_median: median(&ratios),
-                ratio_min: ratios.iter().copied().fold(f64::INFINITY, f64::min),
-                ratio_max: ratios.iter().copied().fold(0.0, f64::max),
-                vmem_ns,
-                peer_ns,
-            }
-        })
+        .map(|(c, (vmem_ns, peer_ns))| Outcome::new(c.name.clone(), c.label, c.peer, vmem_ns, peer_ns))
         .collect();
     Ok(Report { rounds, quick, results })
 }
 
 pub fn print_table(report: &Report) {
     outln!(
-        "{} rounds{}; ratio = peer time / vmem time in the same round (above 1: vmem is faster)\n",
+        "{} rounds{}; times are medians; ratio = peer time / vmem time (above 1: vmem is faster);\n\
+         spread = lowest..highest ratio within one round; a spread across 1.0 is within noise\n",
         report.rounds,
         if report.quick { " (quick)" } else { "" }
     );
     let width = report.results.iter().map(|r| r.name.len()).max().unwrap_or(10).max(10);
     outln!(
-        "{:<width$}  {:>10}  {:<9} {:>10}  {:>7}  {:>13}",
+        "{:<width$}  {:>10}  {:<9} {:>10}  {:>7}  {:>12}  verdict",
         "comparison",
         "vmem",
         "peer",
         "peer time",
         "ratio",
-        "range"
+        "spread"
     );
     for r in &report.results {
         outln!(
-            "{:<width$}  {:>10}  {:<9} {:>10}  {:>6.2}x  {:>5.2}..{:<5.2}",
+            "{:<width$}  {:>10}  {:<9} {:>10}  {:>6.2}x  {:>5.2}..{:<5.2}  {}",
             r.name,
             duration_ns(r.vmem_median_ns),
             r.peer,
             duration_ns(r.peer_median_ns),
-            r.ratio_median,
+            r.ratio,
             r.ratio_min,
-            r.ratio_max
+            r.ratio_max,
+            r.verdict()
         );
     }
 }
@@ -404,7 +440,7 @@ pub fn print_table(report: &Report) {
 pub fn run(quick: bool, rounds: Option<usize>, json: bool, svg: Option<&Path>) -> anyhow::Result<()> {
     let rounds = rounds.unwrap_or(if quick { 3 } else { 7 });
     if let Some(dir) = svg {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        crate::chart::prepare_dir(dir)?;
     }
     let report = measure(quick, rounds, !json)?;
     if json {
@@ -413,12 +449,47 @@ pub fn run(quick: bool, rounds: Option<usize>, json: bool, svg: Option<&Path>) -
         print_table(&report);
     }
     if let Some(dir) = svg {
+        let mut paths = vec![crate::chart::write_summary(dir, &report)?];
         for outcome in &report.results {
-            let path = crate::chart::write(dir, outcome)?;
-            if !json {
+            paths.push(crate::chart::write(dir, outcome)?);
+        }
+        if !json {
+            for path in paths {
                 outln!("chart: {}", path.display());
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    fn outcome(vmem: &[f64], peer: &[f64]) -> Outcome {
+        Outcome::new("x".into(), "x", "peer", vmem.to_vec(), peer.to_vec())
+    }
+
+    #[test]
+    fn the_ratio_agrees_with_the_medians() {
+        // The case of the issue: per-round ratios whose median (1.23 here) contradicts the
+        // medians of the times (508.8 for vmem, 492.9 for the peer: the peer is faster).
+        let o = outcome(&[508.8, 400.0, 700.0], &[700.0, 492.9, 300.0]);
+        assert!(super::median(&[700.0 / 508.8, 492.9 / 400.0, 300.0 / 700.0]) > 1.2);
+        assert_eq!((o.vmem_median_ns, o.peer_median_ns), (508.8, 492.9));
+        assert_eq!(o.ratio, 492.9 / 508.8);
+        assert_eq!((o.ratio_min, o.ratio_max), (300.0 / 700.0, 700.0 / 508.8));
+        assert!(o.within_noise);
+        assert_eq!(o.verdict(), "within noise");
+    }
+
+    #[test]
+    fn a_spread_on_one_side_of_one_is_a_verdict() {
+        let o = outcome(&[1.0, 1.0, 1.0], &[1.5, 1.2, 1.3]);
+        assert!(!o.within_noise);
+        assert_eq!(o.verdict(), "vmem faster");
+        let o = outcome(&[1.0, 1.0], &[0.5, 0.9]);
+        assert_eq!(o.verdict(), "peer faster");
+        assert_eq!(o.ratio, 0.7);
+    }
 }

@@ -33,12 +33,15 @@ enum Command {
     },
     /// Reserve, commit, touch, decommit, an arena, a vector and a ring buffer, for real, with what the OS reports after each step
     #[command(
-        after_help = "Example:\n  vmem tour\n\nRuns in a few seconds and uses up to about 1.3 GiB of memory at its peak."
+        after_help = "Examples:\n  vmem tour\n  vmem tour --svg charts/\n\nRuns in a few seconds and uses up to about 1.3 GiB of memory at its peak."
     )]
     Tour {
         /// Print the steps as JSON
         #[arg(long)]
         json: bool,
+        /// Write a chart of RSS, commit charge and mapped bytes per step (tour.svg) into this directory
+        #[arg(long, value_name = "DIR")]
+        svg: Option<PathBuf>,
     },
     /// Compare vmem with bumpalo, Vec, slab, VecDeque and direct system calls, interleaved in one process
     #[command(
@@ -54,17 +57,19 @@ enum Command {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
-        /// Write one SVG chart per comparison into this directory
+        /// Write a summary chart (summary.svg) and one chart per comparison into this directory
         #[arg(long, value_name = "DIR")]
         svg: Option<PathBuf>,
     },
 }
 
+/// Exit codes: 0 for success, 1 when a command fails, and 2 for a usage error (clap's
+/// convention, from `Cli::parse`).
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info { json } => info::run(json),
-        Command::Tour { json } => tour::run(json),
+        Command::Tour { json, svg } => tour::run(json, svg.as_deref()),
         Command::Bench { quick, rounds, json, svg } => bench::run(quick, rounds.map(usize::from), json, svg.as_deref()),
     };
     match result {

@@ -81,7 +81,10 @@ impl Tour {
     }
 }
 
-pub fn run(json: bool) -> anyhow::Result<()> {
+pub fn run(json: bool, svg: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if let Some(dir) = svg {
+        crate::chart::prepare_dir(dir)?;
+    }
     let mut tour =
         Tour { json, steps: Vec::new(), start_rss: rss()?, start_charge: charge(), start_mapped: sys::mapped_bytes() };
     if !json {
@@ -98,6 +101,12 @@ pub fn run(json: bool) -> anyhow::Result<()> {
     ring(&mut tour)?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&tour.steps)?);
+    }
+    if let Some(dir) = svg {
+        let path = crate::chart::write_tour(dir, &tour.steps)?;
+        if !json {
+            outln!("\nchart: {}", path.display());
+        }
     }
     Ok(())
 }
