@@ -21,13 +21,15 @@
 //! - [`push`](ConcurrentVec::push): one atomic `fetch_add` on the length, a load, the write
 //!   of the value and a release store of its flag (a plain store on x86). No lock, no
 //!   allocation, no system call.
-//! - Once per commit step (1 MiB of values, or half of what is committed when that is
-//!   more, up to 64 MiB) the push that crosses the committed end takes a short spin lock
-//!   and makes one or two `commit` system calls; pushes that cross it meanwhile wait. The
-//!   first touch of each page is a page fault.
-//! - [`new`](ConcurrentVec::new) does nothing: the reservation is one `reserve` system call
-//!   made by the first push. [`with_max_capacity`](ConcurrentVec::with_max_capacity)
-//!   reserves at once.
+//! - Once per commit step (as much as is committed, from 64 KiB to 64 MiB of values) the
+//!   push that crosses the committed end takes a short lock and makes one or two `commit`
+//!   system calls (none for memory the warm cache handed over; its flags are zeroed
+//!   instead); pushes that cross it meanwhile wait. The first touch of each page is a page
+//!   fault.
+//! - [`new`](ConcurrentVec::new) does nothing: the first push takes two regions (values and
+//!   flags) from the [warm cache](crate::cache), or reserves them (two `reserve` system
+//!   calls). [`with_max_capacity`](ConcurrentVec::with_max_capacity) reserves at once. Drop
+//!   gives both regions back to the cache with their memory.
 //! - [`get`](ConcurrentVec::get): a few loads and two compares; no lock, no atomic
 //!   read-modify-write.
 //! - Memory: `size_of::<T>() + 1` bytes per element, committed as the vector grows; address
@@ -91,12 +93,7 @@ struct CachePadded<T>(T);
 /// in progress returns `None`. With `&mut self` the elements are one slice
 /// ([`as_slice`](ConcurrentVec::as_slice)) and can be changed, cleared or taken out.
 ///
-/// Cost: [`push`](ConcurrentVec::push) is one atomic `fetch_add`, the write and a release
-/// store, no lock; once per commit step (1 MiB of values or more) one push makes one or two
-/// `commit` system calls under a short spin lock. [`get`](ConcurrentVec::get) is a few
-/// loads and two compares. Memory: `size_of::<T>() + 1` bytes per element, committed as it grows;
-/// [`new`](ConcurrentVec::new) reserves 64 GiB of address space (on 64-bit systems) on the
-/// first push.
+/// What each call costs, and the memory it uses, is in the [module docs](self#cost-model).
 ///
 /// A push past the maximum capacity, or one the OS refuses memory for, fails without losing
 /// an index: [`try_push`](ConcurrentVec::try_push) hands the value back.

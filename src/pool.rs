@@ -15,18 +15,21 @@
 //! # Cost model
 //!
 //! - [`insert`](Pool::insert): pop a freed slot's index off the free stack, or take the
-//!   next fresh slot. Once per commit step (64 KiB, or half of what is committed when that
-//!   is more, up to 64 MiB) one `commit` system call; the first touch of each page is a
-//!   page fault.
+//!   next fresh slot (never read first: memory from the warm cache may hold anything).
+//!   Once per commit step (64 KiB, or half of what is committed when that is more, up to
+//!   64 MiB) one `commit` system call (none for memory the warm cache handed over); the
+//!   first touch of each page is a page fault.
 //! - [`get`](Pool::get), [`get_mut`](Pool::get_mut), [`contains`](Pool::contains): a bounds
 //!   check and a compare of the generation.
 //! - [`remove`](Pool::remove): the same check, then push the slot's index on the free
 //!   stack: three stores and a prefetch, no counter besides the stack's top.
 //! - [`clear`](Pool::clear): one pass over the slots in use (dropping the values, bumping
-//!   generations); afterwards inserts fill the slots again from the lowest index up, as in
-//!   a fresh pool, without committing anything.
-//! - [`new`](Pool::new) does nothing; the first insert reserves (one `reserve` system
-//!   call). [`with_max_capacity`](Pool::with_max_capacity) reserves at once.
+//!   generations, stacking the slots); afterwards inserts fill the slots again from the
+//!   lowest index up, as in a fresh pool, without committing anything.
+//! - [`new`](Pool::new) does nothing; the first insert takes a region from the
+//!   [warm cache](crate::cache) or reserves one (one `reserve` system call).
+//!   [`with_max_capacity`](Pool::with_max_capacity) reserves at once. Drop gives the region
+//!   back to the cache with its memory.
 //! - Memory: one slot for each of the most values ever live at once, `size_of::<T>()` plus
 //!   8 bytes (generation and free-stack entry), rounded up to the alignment (16 bytes for a
 //!   `u64`), committed as the pool grows; address space for the maximum capacity (64 GiB by
@@ -197,14 +200,7 @@ struct Slot<T> {
 /// stale handle finds nothing ([`get`](Pool::get) returns `None`, never another value). A
 /// slot reused 2^31 times is retired.
 ///
-/// Cost: [`insert`](Pool::insert) pops the free stack or takes the next fresh slot (a few
-/// loads and stores; once per commit step, 64 KiB or more, one `commit` system call);
-/// [`get`](Pool::get) and [`remove`](Pool::remove) are a bounds check and a compare of the
-/// generation (see the [module documentation](crate::pool) for why the free slots are a
-/// stack). Memory: one slot for each of the most values ever live at once, `size_of::<T>()`
-/// plus 8 bytes rounded up to the alignment (16 bytes for a `u64`);
-/// [`new`](Pool::new) reserves 64 GiB of address space (on 64-bit systems) on the first
-/// insert.
+/// What each call costs, and the memory it uses, is in the [module docs](self#cost-model).
 ///
 /// ```
 /// let mut pool = vmem::Pool::new();

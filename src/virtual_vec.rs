@@ -21,7 +21,10 @@
 //! - Growth past the committed [`capacity`](VirtualVec::capacity): one `commit` system call
 //!   that at least doubles the committed bytes (at least 64 KiB, whole pages), so pushes are
 //!   amortized O(1) with about log2(size / 64 KiB) system calls in all. Nothing is copied.
-//! - First growth of a vector made by [`new`](VirtualVec::new): one `reserve` system call.
+//! - First growth of a vector made by [`new`](VirtualVec::new): a region from the
+//!   [warm cache](crate::cache) (no system call, and the memory a dropped structure left
+//!   there is already faulted in), or else one `reserve` system call. Past 4 MiB the vector
+//!   uses transparent huge pages.
 //! - First touch of each page: once the vector holds 256 KiB, `push` faults the next 128 KiB
 //!   in with one system call (`MADV_POPULATE_WRITE` on Linux) instead of a page fault per
 //!   page, and `extend_from_slice` of 256 KiB or more does so for what it copies; below
@@ -30,10 +33,10 @@
 //! - [`truncate`](VirtualVec::truncate), [`clear`](VirtualVec::clear): drop the elements;
 //!   memory stays committed for reuse. [`shrink_to_fit`](VirtualVec::shrink_to_fit): one
 //!   `decommit` system call that really returns memory (and commit charge) to the OS.
-//! - Drop: drops the elements, then one `release` system call. The memory goes back to the
-//!   OS, so a vector built and dropped in a loop pays the page faults again each time, where
-//!   a `Vec` often reuses memory its allocator kept: reuse one `VirtualVec` with
-//!   [`clear`](VirtualVec::clear) instead.
+//! - Drop: drops the elements and gives the region, with its committed memory, to the
+//!   [warm cache](crate::cache) (no system call; beyond the cache's bound, one `decommit` or
+//!   `release`). So a vector built and dropped in a loop finds its memory faulted in, as a
+//!   `Vec` does on `malloc`'s retained heap.
 //!
 //! Zero-sized types need no memory: such a vector never reserves anything and its maximum
 //! is `usize::MAX` elements (or what [`with_max_capacity`](VirtualVec::with_max_capacity)
@@ -91,18 +94,7 @@ const MAX_SLICE_BYTES: usize = isize::MAX as usize;
 /// It reserves address space for [`max_capacity`](VirtualVec::max_capacity) elements (on the
 /// first growth for [`new`](VirtualVec::new)) and commits pages at the end as it grows, so
 /// growth never copies and [`as_ptr`](VirtualVec::as_ptr) never changes. What each call
-/// costs:
-///
-/// - `push`, `pop`, indexing: the same as for `Vec`, no system call;
-/// - growth past [`capacity`](VirtualVec::capacity): one `commit` system call that at least
-///   doubles the committed bytes (at least 64 KiB), so pushes are amortized O(1);
-/// - the first growth of a vector made by `new`: one `reserve` system call;
-/// - first touch of each page: a page fault, as for `Vec`, except that from 256 KiB of
-///   elements on `push` faults the next 128 KiB in with one system call (measured 1.4x
-///   faster than faulting page by page; at most 128 KiB is resident beyond the elements);
-/// - [`shrink_to_fit`](VirtualVec::shrink_to_fit): one `decommit` system call; drop: one
-///   `release` system call, and the memory goes back to the OS (so in a loop, reuse one
-///   vector with [`clear`](VirtualVec::clear), which keeps the memory committed).
+/// costs is in the [module docs](self#cost-model).
 ///
 /// It has the `Vec` methods most code uses, dereferences to a slice (so `iter`, `sort`,
 /// `binary_search`, `first`, `windows`… all work), and implements the same traits: `Extend`,
