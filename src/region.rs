@@ -243,7 +243,10 @@ impl GrowRegion {
                 self.reservation = Some(reservation);
             }
         }
-        if self.huge {
+        // Whole huge pages once past the threshold (a region from the cache may have asked for
+        // them for an earlier, larger owner: a small one still commits small steps).
+        let large = self.mode.huge_pages == HugePages::Always || target >= HUGE_PAGE_THRESHOLD;
+        if self.huge && large {
             if let Some(h) = crate::huge_page_size() {
                 // Whole huge pages: a partial one at the end of the writable part cannot be one.
                 let base = self.base() as usize;
@@ -514,6 +517,25 @@ mod tests {
         r.decommit_from(0).unwrap();
         assert_eq!(r.committed(), 0);
         r.decommit_from(MIB).unwrap();
+    }
+
+    #[test]
+    fn a_cached_huge_region_commits_small_steps_for_a_small_owner() {
+        testing::bypass_cache(false);
+        let Some(h) = crate::huge_page_size() else { return };
+        let mode = CommitMode { huge_pages: HugePages::Auto, prefault: false, lock: false };
+        // Made huge by a large owner, then given to the cache.
+        let mut large = GrowRegion::new(3 << 30, 1, mode);
+        large.commit_to("t", HUGE_PAGE_THRESHOLD + 1, 0).unwrap();
+        assert!(large.huge);
+        let base = large.base();
+        drop(large);
+        let mut small = GrowRegion::new(3 << 30, 1, mode);
+        small.commit_to("t", 1, 64 << 10).unwrap();
+        if small.base() == base {
+            assert!(small.huge, "the region came back from the cache");
+        }
+        assert_eq!(small.committed(), 64 << 10, "not a whole huge page of {h}");
     }
 
     #[test]

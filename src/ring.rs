@@ -164,7 +164,7 @@ fn gcd(mut a: usize, mut b: usize) -> usize {
 /// assert_eq!(ring.readable(), b"hello, world");
 ///
 /// // Any `Copy` type: the capacity is rounded so that the wrap falls between elements.
-/// let mut samples = RingBuffer::<[f32; 3]>::with_capacity(1000)?;
+/// let mut samples = RingBuffer::<[f32; 3]>::new(1000)?;
 /// samples.push([0.5, 1.0, 2.0]).unwrap();
 /// assert_eq!(samples.pop(), Some([0.5, 1.0, 2.0]));
 /// # Ok::<(), vmem::Error>(())
@@ -184,13 +184,10 @@ pub struct RingBuffer<T: Copy = u8> {
 // `&RingBuffer` only reads the readable elements, and all mutation takes `&mut`.
 
 impl<T: Copy> RingBuffer<T> {
-    /// Creates a ring buffer of at least `min_len` elements (bytes, for the default `u8`),
-    /// rounded up so that the mapped size is a multiple of the
-    /// [`allocation_granularity`](crate::allocation_granularity) and of `size_of::<T>()`.
-    ///
-    /// `T` is inferred from how the buffer is used; where nothing says (only
-    /// [`capacity`](RingBuffer::capacity) is asked, say), name it: `RingBuffer::<u8>` or
-    /// `let ring: RingBuffer = ..` for bytes.
+    /// Creates a ring buffer of at least `min_len` elements, rounded up so that the mapped
+    /// size is a multiple of the [`allocation_granularity`](crate::allocation_granularity)
+    /// and of `size_of::<T>()` (so the wrap always falls between two elements). For bytes,
+    /// [`with_capacity`](RingBuffer::with_capacity) is the same.
     ///
     /// # Errors
     /// `InvalidArgument` for zero, a zero-sized `T`, or a `T` aligned to more than a page;
@@ -199,16 +196,13 @@ impl<T: Copy> RingBuffer<T> {
     ///
     /// ```
     /// use vmem::RingBuffer;
-    /// let ring = RingBuffer::<u8>::with_capacity(1000).unwrap();
-    /// assert_eq!(ring.capacity() % vmem::allocation_granularity(), 0);
-    /// assert!(ring.capacity() >= 1000);
     /// // 24-byte elements: the mapping is a multiple of 3 pages, so the wrap falls between two.
-    /// let ring = RingBuffer::<[u64; 3]>::with_capacity(1).unwrap();
+    /// let ring = RingBuffer::<[u64; 3]>::new(1).unwrap();
     /// assert_eq!(ring.capacity() * 24 % vmem::allocation_granularity(), 0);
-    /// assert!(RingBuffer::<u8>::with_capacity(0).is_err());
-    /// assert!(RingBuffer::<()>::with_capacity(10).is_err());
+    /// assert!(RingBuffer::<u64>::new(0).is_err());
+    /// assert!(RingBuffer::<()>::new(10).is_err());
     /// ```
-    pub fn with_capacity(min_len: usize) -> Result<RingBuffer<T>> {
+    pub fn new(min_len: usize) -> Result<RingBuffer<T>> {
         let bytes = mapped_bytes::<T>(min_len)?;
         let map = Mapping::new(bytes)?;
         Ok(RingBuffer { map, capacity: bytes / size_of::<T>(), read: 0, len: 0, _elements: PhantomData })
@@ -219,7 +213,7 @@ impl<T: Copy> RingBuffer<T> {
     /// ```
     /// let ring = vmem::RingBuffer::<u8>::with_capacity(1).unwrap();
     /// assert_eq!(ring.capacity(), vmem::allocation_granularity());
-    /// let ring = vmem::RingBuffer::<u32>::with_capacity(1).unwrap();
+    /// let ring = vmem::RingBuffer::<u32>::new(1).unwrap();
     /// assert_eq!(ring.capacity(), vmem::allocation_granularity() / 4);
     /// ```
     pub fn capacity(&self) -> usize {
@@ -240,7 +234,7 @@ impl<T: Copy> RingBuffer<T> {
     /// [`len`](RingBuffer::len), under the name the `ringbuf` crate uses.
     ///
     /// ```
-    /// let mut ring = vmem::RingBuffer::with_capacity(1).unwrap();
+    /// let mut ring = vmem::RingBuffer::new(1).unwrap();
     /// ring.push(7u16).unwrap();
     /// assert_eq!(ring.occupied_len(), 1);
     /// ```
@@ -283,7 +277,7 @@ impl<T: Copy> RingBuffer<T> {
     /// [`available`](RingBuffer::available), under the name the `ringbuf` crate uses.
     ///
     /// ```
-    /// let ring = vmem::RingBuffer::<u64>::with_capacity(100).unwrap();
+    /// let ring = vmem::RingBuffer::<u64>::new(100).unwrap();
     /// assert_eq!(ring.vacant_len(), ring.capacity());
     /// ```
     pub fn vacant_len(&self) -> usize {
@@ -334,7 +328,7 @@ impl<T: Copy> RingBuffer<T> {
     /// second slice is always empty, as the first holds everything.
     ///
     /// ```
-    /// let mut ring = vmem::RingBuffer::with_capacity(1).unwrap();
+    /// let mut ring = vmem::RingBuffer::new(1).unwrap();
     /// ring.push_slice(&[1u32, 2, 3]);
     /// assert_eq!(ring.as_slices(), (&[1, 2, 3][..], &[][..]));
     /// ```
@@ -346,7 +340,7 @@ impl<T: Copy> RingBuffer<T> {
     /// the second slice is always empty.
     ///
     /// ```
-    /// let mut ring = vmem::RingBuffer::with_capacity(1).unwrap();
+    /// let mut ring = vmem::RingBuffer::new(1).unwrap();
     /// ring.push_slice(&[1u32, 2, 3]);
     /// let (first, second) = ring.as_mut_slices();
     /// first[0] = 10;
@@ -362,7 +356,7 @@ impl<T: Copy> RingBuffer<T> {
     /// [`writable`](RingBuffer::writable) does the same without `unsafe`.
     ///
     /// ```
-    /// let mut ring = vmem::RingBuffer::<u64>::with_capacity(1).unwrap();
+    /// let mut ring = vmem::RingBuffer::<u64>::new(1).unwrap();
     /// for (i, slot) in ring.writable_uninit()[..3].iter_mut().enumerate() {
     ///     slot.write(i as u64 * 10);
     /// }
@@ -391,7 +385,7 @@ impl<T: Copy> RingBuffer<T> {
     /// then.
     ///
     /// ```
-    /// let mut ring = vmem::RingBuffer::<u32>::with_capacity(1).unwrap();
+    /// let mut ring = vmem::RingBuffer::<u32>::new(1).unwrap();
     /// ring.writable_uninit()[0].write(5);
     /// // SAFETY: the first free slot was just written.
     /// unsafe { ring.assume_written(1).unwrap() };
@@ -459,7 +453,7 @@ impl<T: Copy> RingBuffer<T> {
     /// Appends one element, or hands it back when the buffer is full.
     ///
     /// ```
-    /// let mut ring = vmem::RingBuffer::<u64>::with_capacity(1).unwrap();
+    /// let mut ring = vmem::RingBuffer::<u64>::new(1).unwrap();
     /// for i in 0..ring.capacity() as u64 {
     ///     ring.push(i).unwrap();
     /// }
@@ -490,7 +484,7 @@ impl<T: Copy> RingBuffer<T> {
     /// Removes and returns the oldest element, if any.
     ///
     /// ```
-    /// let mut ring = vmem::RingBuffer::with_capacity(1).unwrap();
+    /// let mut ring = vmem::RingBuffer::new(1).unwrap();
     /// ring.push('a').unwrap();
     /// assert_eq!(ring.pop(), Some('a'));
     /// assert_eq!(ring.pop(), None);
@@ -509,7 +503,7 @@ impl<T: Copy> RingBuffer<T> {
     /// [`pop`](RingBuffer::pop), under the name the `ringbuf` crate uses.
     ///
     /// ```
-    /// let mut ring = vmem::RingBuffer::<i32>::with_capacity(1).unwrap();
+    /// let mut ring = vmem::RingBuffer::<i32>::new(1).unwrap();
     /// assert_eq!(ring.try_pop(), None);
     /// ```
     pub fn try_pop(&mut self) -> Option<T> {
@@ -615,7 +609,7 @@ impl<T: Copy> RingBuffer<T> {
     /// dropped, or [`join`](RingBuffer::join) them to get the buffer back.
     ///
     /// ```
-    /// let ring = vmem::RingBuffer::<u64>::with_capacity(1024).unwrap();
+    /// let ring = vmem::RingBuffer::<u64>::new(1024).unwrap();
     /// let (mut producer, mut consumer) = ring.split();
     /// let writer = std::thread::spawn(move || {
     ///     for i in 0..100_000u64 {
@@ -693,6 +687,23 @@ impl<T: Copy> RingBuffer<T> {
 }
 
 impl RingBuffer<u8> {
+    /// Creates a byte ring buffer of at least `min_bytes`, rounded up to a multiple of the
+    /// [`allocation_granularity`](crate::allocation_granularity). Other element types:
+    /// [`RingBuffer::new`].
+    ///
+    /// # Errors
+    /// As [`RingBuffer::new`].
+    ///
+    /// ```
+    /// let ring = vmem::RingBuffer::with_capacity(1000).unwrap();
+    /// assert_eq!(ring.capacity() % vmem::allocation_granularity(), 0);
+    /// assert!(ring.capacity() >= 1000);
+    /// assert!(vmem::RingBuffer::with_capacity(0).is_err());
+    /// ```
+    pub fn with_capacity(min_bytes: usize) -> Result<RingBuffer> {
+        RingBuffer::new(min_bytes)
+    }
+
     /// The free space, as one slice to write into; then call [`advance_write`] with the
     /// number of bytes written. (For other element types: [`writable_uninit`].)
     ///
@@ -915,7 +926,7 @@ impl<T: Copy> Producer<T> {
     /// The number of elements the buffer holds when full.
     ///
     /// ```
-    /// let (producer, _) = vmem::RingBuffer::<u16>::with_capacity(100).unwrap().split();
+    /// let (producer, _) = vmem::RingBuffer::<u16>::new(100).unwrap().split();
     /// assert!(producer.capacity() >= 100);
     /// ```
     pub fn capacity(&self) -> usize {
@@ -1047,7 +1058,7 @@ impl<T: Copy> Producer<T> {
     /// position only when the cached copy shows the buffer full.
     ///
     /// ```
-    /// let (mut producer, mut consumer) = vmem::RingBuffer::<u32>::with_capacity(1).unwrap().split();
+    /// let (mut producer, mut consumer) = vmem::RingBuffer::<u32>::new(1).unwrap().split();
     /// producer.push(7).unwrap();
     /// assert_eq!(consumer.pop(), Some(7));
     /// ```
@@ -1097,7 +1108,7 @@ impl<T: Copy> Producer<T> {
     /// For bytes, [`writable`](Producer::writable) does the same without `unsafe`.
     ///
     /// ```
-    /// let (mut producer, mut consumer) = vmem::RingBuffer::<u64>::with_capacity(1).unwrap().split();
+    /// let (mut producer, mut consumer) = vmem::RingBuffer::<u64>::new(1).unwrap().split();
     /// producer.writable_uninit()[0].write(42);
     /// // SAFETY: the first free slot was just written.
     /// unsafe { producer.assume_written(1).unwrap() };
@@ -1122,7 +1133,7 @@ impl<T: Copy> Producer<T> {
     /// `OutOfBounds` when `n` exceeds the free space; nothing changes then.
     ///
     /// ```
-    /// let (mut producer, _) = vmem::RingBuffer::<u64>::with_capacity(1).unwrap().split();
+    /// let (mut producer, _) = vmem::RingBuffer::<u64>::new(1).unwrap().split();
     /// let free = producer.writable_uninit().len();
     /// // SAFETY: nothing is published when the call fails.
     /// assert!(unsafe { producer.assume_written(free + 1) }.is_err());
@@ -1198,7 +1209,7 @@ impl<T: Copy> Consumer<T> {
     /// The number of elements the buffer holds when full.
     ///
     /// ```
-    /// let (_, consumer) = vmem::RingBuffer::<u16>::with_capacity(100).unwrap().split();
+    /// let (_, consumer) = vmem::RingBuffer::<u16>::new(100).unwrap().split();
     /// assert!(consumer.capacity() >= 100);
     /// ```
     pub fn capacity(&self) -> usize {
@@ -1372,7 +1383,7 @@ impl<T: Copy> Consumer<T> {
     /// second slice is always empty.
     ///
     /// ```
-    /// let (mut producer, consumer) = vmem::RingBuffer::with_capacity(1).unwrap().split();
+    /// let (mut producer, consumer) = vmem::RingBuffer::new(1).unwrap().split();
     /// producer.push_slice(&[1u16, 2]);
     /// assert_eq!(consumer.as_slices(), (&[1, 2][..], &[][..]));
     /// ```
@@ -1384,7 +1395,7 @@ impl<T: Copy> Consumer<T> {
     /// slice is always empty.
     ///
     /// ```
-    /// let (mut producer, mut consumer) = vmem::RingBuffer::with_capacity(1).unwrap().split();
+    /// let (mut producer, mut consumer) = vmem::RingBuffer::new(1).unwrap().split();
     /// producer.push_slice(&[1u16, 2]);
     /// consumer.as_mut_slices().0[1] = 5;
     /// assert_eq!(consumer.readable(), [1, 5]);
@@ -1438,7 +1449,7 @@ impl<T: Copy> Consumer<T> {
     /// when the cached copy shows the buffer empty.
     ///
     /// ```
-    /// let (mut producer, mut consumer) = vmem::RingBuffer::with_capacity(1).unwrap().split();
+    /// let (mut producer, mut consumer) = vmem::RingBuffer::new(1).unwrap().split();
     /// producer.push('a').unwrap();
     /// assert_eq!(consumer.pop(), Some('a'));
     /// assert_eq!(consumer.pop(), None);

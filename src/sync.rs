@@ -57,9 +57,9 @@ impl<T> DerefMut for LockGuard<'_, T> {
     }
 }
 
-pub(crate) use spin::SpinLock;
 #[cfg(not(feature = "std"))]
 use spin::SpinGuard;
+pub(crate) use spin::SpinLock;
 
 /// A spin lock whose lock word the crate controls: the warm cache needs one, so that a
 /// child process can take over a lock that a thread of its parent held at `fork` (that

@@ -69,21 +69,17 @@ fn bad_capacities_are_errors() {
     for huge in [usize::MAX, usize::MAX / 2, isize::MAX as usize] {
         assert_eq!(RingBuffer::<u8>::with_capacity(huge).unwrap_err().kind(), ErrorKind::OutOfAddressSpace, "{huge}");
         // Overflows in the element count times the element size, too.
-        assert_eq!(
-            RingBuffer::<[u64; 3]>::with_capacity(huge / 2).unwrap_err().kind(),
-            ErrorKind::OutOfAddressSpace,
-            "{huge}"
-        );
+        assert_eq!(RingBuffer::<[u64; 3]>::new(huge / 2).unwrap_err().kind(), ErrorKind::OutOfAddressSpace, "{huge}");
     }
-    assert_eq!(RingBuffer::<u64>::with_capacity(0).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert_eq!(RingBuffer::<u64>::new(0).unwrap_err().kind(), ErrorKind::InvalidArgument);
     // Zero-sized elements have nothing to map; elements aligned past a page cannot be placed.
-    let err = RingBuffer::<()>::with_capacity(10).unwrap_err();
+    let err = RingBuffer::<()>::new(10).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert!(err.to_string().contains("zero-sized"), "{err}");
     #[derive(Clone, Copy)]
     #[repr(align(131072))]
     struct OverAligned(#[allow(dead_code)] u8);
-    let err = RingBuffer::<OverAligned>::with_capacity(1).unwrap_err();
+    let err = RingBuffer::<OverAligned>::new(1).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument);
     assert!(err.to_string().contains("page size"), "{err}");
 }
@@ -168,7 +164,7 @@ fn elements_of_any_size_wrap_on_an_element_boundary() {
         c: [u8; 12],
     }
     let rec = |i: usize| Rec { a: i as u64, b: !(i as u32), c: [i as u8; 12] };
-    let mut ring = RingBuffer::<Rec>::with_capacity(100).unwrap();
+    let mut ring = RingBuffer::<Rec>::new(100).unwrap();
     let cap = ring.capacity();
     assert_eq!((cap * 24) % vmem::allocation_granularity(), 0);
     assert!(cap >= 100);
@@ -568,7 +564,7 @@ fn typed_op() -> impl Strategy<Value = TypedOp> {
 /// Runs `ops` on a `RingBuffer<T>` (whole and split) and a `VecDeque<T>`, checking after
 /// every step.
 fn run_typed<T: Element>(ops: &[TypedOp], min_len: usize) -> Result<(), TestCaseError> {
-    let ring = RingBuffer::<T>::with_capacity(min_len).unwrap();
+    let ring = RingBuffer::<T>::new(min_len).unwrap();
     let cap = ring.capacity();
     prop_assert!(cap >= min_len);
     prop_assert_eq!((cap * std::mem::size_of::<T>()) % vmem::allocation_granularity(), 0);
@@ -720,7 +716,7 @@ proptest! {
 #[test]
 fn empty_and_oversized_requests_on_typed_rings_and_halves() {
     // Sizes in error messages are bytes, whatever the element type.
-    let mut ring = RingBuffer::<u64>::with_capacity(1).unwrap();
+    let mut ring = RingBuffer::<u64>::new(1).unwrap();
     ring.push_slice(&[1, 2, 3]);
     let err = ring.advance_read(4).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutOfBounds);
@@ -758,10 +754,10 @@ fn empty_and_oversized_requests_on_typed_rings_and_halves() {
 #[test]
 fn halves_are_send_and_joining_halves_of_different_buffers_hands_them_back() {
     fn send<T: Send>(_: &T) {}
-    let (p, c) = RingBuffer::<u64>::with_capacity(1).unwrap().split();
+    let (p, c) = RingBuffer::<u64>::new(1).unwrap().split();
     send(&p);
     send(&c);
-    let (p2, c2) = RingBuffer::<u64>::with_capacity(1).unwrap().split();
+    let (p2, c2) = RingBuffer::<u64>::new(1).unwrap().split();
     let (p, c2) = RingBuffer::join(p, c2).unwrap_err();
     let (p2, c) = RingBuffer::join(p2, c).unwrap_err();
     // The right pairs still join, and the halves that were handed back still work.
@@ -912,7 +908,7 @@ fn spsc_bytes_arrive_in_order_however_each_side_reads_and_writes() {
 #[test]
 fn spsc_elements_arrive_in_order() {
     const N: u64 = 500_000;
-    let (mut p, mut c) = RingBuffer::<u64>::with_capacity(1000).unwrap().split();
+    let (mut p, mut c) = RingBuffer::<u64>::new(1000).unwrap().split();
     let producer = std::thread::spawn(move || {
         for i in 0..N {
             let mut value = i;
@@ -937,7 +933,7 @@ fn spsc_elements_arrive_in_order() {
     assert_eq!(c.pop(), None);
 
     // 24-byte elements (a 3-page mapping), in slices across the wrap.
-    let (mut p, mut c) = RingBuffer::<Rec24>::with_capacity(100).unwrap().split();
+    let (mut p, mut c) = RingBuffer::<Rec24>::new(100).unwrap().split();
     let producer = std::thread::spawn(move || {
         let mut sent = 0;
         let batch: Vec<Rec24> = (0..77).map(|i| Rec24::make(7, i)).collect();

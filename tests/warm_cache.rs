@@ -290,8 +290,15 @@ fn a_refused_reservation_empties_the_cache_and_retries() {
 #[cfg(target_os = "linux")]
 fn vmem_data_bytes() -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: usize =
-        status.lines().find_map(|l| l.strip_prefix("VmData:")).unwrap().trim().trim_end_matches("kB").trim().parse().unwrap();
+    let kib: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmData:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
     kib * 1024
 }
 

@@ -76,7 +76,7 @@ enum State<T: Copy> {
 }
 
 fn run<T: Element>(min_len: usize, ops: Vec<Op>) {
-    let ring = RingBuffer::<T>::with_capacity(min_len).expect("a small ring");
+    let ring = RingBuffer::<T>::new(min_len).expect("a small ring");
     let capacity = ring.capacity();
     assert_eq!(capacity * std::mem::size_of::<T>() % vmem::allocation_granularity(), 0);
     let mut state = State::Whole(ring);
