@@ -65,6 +65,8 @@ mod commit;
 pub mod concurrent_vec;
 mod error;
 mod lock;
+#[cfg(feature = "std")]
+pub mod mapped_file;
 mod os;
 mod page;
 pub mod pool;
@@ -87,6 +89,8 @@ pub use commit::{commit, decommit};
 pub use concurrent_vec::{ConcurrentVec, ConcurrentVecIntoIter, ConcurrentVecIter};
 pub use error::{Error, ErrorKind, Result};
 pub use lock::{lock, unlock};
+#[cfg(feature = "std")]
+pub use mapped_file::{MapAdvice, MappedFile, MappedFileOptions};
 pub use page::{allocation_granularity, huge_page_size, page_size};
 pub use pool::{Handle, Pool, PoolIntoIter, PoolIter, PoolIterMut};
 pub use protect::protect;

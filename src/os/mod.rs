@@ -26,6 +26,19 @@
 //! | `CHECKS_COMMIT_ITSELF: bool` | whether the OS itself refuses to lock pages that are not committed |
 //! | `ring_map(size) -> Result<*mut u8>` | (feature `std`) `2 * size` bytes where the second half maps the same memory as the first; `size` is a non-zero multiple of the allocation granularity; no descriptor or handle stays open |
 //! | `unsafe ring_unmap(ptr, size) -> Result<()>` | (feature `std`) undo `ring_map(size)` whose base was `ptr` |
+//!
+//! Mapped files and shared memory (feature `std`; `file` is a `std::fs::File`):
+//!
+//! | function | what it must do |
+//! |---|---|
+//! | `unsafe map_reserve(size) -> Result<*mut u8>` | address space with no access that file views can later be placed in (Unix: a reservation; Windows: a placeholder) |
+//! | `unsafe map_release(base, size, len) -> Result<()>` | unmap the views of `[0, len)` and release the whole `map_reserve(size)` |
+//! | `unsafe remap_file(base, size, old_len, len, file, writable) -> Result<()>` | make `[base, base + page_round(len))` show the file's bytes `[0, len)`, at the same addresses as the views of `[0, old_len)` made by earlier calls; pages past it back to reserved; no page wholly past the file's end mapped; on failure the mapping is as it was |
+//! | `unsafe flush_file(ptr, size, file, wait) -> Result<()>` | write dirty pages of the views back (`wait`: and wait until they are on disk) |
+//! | `unsafe advise_file(ptr, size, MapAdvice) -> Result<()>` | access-pattern advice for views (or accept and ignore it) |
+//! | `file_set_len(file, len) -> Result<()>` | set the file's length, refusing (not signalling) a length past the OS's file-size limit |
+//! | `file_extend(file, old, new) -> Result<()>` | grow the file from `old` to `new` bytes, allocating its blocks where the file system can; on failure the file keeps length `old` |
+//! | `file_len(file) -> Result<u64>` | the file's current length |
 
 #[cfg(unix)]
 mod unix;

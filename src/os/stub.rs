@@ -109,3 +109,62 @@ pub(crate) fn ring_map(size: usize) -> Result<*mut u8> {
 pub(crate) unsafe fn ring_unmap(ptr: *mut u8, size: usize) -> Result<()> {
     Err(unsupported("ring_unmap", ptr, size))
 }
+
+// ---- mapped files and shared memory ----
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn map_reserve(size: usize) -> Result<*mut u8> {
+    Err(Error::new(ErrorKind::Unsupported, "map_reserve", WHY).sized(size))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn map_release(base: *mut u8, size: usize, _len: usize) -> Result<()> {
+    Err(unsupported("map_release", base, size))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn remap_file(
+    base: *mut u8,
+    _size: usize,
+    _old_len: usize,
+    len: usize,
+    _file: &std::fs::File,
+    _writable: bool,
+) -> Result<()> {
+    Err(unsupported("map_file", base, len))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn flush_file(ptr: *mut u8, size: usize, _file: &std::fs::File, _wait: bool) -> Result<()> {
+    Err(unsupported("flush", ptr, size))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn advise_file(ptr: *mut u8, size: usize, _advice: crate::MapAdvice) -> Result<()> {
+    Err(unsupported("advise", ptr, size))
+}
+
+#[cfg(feature = "std")]
+pub(crate) fn file_set_len(_file: &std::fs::File, _len: u64) -> Result<()> {
+    Err(Error::new(ErrorKind::Unsupported, "set_len", WHY))
+}
+
+#[cfg(feature = "std")]
+pub(crate) fn file_extend(_file: &std::fs::File, _old: u64, _new: u64) -> Result<()> {
+    Err(Error::new(ErrorKind::Unsupported, "grow", WHY))
+}
+
+#[cfg(feature = "std")]
+pub(crate) fn file_len(_file: &std::fs::File) -> Result<u64> {
+    Err(Error::new(ErrorKind::Unsupported, "file_len", WHY))
+}
