@@ -64,6 +64,8 @@ pub mod arena;
 mod commit;
 pub mod concurrent_vec;
 mod error;
+#[cfg(feature = "std")]
+pub mod file_vec;
 mod lock;
 #[cfg(feature = "std")]
 pub mod mapped_file;
@@ -88,6 +90,8 @@ pub use arena::*;
 pub use commit::{commit, decommit};
 pub use concurrent_vec::{ConcurrentVec, ConcurrentVecIntoIter, ConcurrentVecIter};
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "std")]
+pub use file_vec::{FileVec, FileVecOptions};
 pub use lock::{lock, unlock};
 #[cfg(feature = "std")]
 pub use mapped_file::{MapAdvice, MappedFile, MappedFileOptions};

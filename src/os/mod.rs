@@ -39,6 +39,7 @@
 //! | `file_set_len(file, len) -> Result<()>` | set the file's length, refusing (not signalling) a length past the OS's file-size limit |
 //! | `file_extend(file, old, new) -> Result<()>` | grow the file from `old` to `new` bytes, allocating its blocks where the file system can; on failure the file keeps length `old` |
 //! | `file_len(file) -> Result<u64>` | the file's current length |
+//! | `file_lock(file) -> Result<()>` | an exclusive advisory lock held until the file closes; fail at once (`PermissionDenied`) when someone else holds it |
 
 #[cfg(unix)]
 mod unix;

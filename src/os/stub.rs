@@ -168,3 +168,8 @@ pub(crate) fn file_extend(_file: &std::fs::File, _old: u64, _new: u64) -> Result
 pub(crate) fn file_len(_file: &std::fs::File) -> Result<u64> {
     Err(Error::new(ErrorKind::Unsupported, "file_len", WHY))
 }
+
+#[cfg(feature = "std")]
+pub(crate) fn file_lock(_file: &std::fs::File) -> Result<()> {
+    Err(Error::new(ErrorKind::Unsupported, "lock_file", WHY))
+}

@@ -463,3 +463,31 @@ pub(crate) fn file_len(file: &std::fs::File) -> Result<u64> {
         .map_err(|e| Error::from_os(ErrorKind::Os, "file_len", e.raw_os_error()).because("fstat failed"))?;
     u64::try_from(stat.st_size).map_err(|_| Error::new(ErrorKind::Os, "file_len", "fstat reported a negative size"))
 }
+
+/// Takes an exclusive advisory lock on the whole file (`flock(LOCK_EX | LOCK_NB)`), held until
+/// the file is closed. Fails if another open file description holds it.
+///
+/// A `fork` in another thread shares our descriptor with the child until it calls `exec`
+/// (which closes it, as it is close-on-exec), and the lock with it: a lock just released can
+/// look held for that moment. So a refusal is retried for up to about 50 ms before it counts.
+#[cfg(feature = "std")]
+pub(crate) fn file_lock(file: &std::fs::File) -> Result<()> {
+    let mut waited_ms = 0;
+    loop {
+        match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(Errno::WOULDBLOCK) if waited_ms < 50 => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                waited_ms += 1;
+            }
+            Err(Errno::WOULDBLOCK) => {
+                return Err(Error::from_os(ErrorKind::PermissionDenied, "lock_file", Errno::WOULDBLOCK.raw_os_error())
+                    .because("the file is locked by another user (another FileVec, in this or another process)"))
+            }
+            // Some file systems (old NFS) have no flock: the lock is advisory anyway.
+            Err(Errno::NOLCK) | Err(Errno::OPNOTSUPP) => return Ok(()),
+            Err(errno) => return Err(Error::from_os(ErrorKind::Os, "lock_file", errno.raw_os_error())),
+        }
+    }
+}

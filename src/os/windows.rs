@@ -446,7 +446,7 @@ mod ring {
 
 #[cfg(feature = "std")]
 pub(crate) use mapped::{
-    advise_file, file_extend, file_len, file_set_len, flush_file, map_release, map_reserve, remap_file,
+    advise_file, file_extend, file_len, file_lock, file_set_len, flush_file, map_release, map_reserve, remap_file,
 };
 
 #[cfg(feature = "std")]
@@ -751,5 +751,30 @@ mod mapped {
 
     pub(crate) fn file_len(file: &std::fs::File) -> Result<u64> {
         file.metadata().map(|m| m.len()).map_err(|e| io_error("file_len", &e, 0))
+    }
+
+    /// An exclusive lock on the file's first byte (`LockFileEx` with
+    /// `LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY`), held until the handle closes.
+    /// Byte-range locks restrict `ReadFile`/`WriteFile` from other handles, not mapped views.
+    pub(crate) fn file_lock(file: &std::fs::File) -> Result<()> {
+        use windows_sys::Win32::Storage::FileSystem::{LockFileEx, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY};
+        use windows_sys::Win32::System::IO::OVERLAPPED;
+        // SAFETY: OVERLAPPED is plain data (offset 0); the handle is the file's.
+        let locked = unsafe {
+            let mut overlapped: OVERLAPPED = zeroed();
+            LockFileEx(
+                file.as_raw_handle() as HANDLE,
+                LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY,
+                0,
+                1,
+                0,
+                &mut overlapped,
+            )
+        };
+        if locked == 0 {
+            return Err(last_error(ErrorKind::PermissionDenied, "lock_file", null_mut(), 0)
+                .because("the file is locked by another user (another FileVec, in this or another process)"));
+        }
+        Ok(())
     }
 }
