@@ -80,6 +80,8 @@ mod reservation;
 mod reserve;
 #[cfg(feature = "std")]
 pub mod ring;
+#[cfg(feature = "std")]
+pub mod shared_region;
 mod status;
 pub mod sync_arena;
 pub mod virtual_vec;
@@ -104,6 +106,8 @@ pub use reservation::Reservation;
 pub use reserve::{release, reserve, reserve_aligned};
 #[cfg(feature = "std")]
 pub use ring::*;
+#[cfg(feature = "std")]
+pub use shared_region::SharedRegion;
 pub use status::{memory_status, resident_bytes, MemoryStatus};
 pub use sync_arena::*;
 pub use virtual_vec::VirtualVec;

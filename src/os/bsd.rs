@@ -131,3 +131,22 @@ fn open_anonymous_shm() -> Result<libc::c_int> {
     let code = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
     Err(Error::from_os(ErrorKind::Os, "ring_map", code).because("shm_open failed"))
 }
+
+// ---- mapped files and shared memory ----
+
+/// An anonymous shared-memory object (`SHM_ANON` on FreeBSD, a name unlinked at once
+/// elsewhere). It cannot be sealed: a process holding it can truncate it under another's
+/// mapping.
+#[cfg(feature = "std")]
+pub(crate) fn shared_create(_total: usize) -> Result<super::unix::SharedMemory> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let fd = open_anonymous_shm()?;
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Grows the object to `new` bytes with `ftruncate`.
+#[cfg(feature = "std")]
+pub(crate) fn shared_extend(memory: &super::unix::SharedMemory, _old: u64, new: u64) -> Result<()> {
+    super::unix::file_set_len(memory, new)
+}

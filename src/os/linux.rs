@@ -281,6 +281,35 @@ pub(crate) fn anonymous_temp_file() -> Result<rustix::fd::OwnedFd> {
         .because("neither memfd_create nor an O_TMPFILE file in /dev/shm or the temporary directory is available"))
 }
 
+// ---- mapped files and shared memory ----
+
+/// A `memfd` (Linux 3.17+) sealed against shrinking, so that no process holding it can
+/// truncate it under another's mapping (which would raise `SIGBUS` there); an unlinked
+/// `O_TMPFILE` file where `memfd_create` is missing (that one cannot be sealed).
+#[cfg(feature = "std")]
+pub(crate) fn shared_create(_total: usize) -> Result<super::unix::SharedMemory> {
+    use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
+    match memfd_create(c"vmem-shared", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING) {
+        Ok(fd) => {
+            fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::SEAL).map_err(|errno| {
+                os_error(ErrorKind::Os, "SharedRegion::create", errno, core::ptr::null_mut(), 0)
+                    .because("cannot seal the memfd against shrinking")
+            })?;
+            Ok(std::fs::File::from(fd))
+        }
+        Err(Errno::NOSYS) => anonymous_temp_file().map(std::fs::File::from),
+        Err(errno) => Err(os_error(ErrorKind::Os, "SharedRegion::create", errno, core::ptr::null_mut(), 0)
+            .because("memfd_create failed")),
+    }
+}
+
+/// Grows the object to `new` bytes. `ftruncate`, not `fallocate`: memory pages of a memfd
+/// are allocated when first touched, so growing costs nothing until used.
+#[cfg(feature = "std")]
+pub(crate) fn shared_extend(memory: &super::unix::SharedMemory, _old: u64, new: u64) -> Result<()> {
+    super::unix::file_set_len(memory, new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

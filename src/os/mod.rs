@@ -40,6 +40,14 @@
 //! | `file_extend(file, old, new) -> Result<()>` | grow the file from `old` to `new` bytes, allocating its blocks where the file system can; on failure the file keeps length `old` |
 //! | `file_len(file) -> Result<u64>` | the file's current length |
 //! | `file_lock(file) -> Result<()>` | an exclusive advisory lock held until the file closes; fail at once (`PermissionDenied`) when someone else holds it |
+//! | `SharedMemory` (type) | an anonymous shared-memory object (Unix: a `File`: memfd, `shm_open`; Windows: a section handle) |
+//! | `shared_create(total) -> Result<SharedMemory>` | a new object that can grow to `total` bytes (Linux: sealed against shrinking) |
+//! | `shared_extend(memory, old, new) -> Result<()>` | grow it from `old` to `new` bytes (or check it is that long already) |
+//! | `shared_len(memory) -> Result<Option<u64>>` | its size now, `None` where the OS cannot say (then mapping more cannot fault) |
+//! | `unsafe shared_map(memory, total, len) -> Result<*mut u8>` | reserve `total` bytes and map the object's `[0, len)` into the front |
+//! | `unsafe shared_remap(base, total, old_len, new_len, memory) -> Result<()>` | grow that mapping in place |
+//! | `unsafe shared_unmap(base, total, len) -> Result<()>` | undo `shared_map` |
+//! | `send_fd(socket, fd)`, `recv_fd(socket) -> Result<OwnedFd>`, `set_inheritable(fd, bool)` | (Unix) `SCM_RIGHTS` passing, `FD_CLOEXEC` |
 
 #[cfg(unix)]
 mod unix;

@@ -173,3 +173,49 @@ pub(crate) fn file_len(_file: &std::fs::File) -> Result<u64> {
 pub(crate) fn file_lock(_file: &std::fs::File) -> Result<()> {
     Err(Error::new(ErrorKind::Unsupported, "lock_file", WHY))
 }
+
+/// No shared memory here; the type exists so that the crate compiles.
+#[cfg(feature = "std")]
+pub(crate) type SharedMemory = std::fs::File;
+
+#[cfg(feature = "std")]
+pub(crate) fn shared_create(total: usize) -> Result<SharedMemory> {
+    Err(Error::new(ErrorKind::Unsupported, "SharedRegion::create", WHY).sized(total))
+}
+
+#[cfg(feature = "std")]
+pub(crate) fn shared_extend(_memory: &SharedMemory, _old: u64, _new: u64) -> Result<()> {
+    Err(Error::new(ErrorKind::Unsupported, "SharedRegion::grow", WHY))
+}
+
+#[cfg(feature = "std")]
+pub(crate) fn shared_len(_memory: &SharedMemory) -> Result<Option<u64>> {
+    Err(Error::new(ErrorKind::Unsupported, "SharedRegion::open", WHY))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn shared_map(_memory: &SharedMemory, total: usize, _len: usize) -> Result<*mut u8> {
+    Err(Error::new(ErrorKind::Unsupported, "SharedRegion::map", WHY).sized(total))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn shared_remap(
+    base: *mut u8,
+    total: usize,
+    _old_len: usize,
+    _new_len: usize,
+    _memory: &SharedMemory,
+) -> Result<()> {
+    Err(unsupported("SharedRegion::grow", base, total))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn shared_unmap(base: *mut u8, total: usize, _len: usize) -> Result<()> {
+    Err(unsupported("SharedRegion::unmap", base, total))
+}

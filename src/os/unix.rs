@@ -491,3 +491,140 @@ pub(crate) fn file_lock(file: &std::fs::File) -> Result<()> {
         }
     }
 }
+
+/// Shared memory is a file here: a `memfd` on Linux, a `shm_open` object elsewhere.
+#[cfg(feature = "std")]
+pub(crate) type SharedMemory = std::fs::File;
+
+/// Reserves `total` bytes and maps the object's bytes `[0, len)` into the front.
+///
+/// # Safety
+/// `total` is a non-zero multiple of the page size, `0 < len <= total`, and the object is at
+/// least `len` bytes long.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn shared_map(memory: &SharedMemory, total: usize, len: usize) -> Result<*mut u8> {
+    // SAFETY: forwarded from the caller.
+    let base = unsafe { map_reserve(total)? };
+    // SAFETY: the reservation was just made and nothing is mapped in it; forwarded.
+    if let Err(err) = unsafe { remap_file(base, total, 0, len, memory, true) } {
+        // SAFETY: ours and unused.
+        let _ = unsafe { release(base, total) };
+        return Err(err);
+    }
+    Ok(base)
+}
+
+/// Grows the mapping made by `shared_map` from `old_len` to `new_len` bytes in place.
+///
+/// # Safety
+/// As `remap_file`, with `new_len >= old_len`.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn shared_remap(
+    base: *mut u8,
+    total: usize,
+    old_len: usize,
+    new_len: usize,
+    memory: &SharedMemory,
+) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { remap_file(base, total, old_len, new_len, memory, true) }
+}
+
+/// Undoes `shared_map` (after any `shared_remap`).
+///
+/// # Safety
+/// `base` came from `shared_map(_, total, _)` and nothing uses it any more.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn shared_unmap(base: *mut u8, total: usize, len: usize) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { map_release(base, total, len) }
+}
+
+/// The length of the object now, if the OS can say (it always can here).
+#[cfg(feature = "std")]
+pub(crate) fn shared_len(memory: &SharedMemory) -> Result<Option<u64>> {
+    file_len(memory).map(Some)
+}
+
+/// Sends `fd` over the Unix socket `socket` with `SCM_RIGHTS`, with one byte of data.
+#[cfg(feature = "std")]
+pub(crate) fn send_fd(socket: rustix::fd::BorrowedFd<'_>, fd: rustix::fd::BorrowedFd<'_>) -> Result<()> {
+    use core::mem::MaybeUninit;
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [fd];
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(Error::new(ErrorKind::Os, "send_fd", "no room for the descriptor in the control message"));
+    }
+    loop {
+        match sendmsg(socket, &[std::io::IoSlice::new(b"V")], &mut control, SendFlags::empty()) {
+            Ok(_) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(errno) => {
+                let kind = if errno == Errno::PIPE || errno == Errno::CONNRESET {
+                    ErrorKind::Disconnected
+                } else {
+                    ErrorKind::Os
+                };
+                return Err(Error::from_os(kind, "send_fd", errno.raw_os_error())
+                    .because("sending the descriptor over the socket failed"));
+            }
+        }
+    }
+}
+
+/// Receives one descriptor sent by `send_fd` on `socket` (close-on-exec). Any further
+/// descriptors in the message are closed.
+#[cfg(feature = "std")]
+pub(crate) fn recv_fd(socket: rustix::fd::BorrowedFd<'_>) -> Result<rustix::fd::OwnedFd> {
+    use core::mem::MaybeUninit;
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0u8; 1];
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    let flags = RecvFlags::CMSG_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let flags = RecvFlags::empty();
+    let received = loop {
+        match recvmsg(socket, &mut [std::io::IoSliceMut::new(&mut byte)], &mut control, flags) {
+            Err(Errno::INTR) => continue,
+            other => break other,
+        }
+    };
+    let received = received.map_err(|errno| {
+        Error::from_os(ErrorKind::Os, "recv_fd", errno.raw_os_error()).because("receiving from the socket failed")
+    })?;
+    let mut fd = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            for received_fd in fds {
+                // The first is ours; the rest are dropped, which closes them.
+                if fd.is_none() {
+                    fd = Some(received_fd);
+                }
+            }
+        }
+    }
+    match fd {
+        Some(fd) => {
+            #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+            let _ = rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC);
+            Ok(fd)
+        }
+        None if received.bytes == 0 => {
+            Err(Error::new(ErrorKind::Disconnected, "recv_fd", "the socket was closed before a descriptor arrived"))
+        }
+        None => Err(Error::new(ErrorKind::InvalidData, "recv_fd", "the message carried no descriptor")),
+    }
+}
+
+/// Whether `fd` stays open across `exec` (clears or sets `FD_CLOEXEC`).
+#[cfg(feature = "std")]
+pub(crate) fn set_inheritable(fd: rustix::fd::BorrowedFd<'_>, inheritable: bool) -> Result<()> {
+    let flags = if inheritable { rustix::io::FdFlags::empty() } else { rustix::io::FdFlags::CLOEXEC };
+    rustix::io::fcntl_setfd(fd, flags).map_err(|e| {
+        Error::from_os(ErrorKind::Os, "set_inheritable", e.raw_os_error()).because("fcntl(F_SETFD) failed")
+    })
+}

@@ -448,6 +448,10 @@ mod ring {
 pub(crate) use mapped::{
     advise_file, file_extend, file_len, file_lock, file_set_len, flush_file, map_release, map_reserve, remap_file,
 };
+#[cfg(feature = "std")]
+pub(crate) use shared::{
+    shared_create, shared_extend, shared_len, shared_map, shared_remap, shared_unmap, SharedMemory,
+};
 
 #[cfg(feature = "std")]
 mod mapped {
@@ -774,6 +778,118 @@ mod mapped {
         if locked == 0 {
             return Err(last_error(ErrorKind::PermissionDenied, "lock_file", null_mut(), 0)
                 .because("the file is locked by another user (another FileVec, in this or another process)"));
+        }
+        Ok(())
+    }
+}
+
+/// Shared memory: a pagefile-backed section made with `SEC_RESERVE` at its full maximum size,
+/// so its pages are reserved, not committed. Every process maps a view of the whole section
+/// (address space only) and commits the pages it uses with `VirtualAlloc(MEM_COMMIT)`, which
+/// commits them in the section: growing is committing more, in place, in every view.
+#[cfg(feature = "std")]
+mod shared {
+    use super::*;
+    use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
+    use windows_sys::Win32::Foundation::{HANDLE, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::System::Memory::{
+        CreateFileMappingW, MapViewOfFile, UnmapViewOfFile, FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_MAPPED_VIEW_ADDRESS,
+        SEC_RESERVE,
+    };
+
+    /// The section's handle.
+    #[derive(Debug)]
+    pub(crate) struct SharedMemory(OwnedHandle);
+
+    impl From<OwnedHandle> for SharedMemory {
+        fn from(handle: OwnedHandle) -> Self {
+            SharedMemory(handle)
+        }
+    }
+
+    impl AsHandle for SharedMemory {
+        fn as_handle(&self) -> BorrowedHandle<'_> {
+            self.0.as_handle()
+        }
+    }
+
+    pub(crate) fn shared_create(total: usize) -> Result<SharedMemory> {
+        // SAFETY: a pagefile-backed section (no file handle) of `total` reserved bytes.
+        let section = unsafe {
+            CreateFileMappingW(
+                INVALID_HANDLE_VALUE,
+                null(),
+                PAGE_READWRITE | SEC_RESERVE,
+                ((total as u64) >> 32) as u32,
+                total as u32,
+                null(),
+            )
+        };
+        if section.is_null() {
+            return Err(last_error(ErrorKind::OutOfMemory, "SharedRegion::create", null_mut(), total));
+        }
+        // SAFETY: the handle was just created and is owned by nothing else.
+        Ok(SharedMemory(unsafe { OwnedHandle::from_raw_handle(section as _) }))
+    }
+
+    /// Committing happens in `shared_remap`: nothing to do here.
+    pub(crate) fn shared_extend(_memory: &SharedMemory, _old: u64, _new: u64) -> Result<()> {
+        Ok(())
+    }
+
+    /// A section does not say how much of it is committed; committing more in `shared_remap`
+    /// is what makes pages exist, so there is no size to check against.
+    pub(crate) fn shared_len(_memory: &SharedMemory) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    fn commit_view(base: *mut u8, len: usize) -> Result<()> {
+        let page = page_size();
+        let size = len.div_ceil(page) * page;
+        // SAFETY: commits pages of our own view of the section; committed pages keep their
+        // contents, fresh ones read zero.
+        if unsafe { VirtualAlloc(base.cast::<c_void>(), size, MEM_COMMIT, PAGE_READWRITE) }.is_null() {
+            return Err(last_error(ErrorKind::OutOfMemory, "SharedRegion::grow", base, size));
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    /// `total` is at most the section's size; `0 < len <= total`.
+    pub(crate) unsafe fn shared_map(memory: &SharedMemory, total: usize, len: usize) -> Result<*mut u8> {
+        // SAFETY: maps `total` bytes of the section; its pages stay reserved until committed.
+        let view =
+            unsafe { MapViewOfFile(memory.0.as_raw_handle() as HANDLE, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, total) };
+        if view.Value.is_null() {
+            return Err(last_error(ErrorKind::OutOfAddressSpace, "SharedRegion::map", null_mut(), total));
+        }
+        let base = view.Value.cast::<u8>();
+        if let Err(err) = commit_view(base, len) {
+            // SAFETY: the view just made, unused.
+            unsafe { UnmapViewOfFile(view) };
+            return Err(err);
+        }
+        Ok(base)
+    }
+
+    /// # Safety
+    /// `base` came from `shared_map(_, total, _)` and `new_len <= total`.
+    pub(crate) unsafe fn shared_remap(
+        base: *mut u8,
+        _total: usize,
+        _old_len: usize,
+        new_len: usize,
+        _memory: &SharedMemory,
+    ) -> Result<()> {
+        commit_view(base, new_len)
+    }
+
+    /// # Safety
+    /// `base` came from `shared_map` and nothing uses it any more.
+    pub(crate) unsafe fn shared_unmap(base: *mut u8, total: usize, _len: usize) -> Result<()> {
+        // SAFETY: the view is ours and unused.
+        if unsafe { UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS { Value: base.cast() }) } == 0 {
+            return Err(last_error(ErrorKind::Os, "SharedRegion::unmap", base, total));
         }
         Ok(())
     }
