@@ -66,6 +66,8 @@ pub mod concurrent_vec;
 mod error;
 #[cfg(feature = "std")]
 pub mod file_vec;
+#[cfg(feature = "std")]
+pub mod ipc_ring;
 mod lock;
 #[cfg(feature = "std")]
 pub mod mapped_file;
@@ -94,6 +96,8 @@ pub use concurrent_vec::{ConcurrentVec, ConcurrentVecIntoIter, ConcurrentVecIter
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "std")]
 pub use file_vec::{FileVec, FileVecOptions};
+#[cfg(feature = "std")]
+pub use ipc_ring::{IpcRing, Side};
 pub use lock::{lock, unlock};
 #[cfg(feature = "std")]
 pub use mapped_file::{MapAdvice, MappedFile, MappedFileOptions};

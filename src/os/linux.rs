@@ -310,6 +310,43 @@ pub(crate) fn shared_extend(memory: &super::unix::SharedMemory, _old: u64, new: 
     super::unix::file_set_len(memory, new)
 }
 
+/// Sleeps until `word` is woken or no longer holds `expected`, or `timeout` passes: a shared
+/// (not process-private) `FUTEX_WAIT`, so it works across processes on shared memory.
+/// Spurious returns are fine: the caller checks its condition again.
+#[cfg(feature = "std")]
+pub(crate) fn wait_on(word: &core::sync::atomic::AtomicU32, expected: u32, timeout: core::time::Duration) {
+    use rustix::thread::futex;
+    let timeout = futex::Timespec {
+        tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    // EAGAIN (the word changed), EINTR and ETIMEDOUT all mean: look again.
+    let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timeout));
+}
+
+/// Wakes every waiter of `word`, in any process.
+#[cfg(feature = "std")]
+pub(crate) fn wake_all(word: &core::sync::atomic::AtomicU32) {
+    use rustix::thread::futex;
+    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
+}
+
+/// Whether process `pid` is alive: it exists and is not a zombie (a dead child its parent
+/// has not reaped yet still has a pid; `/proc/PID/stat` says `Z` for it).
+#[cfg(feature = "std")]
+pub(crate) fn process_alive(pid: u32) -> bool {
+    let Ok(path) = std::ffi::CString::new(std::format!("/proc/{pid}/stat")) else { return true };
+    match read_file("process_alive", &path) {
+        // The state is the field after the command name, which is in parentheses and may hold
+        // anything, so look after the last ')'.
+        Ok(stat) => {
+            !matches!(stat.iter().rposition(|&b| b == b')').and_then(|i| stat.get(i + 2)), Some(b'Z' | b'X' | b'x'))
+        }
+        Err(_) => rustix::process::Pid::from_raw(pid as i32)
+            .is_some_and(|p| rustix::process::test_kill_process(p) != Err(Errno::SRCH)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

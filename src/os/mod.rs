@@ -48,6 +48,11 @@
 //! | `unsafe shared_remap(base, total, old_len, new_len, memory) -> Result<()>` | grow that mapping in place |
 //! | `unsafe shared_unmap(base, total, len) -> Result<()>` | undo `shared_map` |
 //! | `send_fd(socket, fd)`, `recv_fd(socket) -> Result<OwnedFd>`, `set_inheritable(fd, bool)` | (Unix) `SCM_RIGHTS` passing, `FD_CLOEXEC` |
+//! | `unsafe ipc_map(memory, header, capacity) -> Result<*mut u8>` | map the object's `[0, header + capacity)` and then its `[header, header + capacity)` again right behind (the IPC ring's double mapping); both multiples of the allocation granularity |
+//! | `unsafe ipc_unmap(base, header, capacity) -> Result<()>` | undo `ipc_map` |
+//! | `wait_on(&AtomicU32, expected, timeout)` | sleep until woken, the word no longer holds `expected`, or `timeout` (across processes; may return early) |
+//! | `wake_all(&AtomicU32)` | wake every `wait_on` of the word, in any process |
+//! | `process_alive(pid) -> bool` | whether the process runs (a zombie counts as dead where the OS can tell) |
 
 #[cfg(unix)]
 mod unix;

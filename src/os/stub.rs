@@ -219,3 +219,30 @@ pub(crate) unsafe fn shared_remap(
 pub(crate) unsafe fn shared_unmap(base: *mut u8, total: usize, _len: usize) -> Result<()> {
     Err(unsupported("SharedRegion::unmap", base, total))
 }
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn ipc_map(_memory: &SharedMemory, header: usize, _capacity: usize) -> Result<*mut u8> {
+    Err(Error::new(ErrorKind::Unsupported, "IpcRing::map", WHY).sized(header))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn ipc_unmap(base: *mut u8, header: usize, _capacity: usize) -> Result<()> {
+    Err(unsupported("IpcRing::unmap", base, header))
+}
+
+#[cfg(feature = "std")]
+pub(crate) fn wait_on(_word: &core::sync::atomic::AtomicU32, _expected: u32, timeout: core::time::Duration) {
+    std::thread::sleep(timeout.min(core::time::Duration::from_millis(1)));
+}
+
+#[cfg(feature = "std")]
+pub(crate) fn wake_all(_word: &core::sync::atomic::AtomicU32) {}
+
+#[cfg(feature = "std")]
+pub(crate) fn process_alive(_pid: u32) -> bool {
+    true
+}

@@ -628,3 +628,47 @@ pub(crate) fn set_inheritable(fd: rustix::fd::BorrowedFd<'_>, inheritable: bool)
         Error::from_os(ErrorKind::Os, "set_inheritable", e.raw_os_error()).because("fcntl(F_SETFD) failed")
     })
 }
+
+/// Maps the IPC ring's object: its `header` bytes, then its `capacity` data bytes twice, back
+/// to back, in a fresh reservation of `header + 2 * capacity` bytes.
+///
+/// # Safety
+/// `header` and `capacity` are non-zero multiples of the page size whose sum with another
+/// `capacity` does not overflow; the object is at least `header + capacity` bytes long.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn ipc_map(memory: &SharedMemory, header: usize, capacity: usize) -> Result<*mut u8> {
+    let total = header + 2 * capacity;
+    // SAFETY: `total` is a non-zero multiple of the page size.
+    let base = unsafe { reserve(total)? };
+    let pieces = [(base, header + capacity, 0u64), (base.wrapping_add(header + capacity), capacity, header as u64)];
+    for (at, len, offset) in pieces {
+        // SAFETY: MAP_FIXED replaces part of the reservation just made, which nothing else
+        // uses; the object covers `[offset, offset + len)`.
+        let mapped = unsafe {
+            mm::mmap(
+                at.cast(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED | MapFlags::FIXED,
+                memory,
+                offset,
+            )
+        };
+        if let Err(errno) = mapped {
+            // SAFETY: the whole reservation is ours and unused.
+            let _ = unsafe { mm::munmap(base.cast(), total) };
+            return Err(map_error(errno, at, len));
+        }
+    }
+    Ok(base)
+}
+
+/// Undoes `ipc_map`.
+///
+/// # Safety
+/// `base` came from `ipc_map(_, header, capacity)` and nothing uses it any more.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn ipc_unmap(base: *mut u8, header: usize, capacity: usize) -> Result<()> {
+    // SAFETY: the caller hands over the whole mapping.
+    unsafe { release(base, header + 2 * capacity) }
+}

@@ -450,7 +450,8 @@ pub(crate) use mapped::{
 };
 #[cfg(feature = "std")]
 pub(crate) use shared::{
-    shared_create, shared_extend, shared_len, shared_map, shared_remap, shared_unmap, SharedMemory,
+    ipc_map, ipc_unmap, process_alive, shared_create, shared_extend, shared_len, shared_map, shared_remap,
+    shared_unmap, wait_on, wake_all, SharedMemory,
 };
 
 #[cfg(feature = "std")]
@@ -470,7 +471,7 @@ mod mapped {
     /// `MEM_COALESCE_PLACEHOLDERS` (winnt.h; windows-sys does not define it).
     const MEM_COALESCE_PLACEHOLDERS: u32 = 0x0000_0001;
 
-    type VirtualAlloc2Fn = unsafe extern "system" fn(
+    pub(super) type VirtualAlloc2Fn = unsafe extern "system" fn(
         HANDLE,
         *const c_void,
         usize,
@@ -479,7 +480,7 @@ mod mapped {
         *mut MEM_EXTENDED_PARAMETER,
         u32,
     ) -> *mut c_void;
-    type MapViewOfFile3Fn = unsafe extern "system" fn(
+    pub(super) type MapViewOfFile3Fn = unsafe extern "system" fn(
         HANDLE,
         HANDLE,
         *const c_void,
@@ -537,13 +538,13 @@ mod mapped {
         Error::new(ErrorKind::Unsupported, operation, "VirtualAlloc2/MapViewOfFile3 need Windows 10 1803 or later")
     }
 
-    fn virtual_alloc2(operation: &'static str) -> Result<VirtualAlloc2Fn> {
+    pub(super) fn virtual_alloc2(operation: &'static str) -> Result<VirtualAlloc2Fn> {
         let address = VIRTUAL_ALLOC2.get(b"VirtualAlloc2\0").ok_or_else(|| missing(operation))?;
         // SAFETY: the address is kernelbase's `VirtualAlloc2`, whose signature this is.
         Ok(unsafe { core::mem::transmute::<usize, VirtualAlloc2Fn>(address) })
     }
 
-    fn map_view_of_file3(operation: &'static str) -> Result<MapViewOfFile3Fn> {
+    pub(super) fn map_view_of_file3(operation: &'static str) -> Result<MapViewOfFile3Fn> {
         let address = MAP_VIEW_OF_FILE3.get(b"MapViewOfFile3\0").ok_or_else(|| missing(operation))?;
         // SAFETY: the address is kernelbase's `MapViewOfFile3`, whose signature this is.
         Ok(unsafe { core::mem::transmute::<usize, MapViewOfFile3Fn>(address) })
@@ -791,10 +792,10 @@ mod mapped {
 mod shared {
     use super::*;
     use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
-    use windows_sys::Win32::Foundation::{HANDLE, INVALID_HANDLE_VALUE};
+    use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
     use windows_sys::Win32::System::Memory::{
         CreateFileMappingW, MapViewOfFile, UnmapViewOfFile, FILE_MAP_READ, FILE_MAP_WRITE, MEMORY_MAPPED_VIEW_ADDRESS,
-        SEC_RESERVE,
+        MEM_PRESERVE_PLACEHOLDER, MEM_REPLACE_PLACEHOLDER, MEM_RESERVE_PLACEHOLDER, SEC_RESERVE,
     };
 
     /// The section's handle.
@@ -892,5 +893,122 @@ mod shared {
             return Err(last_error(ErrorKind::Os, "SharedRegion::unmap", base, total));
         }
         Ok(())
+    }
+
+    /// Maps the IPC ring's section: `header` bytes, then `capacity` data bytes twice, back to
+    /// back, into a placeholder split in three; each view is committed (`SEC_RESERVE`).
+    ///
+    /// # Safety
+    /// `header` and `capacity` are non-zero multiples of the allocation granularity whose sum
+    /// with another `capacity` does not overflow; the section holds `header + capacity` bytes.
+    pub(crate) unsafe fn ipc_map(memory: &SharedMemory, header: usize, capacity: usize) -> Result<*mut u8> {
+        let alloc = super::mapped::virtual_alloc2("IpcRing::map")?;
+        let map = super::mapped::map_view_of_file3("IpcRing::map")?;
+        let total = header + 2 * capacity;
+        // SAFETY: every step works on the placeholder made here; every failure path undoes
+        // what was done before it.
+        unsafe {
+            let process = GetCurrentProcess();
+            let base =
+                alloc(process, null(), total, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER, PAGE_NOACCESS, null_mut(), 0)
+                    .cast::<u8>();
+            if base.is_null() {
+                return Err(last_error(ErrorKind::OutOfAddressSpace, "IpcRing::map", null_mut(), total));
+            }
+            let pieces = [
+                (base, header, 0u64),
+                (base.add(header), capacity, header as u64),
+                (base.add(header + capacity), capacity, header as u64),
+            ];
+            // Split the placeholder into the three pieces.
+            for &(at, size, _) in &pieces[..2] {
+                if VirtualFree(at.cast(), size, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER) == 0 {
+                    let err = last_error(ErrorKind::Os, "IpcRing::map", at, size);
+                    release_pieces(&pieces, 0);
+                    return Err(err);
+                }
+            }
+            for (index, &(at, size, offset)) in pieces.iter().enumerate() {
+                let view = map(
+                    memory.0.as_raw_handle() as HANDLE,
+                    process,
+                    at.cast(),
+                    offset,
+                    size,
+                    MEM_REPLACE_PLACEHOLDER,
+                    PAGE_READWRITE,
+                    null_mut(),
+                    0,
+                );
+                if view.Value.is_null() || VirtualAlloc(at.cast::<c_void>(), size, MEM_COMMIT, PAGE_READWRITE).is_null()
+                {
+                    let err = last_error(ErrorKind::OutOfMemory, "IpcRing::map", at, size);
+                    let mapped = if view.Value.is_null() { index } else { index + 1 };
+                    release_pieces(&pieces, mapped);
+                    return Err(err);
+                }
+            }
+            Ok(base)
+        }
+    }
+
+    /// Unmaps the first `mapped` pieces (views) and releases the other placeholders.
+    ///
+    /// # Safety
+    /// The pieces are ours: views for the first `mapped`, placeholders for the rest.
+    unsafe fn release_pieces(pieces: &[(*mut u8, usize, u64); 3], mapped: usize) {
+        for (index, &(at, _, _)) in pieces.iter().enumerate() {
+            // SAFETY: each piece is ours and unused.
+            unsafe {
+                if index < mapped {
+                    UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS { Value: at.cast() });
+                } else {
+                    VirtualFree(at.cast(), 0, MEM_RELEASE);
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// `base` came from `ipc_map(_, header, capacity)` and nothing uses it any more.
+    pub(crate) unsafe fn ipc_unmap(base: *mut u8, header: usize, capacity: usize) -> Result<()> {
+        let pieces = [
+            (base, header, 0),
+            (base.wrapping_add(header), capacity, 0),
+            (base.wrapping_add(header + capacity), capacity, 0),
+        ];
+        // SAFETY: the three views `ipc_map` made.
+        unsafe { release_pieces(&pieces, 3) };
+        Ok(())
+    }
+
+    /// `WaitOnAddress` works only within one process: sleep a little instead (the caller
+    /// checks its condition again).
+    pub(crate) fn wait_on(_word: &core::sync::atomic::AtomicU32, _expected: u32, timeout: core::time::Duration) {
+        std::thread::sleep(timeout.min(core::time::Duration::from_millis(1)));
+    }
+
+    /// Waiters sleep at most 1 ms at a time: nothing to wake.
+    pub(crate) fn wake_all(_word: &core::sync::atomic::AtomicU32) {}
+
+    /// Whether process `pid` is still running (`GetExitCodeProcess` says `STILL_ACTIVE`).
+    pub(crate) fn process_alive(pid: u32) -> bool {
+        use windows_sys::Win32::System::Threading::{
+            GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+        };
+        const STILL_ACTIVE: u32 = 259;
+        // SAFETY: opens a handle for querying only, closed below.
+        let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+        if process.is_null() {
+            // No such process (ERROR_INVALID_PARAMETER); anything else (access denied): alive.
+            // SAFETY: reads the thread's last error.
+            return unsafe { GetLastError() } != ERROR_INVALID_PARAMETER;
+        }
+        let mut code = 0u32;
+        // SAFETY: `process` is a valid handle; `code` a valid out pointer.
+        let ok = unsafe { GetExitCodeProcess(process, &mut code) };
+        // SAFETY: the handle opened above.
+        unsafe { CloseHandle(process) };
+        ok == 0 || code == STILL_ACTIVE
     }
 }
