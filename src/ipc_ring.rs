@@ -7,8 +7,9 @@
 //! never two.
 //!
 //! ```text
-//!   header  | producer line: tail, signal, sleeping, pid, state |   (own cache lines)
-//!           | consumer line: head, signal, sleeping, pid, state |
+//!   header  | producer line: tail, signal, pid, state |   (each on its own cache lines)
+//!           | consumer line: head, signal, pid, state |
+//!           | producer's sleeping flag | consumer's sleeping flag |
 //!   data    | capacity bytes | the same bytes again |
 //! ```
 //!
@@ -49,7 +50,7 @@
 //! | waiting | up to ~10 µs of spinning, then `futex` waits of up to 10 ms |
 
 use core::ptr::NonNull;
-use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::{os, Error, ErrorKind, Result};
@@ -60,6 +61,10 @@ const VERSION: u32 = 1;
 /// Apple silicon).
 const PRODUCER_LINE: usize = 128;
 const CONSUMER_LINE: usize = 256;
+/// Each side's sleeping flag, on lines of their own: the peer reads it after every publish,
+/// so it must not share a line with a position that moves all the time.
+const PRODUCER_SLEEPING: usize = 384;
+const CONSUMER_SLEEPING: usize = 512;
 /// States of a side.
 const DETACHED: u32 = 0;
 const ATTACHED: u32 = 1;
@@ -92,6 +97,13 @@ impl Side {
             Side::Consumer => CONSUMER_LINE,
         }
     }
+
+    fn sleeping(self) -> usize {
+        match self {
+            Side::Producer => PRODUCER_SLEEPING,
+            Side::Consumer => CONSUMER_SLEEPING,
+        }
+    }
 }
 
 /// How a peer went away.
@@ -115,7 +127,7 @@ enum Ready {
 struct Line<'a> {
     /// Bytes written (producer) or read (consumer) in all.
     position: &'a AtomicU64,
-    /// Bumped after each change of `position`: the word the peer sleeps on.
+    /// Bumped before each wake-up of the peer: the word the peer sleeps on.
     signal: &'a AtomicU32,
     /// 1 while this side sleeps waiting for the peer.
     sleeping: &'a AtomicU32,
@@ -297,9 +309,9 @@ impl IpcRing {
             Line {
                 position: AtomicU64::from_ptr(p.cast()),
                 signal: AtomicU32::from_ptr(p.add(8).cast()),
-                sleeping: AtomicU32::from_ptr(p.add(12).cast()),
                 pid: AtomicU32::from_ptr(p.add(16).cast()),
                 state: AtomicU32::from_ptr(p.add(20).cast()),
+                sleeping: AtomicU32::from_ptr(self.base.as_ptr().add(side.sleeping()).cast()),
             }
         }
     }
@@ -350,7 +362,9 @@ impl IpcRing {
     /// Reads the peer's position and checks it: the bytes it implies between the two
     /// positions must be at most `capacity`.
     fn load_peer(&mut self) -> Result<u64> {
-        let peer = self.line(self.side.other()).position.load(Ordering::Acquire);
+        // SeqCst (a plain load on x86 and a load-acquire on ARM): the sleeper's flag store and
+        // this load, against the peer's position store and flag load, must be in one order.
+        let peer = self.line(self.side.other()).position.load(Ordering::SeqCst);
         let (tail, head) = match self.side {
             Side::Producer => (self.position, peer),
             Side::Consumer => (peer, self.position),
@@ -369,13 +383,25 @@ impl IpcRing {
         Ok(peer)
     }
 
-    /// Bytes readable (consumer) or writable (producer) now.
-    fn ready(&mut self) -> Result<usize> {
-        let peer = self.load_peer()?;
-        Ok(match self.side {
-            Side::Consumer => peer.wrapping_sub(self.position) as usize,
-            Side::Producer => self.capacity - self.position.wrapping_sub(peer) as usize,
-        })
+    /// Bytes readable (consumer) or writable (producer) by what the peer's position was when
+    /// last looked at: a lower bound, since the peer only moves forward.
+    fn cached(&self) -> usize {
+        match self.side {
+            Side::Consumer => self.peer.wrapping_sub(self.position) as usize,
+            Side::Producer => self.capacity - self.position.wrapping_sub(self.peer) as usize,
+        }
+    }
+
+    /// Bytes readable (consumer) or writable (producer) now. The peer's line is read only
+    /// when the cached figure is below `wanted`, so that a stream does not pull the peer's
+    /// cache line over for every message.
+    fn ready(&mut self, wanted: usize) -> Result<usize> {
+        let cached = self.cached();
+        if cached >= wanted {
+            return Ok(cached);
+        }
+        self.load_peer()?;
+        Ok(self.cached())
     }
 
     /// Whether the peer closed its side, or (when `check_process`) its process is gone
@@ -394,14 +420,14 @@ impl IpcRing {
 
     /// Waits until at least one byte is ready (readable for the consumer, free for the
     /// producer), or the peer is gone and nothing is ready.
-    fn wait_ready(&mut self, operation: &'static str) -> Result<Ready> {
-        let ready = self.ready()?;
+    fn wait_ready(&mut self, operation: &'static str, wanted: usize) -> Result<Ready> {
+        let ready = self.ready(wanted)?;
         if ready > 0 {
             return Ok(Ready::Bytes(ready));
         }
         for _ in 0..SPINS {
             core::hint::spin_loop();
-            let ready = self.ready()?;
+            let ready = self.ready(1)?;
             if ready > 0 {
                 return Ok(Ready::Bytes(ready));
             }
@@ -414,8 +440,7 @@ impl IpcRing {
             // either we see its bytes now or it sees the flag and wakes us (SeqCst on both
             // sides orders the flag against the positions).
             self.line(self.side).sleeping.store(1, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            let outcome = match self.ready() {
+            let outcome = match self.ready(1) {
                 Ok(0) => self.peer_gone(false).map(|gone| Ok(Ready::Gone(gone))),
                 Ok(n) => Some(Ok(Ready::Bytes(n))),
                 Err(err) => Some(Err(err)),
@@ -439,7 +464,7 @@ impl IpcRing {
             if last_check.elapsed() >= LIVENESS_INTERVAL {
                 last_check = Instant::now();
                 if let Some(gone) = self.peer_gone(true) {
-                    if self.ready()? == 0 {
+                    if self.ready(1)? == 0 {
                         return Ok(Ready::Gone(gone));
                     }
                 }
@@ -448,14 +473,19 @@ impl IpcRing {
     }
 
     /// Publishes this side's new position and wakes the peer if it sleeps.
+    ///
+    /// The sleeper stores its flag and then loads our position; we store our position and
+    /// then load its flag; all four are SeqCst, so at least one of us sees the other's
+    /// store: either it sees the new position and does not sleep, or we see the flag, bump
+    /// the signal and wake it (its futex wait compares the signal it read before setting the
+    /// flag, so a wake that comes first is not lost).
     fn publish(&mut self, advanced: usize) {
         self.position = self.position.wrapping_add(advanced as u64);
-        let me = self.line(self.side);
-        me.position.store(self.position, Ordering::Release);
-        me.signal.fetch_add(1, Ordering::Release);
-        fence(Ordering::SeqCst);
-        if self.line(self.side.other()).sleeping.load(Ordering::Relaxed) != 0 {
-            os::wake_all(self.line(self.side).signal);
+        self.line(self.side).position.store(self.position, Ordering::SeqCst);
+        if self.line(self.side.other()).sleeping.load(Ordering::SeqCst) != 0 {
+            let me = self.line(self.side);
+            me.signal.fetch_add(1, Ordering::SeqCst);
+            os::wake_all(me.signal);
         }
     }
 
@@ -488,7 +518,7 @@ impl IpcRing {
         }
         let room = match self.peer_gone(false) {
             Some(gone) => Ready::Gone(gone),
-            None => self.wait_ready(OP)?,
+            None => self.wait_ready(OP, data.len().min(self.capacity))?,
         };
         let room = match room {
             Ready::Bytes(n) => n,
@@ -538,7 +568,7 @@ impl IpcRing {
         if buf.is_empty() {
             return Ok(0);
         }
-        let available = match self.wait_ready(OP)? {
+        let available = match self.wait_ready(OP, buf.len().min(self.capacity))? {
             Ready::Bytes(n) => n,
             Ready::Gone(Gone::Closed) => return Ok(0),
             Ready::Gone(Gone::Died) => {
@@ -675,9 +705,9 @@ impl Drop for IpcRing {
     fn drop(&mut self) {
         if self.attached {
             let me = self.line(self.side);
-            me.state.store(CLOSED, Ordering::Release);
+            me.state.store(CLOSED, Ordering::SeqCst);
             // Wake a peer sleeping on our signal, so it sees the close at once.
-            me.signal.fetch_add(1, Ordering::Release);
+            me.signal.fetch_add(1, Ordering::SeqCst);
             os::wake_all(me.signal);
         }
         // SAFETY: the mapping came from `ipc_map(_, header, capacity)`; `&mut self` in drop
