@@ -135,7 +135,9 @@ impl MappedFileOptions {
 
     /// The most the file may grow to while mapped, in bytes: this much address space is
     /// reserved (rounded up to whole pages). Default 64 GiB on 64-bit systems (1 GiB on
-    /// 32-bit ones), or the file's length if that is larger.
+    /// 32-bit ones), or the file's length if that is larger; where the address space refuses
+    /// that much (`RLIMIT_AS`, valgrind), the default halves until a reservation succeeds,
+    /// down to the file's length. [`MappedFile::max_size`] says what was reserved.
     pub fn max_size(mut self, max_size: usize) -> Self {
         self.max_size = Some(max_size);
         self
@@ -194,8 +196,7 @@ impl MappedFileOptions {
                 .sized(max_size)
                 .with_limit("isize::MAX", isize::MAX as u64));
         }
-        // SAFETY: `reserved` is a non-zero multiple of the page size.
-        let base = unsafe { os::map_reserve(reserved)? };
+        let (base, reserved) = Self::reserve(reserved, self.max_size.is_none(), len)?;
         let base = NonNull::new(base).ok_or(Error::new(ErrorKind::Os, OP, "the OS returned a null address"))?;
         let mut mapped = MappedFile { file, base, reserved, len: 0, writable: self.write };
         if len > 0 {
@@ -205,6 +206,25 @@ impl MappedFileOptions {
             mapped.len = len;
         }
         Ok(mapped)
+    }
+}
+
+impl MappedFileOptions {
+    /// Reserves `size` bytes; with the default maximum (`fall_back`), halves the size while
+    /// the address space refuses it (`RLIMIT_AS`, valgrind), down to the file's length.
+    fn reserve(mut size: usize, fall_back: bool, len: usize) -> Result<(*mut u8, usize)> {
+        let page = crate::page_size();
+        let floor = crate::align_up(len.max(1), page).unwrap_or(size);
+        loop {
+            // SAFETY: `size` is a non-zero multiple of the page size.
+            match unsafe { os::map_reserve(size) } {
+                Ok(base) => return Ok((base, size)),
+                Err(err) if fall_back && err.kind() == ErrorKind::OutOfAddressSpace && size / 2 >= floor => {
+                    size = (size / 2).div_ceil(page) * page;
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 }
 

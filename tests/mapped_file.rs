@@ -290,6 +290,22 @@ mod linux {
         .assert_success();
     }
 
+    #[test]
+    fn the_default_maximum_shrinks_under_rlimit_as() {
+        in_child("linux::the_default_maximum_shrinks_under_rlimit_as", || {
+            let dir = temp_dir("rlimit-as");
+            common::limit_address_space(4 << 30);
+            let mut file = MappedFile::create(dir.join("f")).unwrap();
+            assert!(file.max_size() < 64 << 30 && file.max_size() >= 1 << 30, "{}", file.max_size());
+            file.set_len(1 << 20).unwrap();
+            // An explicit maximum is not shrunk: it is an error.
+            let err = MappedFile::options().create(true).max_size(64 << 30).open(dir.join("g")).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::OutOfAddressSpace, "{err}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        })
+        .assert_success();
+    }
+
     /// Mounts a 1 MiB tmpfs (needs root) for the test; `None` when it cannot.
     fn small_tmpfs(name: &str) -> Option<PathBuf> {
         let dir = temp_dir(name);
