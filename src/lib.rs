@@ -15,7 +15,10 @@
 //! never move their elements. That is what the types of this crate do: an [`Arena`] that
 //! grows without moving, a [`VirtualVec`] with stable addresses, a lock-free append-only
 //! [`ConcurrentVec`], a [`Pool`] with generational handles, and a double-mapped
-//! [`RingBuffer`] whose readable and writable parts are always one slice.
+//! [`RingBuffer`] whose readable and writable parts are always one slice. On files and
+//! shared memory: a [`MappedFile`] that grows in place, a persistent [`FileVec`], a
+//! [`SharedRegion`] that grows in every process mapping it, and an [`IpcRing`] between two
+//! processes.
 //!
 //! ## Quick example
 //!
