@@ -22,7 +22,9 @@
 //! ## Waiting
 //!
 //! A side that has to wait spins briefly (the fast path when the peer is running on another
-//! core), then sleeps on a futex in shared memory (Linux: `FUTEX_WAIT` without the private
+//! core; the number of spins adapts to how often spinning paid off), then yields the CPU a
+//! few times (so a peer sharing its core runs at once), then
+//! sleeps on a futex in shared memory (Linux: `FUTEX_WAIT` without the private
 //! flag). The peer only makes the wake-up system call when the sleeping flag is set. Other
 //! systems sleep in steps of at most 1 ms instead (no cross-process futex is used there).
 //!
@@ -47,7 +49,7 @@
 //! |---|---|
 //! | [`create`](IpcRing::create), [`from_fd`](IpcRing::from_fd) | `memfd_create` (create), `ftruncate`, three `mmap`s |
 //! | [`write`](IpcRing::write) / [`read`](IpcRing::read) with room / data | a `memcpy`, two atomic loads, a store, an atomic add; a `futex` wake only if the peer sleeps |
-//! | waiting | up to ~10 µs of spinning, then `futex` waits of up to 10 ms |
+//! | waiting | 16 to 4096 spins (adaptive), up to 32 `sched_yield`s, then `futex` waits of up to 10 ms |
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -71,8 +73,15 @@ const ATTACHED: u32 = 1;
 const CLOSED: u32 = 2;
 /// How long one sleep lasts before the peer's liveness is checked again.
 const LIVENESS_INTERVAL: Duration = Duration::from_millis(10);
-/// Spins before sleeping.
-const SPINS: u32 = 2000;
+/// The most and the fewest spins before yielding. Each side adapts between them: a wait
+/// that spinning satisfied doubles its spins (the peer runs on another core: spinning is the
+/// fast path), one that needed to yield or sleep halves them (the peer shares this core or is
+/// idle: spinning only delays it).
+const MAX_SPINS: u32 = 4096;
+const MIN_SPINS: u32 = 16;
+/// `sched_yield`s before sleeping: lets a peer that shares this core run at once (a pipe's
+/// advantage when there are fewer free cores than processes).
+const YIELDS: u32 = 32;
 
 /// Which end of an [`IpcRing`] this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -169,6 +178,8 @@ pub struct IpcRing {
     timeout: Option<Duration>,
     /// Whether `side` is ours (false only while `from_fd` looks for a free side).
     attached: bool,
+    /// Spins before yielding in the next wait, between `MIN_SPINS` and `MAX_SPINS`.
+    spins: u32,
 }
 
 // SAFETY: the mapping and the object are owned by this value; moving it moves them.
@@ -211,8 +222,18 @@ impl IpcRing {
         // size), checked not to overflow; the object was just sized.
         let base = unsafe { os::ipc_map(&memory, header, capacity)? };
         let base = NonNull::new(base).ok_or(Error::new(ErrorKind::Os, OP, "the OS returned a null address"))?;
-        let ring =
-            IpcRing { memory, base, header, capacity, side, position: 0, peer: 0, timeout: None, attached: true };
+        let ring = IpcRing {
+            memory,
+            base,
+            header,
+            capacity,
+            side,
+            position: 0,
+            peer: 0,
+            timeout: None,
+            attached: true,
+            spins: 1024,
+        };
         // SAFETY: the header is mapped read-write and nobody else has the object yet.
         unsafe {
             let p = base.as_ptr();
@@ -274,6 +295,7 @@ impl IpcRing {
             peer: 0,
             timeout: None,
             attached: false,
+            spins: 1024,
         };
         // Take whichever side is still free.
         let side = [Side::Producer, Side::Consumer]
@@ -425,8 +447,17 @@ impl IpcRing {
         if ready > 0 {
             return Ok(Ready::Bytes(ready));
         }
-        for _ in 0..SPINS {
+        for _ in 0..self.spins {
             core::hint::spin_loop();
+            let ready = self.ready(1)?;
+            if ready > 0 {
+                self.spins = (self.spins * 2).min(MAX_SPINS);
+                return Ok(Ready::Bytes(ready));
+            }
+        }
+        self.spins = (self.spins / 2).max(MIN_SPINS);
+        for _ in 0..YIELDS {
+            std::thread::yield_now();
             let ready = self.ready(1)?;
             if ready > 0 {
                 return Ok(Ready::Bytes(ready));
