@@ -36,7 +36,7 @@ fn filevec<const R: usize>(dir: &Path, sync: bool) -> Duration {
     let start = Instant::now();
     let mut v = FileVec::<[u8; R]>::create(&path).unwrap();
     for _ in 0..APPEND_BYTES / R {
-        v.push(black_box(record)).unwrap();
+        v.push(*black_box(&record)).unwrap();
     }
     if sync {
         v.sync().unwrap();

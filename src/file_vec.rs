@@ -42,8 +42,9 @@
 //! - Elements changed in place ([`as_mut_slice`](FileVec::as_mut_slice), `v[i] = x`) below
 //!   the synced length are not atomic: after a crash each may hold its old or its new value
 //!   (after a power loss, a mix at sector granularity).
-//! - A file whose creation was interrupted (killed before `create` returned) reads as
-//!   `InvalidData`, not as an empty vector.
+//! - A file whose creation was interrupted (killed before `create` returned), or, after a
+//!   machine crash, one never synced since it was created, reads as `InvalidData`, not as an
+//!   empty vector (`create` does not wait for the disk; the first `sync` does).
 //!
 //! A `FileVec` holds an exclusive advisory lock on its file (`flock`; `LockFileEx` on
 //! Windows), so a second `FileVec` on the same file, in this or another process, is refused.
@@ -55,7 +56,7 @@
 //!
 //! | call | cost |
 //! |---|---|
-//! | [`push`](FileVec::push), [`extend_from_slice`](FileVec::extend_from_slice) | a copy into mapped memory; when full, the file doubles (`fallocate` + one `mmap`) |
+//! | [`push`](FileVec::push), [`extend_from_slice`](FileVec::extend_from_slice) | a copy into mapped memory; every 256 KiB one `madvise(MADV_POPULATE_WRITE)` faults the next stretch in; when full, the file doubles (`fallocate` + one `mmap`) |
 //! | [`as_slice`](FileVec::as_slice), indexing | none: the slice is the mapping |
 //! | [`sync`](FileVec::sync) | two `msync(MS_SYNC)`: waits for the disk twice |
 //! | [`truncate`](FileVec::truncate) below the synced length | one header write and `msync` |
@@ -76,6 +77,8 @@ const SLOT_SIZE: usize = 64;
 const HEADER_SIZE: usize = 2 * SLOT_SIZE;
 /// The smallest capacity the file grows to, in bytes of elements.
 const MIN_CAPACITY_BYTES: usize = 4096;
+/// How far ahead of the last element `push` faults the file in, in bytes.
+const PREFAULT_BYTES: usize = 1 << 20;
 
 /// One header slot, as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,6 +251,9 @@ pub struct FileVec<T: Pod> {
     len: usize,
     /// Elements that fit in the file as it is.
     capacity: usize,
+    /// Elements below this index have their pages faulted in (`<= capacity`): `push` takes
+    /// its slow path (grow, fault the next stretch in) when it reaches it.
+    prefaulted: usize,
     /// The length the active header slot records.
     synced_len: usize,
     /// Elements below this index are unchanged since the last sync.
@@ -326,6 +332,7 @@ impl<T: Pod> FileVec<T> {
             data_offset,
             len,
             capacity,
+            prefaulted: len,
             synced_len: len,
             clean_below: len,
             generation,
@@ -344,10 +351,11 @@ impl<T: Pod> FileVec<T> {
     }
 
     /// Writes the first header (generation 0 in slot A, an invalid slot B) into an empty file.
+    /// It is not synced: the first [`sync`](Self::sync) makes it durable with the elements
+    /// (a machine crash before that leaves a file that reads as `InvalidData`).
     fn initialize(map: &mut MappedFile, data_offset: usize) -> Result<()> {
         map.set_len(data_offset)?;
-        map.write_at(0, &Self::slot(data_offset, 0, 0).encode())?;
-        map.flush()
+        map.write_at(0, &Self::slot(data_offset, 0, 0).encode())
     }
 
     /// Reads the header of an existing file.
@@ -544,12 +552,28 @@ impl<T: Pod> FileVec<T> {
     /// # Ok::<(), vmem::Error>(())
     /// ```
     pub fn push(&mut self, value: T) -> Result<()> {
+        if self.len == self.prefaulted {
+            self.push_slow()?;
+        }
+        // SAFETY: `len < prefaulted <= capacity`, so the slot lies in the mapped, writable
+        // file; aligned.
+        unsafe { self.data().add(self.len).write(value) };
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Makes room for one more element and faults the next `PREFAULT_BYTES` of the file in
+    /// with one system call, instead of a page fault per page as pushes reach them.
+    #[cold]
+    fn push_slow(&mut self) -> Result<()> {
         if self.len == self.capacity {
             self.reserve(1)?;
         }
-        // SAFETY: `len < capacity`, so the slot lies in the mapped, writable file; aligned.
-        unsafe { self.data().add(self.len).write(value) };
-        self.len += 1;
+        let size = size_of::<T>();
+        let end = (self.len + PREFAULT_BYTES.div_ceil(size)).min(self.capacity);
+        // A failure to fault in is not an error of the push: the pages fault on first touch.
+        let _ = self.map.prefault(self.data_offset + self.len * size, (end - self.len) * size);
+        self.prefaulted = end;
         Ok(())
     }
 
@@ -568,6 +592,13 @@ impl<T: Pod> FileVec<T> {
     /// ```
     pub fn extend_from_slice(&mut self, values: &[T]) -> Result<()> {
         self.reserve(values.len())?;
+        let size = size_of::<T>();
+        if self.len + values.len() > self.prefaulted {
+            // Fault in what the copy will write, in one system call.
+            let from = self.prefaulted.max(self.len);
+            let _ = self.map.prefault(self.data_offset + from * size, (self.len + values.len() - from) * size);
+            self.prefaulted = self.len + values.len();
+        }
         // SAFETY: room for `values.len()` more was made; `values` cannot point into our
         // unused capacity (safe code cannot borrow it), so the copies do not overlap.
         unsafe { core::ptr::copy_nonoverlapping(values.as_ptr(), self.data().add(self.len), values.len()) };
@@ -675,7 +706,7 @@ impl<T: Pod> FileVec<T> {
     /// ```
     pub fn sync(&mut self) -> Result<()> {
         let dirty_from = self.clean_below.min(self.len);
-        if dirty_from == self.len && self.len == self.synced_len {
+        if dirty_from == self.len && self.len == self.synced_len && self.generation > 0 {
             return Ok(());
         }
         if dirty_from < self.len {
