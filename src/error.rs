@@ -42,6 +42,13 @@ pub enum ErrorKind {
     Unsupported,
     /// Any other OS failure; [`Error::os_code`] says which.
     Os,
+    /// A file or shared memory holds something this type cannot use: not its format, another
+    /// element type, a corrupt header, or a length that does not fit (feature `std`).
+    InvalidData,
+    /// A wait ended before the peer answered (feature `std`).
+    TimedOut,
+    /// The other side is gone: it closed its end or its process died (feature `std`).
+    Disconnected,
 }
 
 impl ErrorKind {
@@ -59,6 +66,9 @@ impl ErrorKind {
             ErrorKind::PermissionDenied => "permission denied",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Os => "operating system error",
+            ErrorKind::InvalidData => "invalid data",
+            ErrorKind::TimedOut => "timed out",
+            ErrorKind::Disconnected => "disconnected",
         }
     }
 }
@@ -259,6 +269,9 @@ impl From<Error> for std::io::Error {
             ErrorKind::PermissionDenied => Io::PermissionDenied,
             ErrorKind::Unsupported => Io::Unsupported,
             ErrorKind::Os => Io::Other,
+            ErrorKind::InvalidData => Io::InvalidData,
+            ErrorKind::TimedOut => Io::TimedOut,
+            ErrorKind::Disconnected => Io::BrokenPipe,
         };
         std::io::Error::new(kind, err)
     }

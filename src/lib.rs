@@ -15,7 +15,10 @@
 //! never move their elements. That is what the types of this crate do: an [`Arena`] that
 //! grows without moving, a [`VirtualVec`] with stable addresses, a lock-free append-only
 //! [`ConcurrentVec`], a [`Pool`] with generational handles, and a double-mapped
-//! [`RingBuffer`] whose readable and writable parts are always one slice.
+//! [`RingBuffer`] whose readable and writable parts are always one slice. On files and
+//! shared memory: a [`MappedFile`] that grows in place, a persistent [`FileVec`], a
+//! [`SharedRegion`] that grows in every process mapping it, and an [`IpcRing`] between two
+//! processes.
 //!
 //! ## Quick example
 //!
@@ -65,7 +68,13 @@ pub mod cache;
 mod commit;
 pub mod concurrent_vec;
 mod error;
+#[cfg(feature = "std")]
+pub mod file_vec;
+#[cfg(feature = "std")]
+pub mod ipc_ring;
 mod lock;
+#[cfg(feature = "std")]
+pub mod mapped_file;
 mod os;
 mod page;
 pub mod pool;
@@ -78,6 +87,8 @@ mod reservation;
 mod reserve;
 #[cfg(feature = "std")]
 pub mod ring;
+#[cfg(feature = "std")]
+pub mod shared_region;
 mod status;
 mod sync;
 pub mod sync_arena;
@@ -90,7 +101,13 @@ pub use cache::trim;
 pub use commit::{commit, decommit};
 pub use concurrent_vec::{ConcurrentVec, ConcurrentVecIntoIter, ConcurrentVecIter};
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "std")]
+pub use file_vec::{FileVec, FileVecOptions};
+#[cfg(feature = "std")]
+pub use ipc_ring::{IpcRing, Side};
 pub use lock::{lock, unlock};
+#[cfg(feature = "std")]
+pub use mapped_file::{MapAdvice, MappedFile, MappedFileOptions};
 pub use page::{allocation_granularity, huge_page_size, page_size};
 pub use pool::{Handle, Pool, PoolIntoIter, PoolIter, PoolIterMut};
 pub use protect::protect;
@@ -100,6 +117,8 @@ pub use reservation::Reservation;
 pub use reserve::{release, reserve, reserve_aligned};
 #[cfg(feature = "std")]
 pub use ring::*;
+#[cfg(feature = "std")]
+pub use shared_region::SharedRegion;
 pub use status::{memory_status, resident_bytes, MemoryStatus};
 pub use sync_arena::*;
 pub use virtual_vec::VirtualVec;

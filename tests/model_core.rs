@@ -148,7 +148,12 @@ fn pick(live: &mut [ModelReservation], i: usize) -> Option<&mut ModelReservation
     live.get_mut(i.checked_rem(len)?)
 }
 
+/// The tests of this file take turns: a release is checked by asking whether the range is
+/// free, which a reservation made by a test on another thread in between would spoil.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn run(ops: Vec<Op>) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let page = vmem::page_size();
     let mut live: Vec<ModelReservation> = Vec::new();
     for op in ops {

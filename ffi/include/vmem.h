@@ -447,6 +447,84 @@ VMEM_FUNC VMemSize vmem_grow_arena_reserved_bytes(const VMemGrowArena* arena);
 // 1 if `arena` is a live handle from vmem_grow_arena_create, 0 otherwise. Cannot fail.
 VMEM_FUNC VMemResult vmem_grow_arena_is_valid(const VMemGrowArena* arena);
 
+///////////////////////////////////////////////////////////////////////////////////////////
+// Mapped files that grow in place: the Rust vmem::MappedFile
+//
+// A memory-mapped file whose mapping never moves: opening reserves max_size bytes of
+// address space (no memory), maps the file into the front of it, and each growth maps the
+// new part right behind the old one. Pointers into the mapping stay valid for the file's
+// whole life, however it grows. Only [vmem_file_ptr(f), vmem_file_ptr(f) + vmem_file_len(f))
+// may be accessed: nothing past the end of the file is ever mapped for you to touch.
+//
+// Typical use:
+//      VMemFile* f = vmem_file_open("data.bin", VMemFileFlag_Create, (VMemSize)1 << 30);
+//      if(!f) { puts(vmem_get_error_message()); return 1; }
+//      unsigned char* base = (unsigned char*)vmem_file_ptr(f);
+//      vmem_file_grow(f, 1 << 20);          // the file is 1 MiB, mapped at base
+//      base[0] = 42;
+//      vmem_file_grow(f, 256 << 20);        // 256 MiB, still at base
+//      vmem_file_flush(f);                  // durable on disk
+//      vmem_file_close(f);
+//
+// Hazards: if another process truncates the file under the mapping, touching the lost
+// pages raises SIGBUS; if it writes the file, the bytes change under you. A full disk is an
+// error from vmem_file_grow (the blocks are allocated with fallocate where the file system
+// can), and so is a length past RLIMIT_FSIZE (checked before the file is extended, so no
+// SIGXFSZ is raised). One thread at a time per VMemFile.
+//
+// Cost: grow is fallocate (or ftruncate) plus one mmap; flush is msync(MS_SYNC).
+//
+
+// Opaque: only pointers to it exist.
+typedef struct VMemFile VMemFile;
+
+// Flags for vmem_file_open, or-ed together (0: open an existing file read-write).
+typedef int VMemFileFlags;
+enum {
+    VMemFileFlag_ReadOnly = 1, // map read-only; growing is refused
+    VMemFileFlag_Create = 2,   // create the file if it does not exist
+    VMemFileFlag_Truncate = 4  // empty the file when opening it
+};
+
+// Opens the file at `path` (NUL-terminated) and maps it, reserving `max_size` bytes of address
+// space for it (0: 64 GiB on 64-bit systems, or the file's length if larger). Returns NULL on
+// failure: a NULL path, unknown flags, a missing file without VMemFileFlag_Create, a file
+// longer than max_size, no room for max_size.
+VMEM_FUNC VMemFile* vmem_file_open(const char* path, VMemFileFlags flags, VMemSize max_size);
+
+// Unmaps and closes the file and frees the handle. It does not flush: what was written is in
+// the OS's page cache and reaches the file, but only vmem_file_flush makes it durable against
+// a crash of the machine. Refuses NULL and handles that are not live.
+VMEM_FUNC VMemResult vmem_file_close(VMemFile* file);
+
+// Grows the file to `new_len` bytes, in place (the new bytes read zero). Refuses a smaller
+// length, a length past max_size, a read-only file; a full disk or RLIMIT_FSIZE is an error
+// and leaves the file and the mapping as they were.
+VMEM_FUNC VMemResult vmem_file_grow(VMemFile* file, VMemSize new_len);
+
+// Sets the file's length, growing as vmem_file_grow does or shrinking (the pages past the
+// new end are unmapped, then the file is truncated).
+VMEM_FUNC VMemResult vmem_file_set_len(VMemFile* file, VMemSize new_len);
+
+// Writes every modified page back to the file and waits until it is on disk (msync MS_SYNC;
+// FlushViewOfFile + FlushFileBuffers on Windows).
+VMEM_FUNC VMemResult vmem_file_flush(VMemFile* file);
+
+// The same for the pages holding the bytes [offset, offset + size) (size 0: nothing to do).
+VMEM_FUNC VMemResult vmem_file_flush_range(VMemFile* file, VMemSize offset, VMemSize size);
+
+// The first byte of the mapping, the same for the file's whole life. NULL for an invalid file
+// (and the message says why).
+VMEM_FUNC void* vmem_file_ptr(const VMemFile* file);
+
+// The file's length, and the most it can grow to (the address space reserved). 0 for an
+// invalid file. Cannot fail (and never touch the error message).
+VMEM_FUNC VMemSize vmem_file_len(const VMemFile* file);
+VMEM_FUNC VMemSize vmem_file_max_size(const VMemFile* file);
+
+// 1 if `file` is a live handle from vmem_file_open, 0 otherwise. Cannot fail.
+VMEM_FUNC VMemResult vmem_file_is_valid(const VMemFile* file);
+
 #if defined(__cplusplus)
 } // extern "C"
 #endif

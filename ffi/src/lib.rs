@@ -64,6 +64,7 @@
 mod align;
 mod arena;
 mod commit;
+mod file;
 mod grow_arena;
 mod info;
 mod lock;
@@ -78,6 +79,11 @@ pub use arena::{
     vmem_arena_push, vmem_arena_reset, vmem_arena_rewind, vmem_arena_set_commited, COMMIT_STEP,
 };
 pub use commit::{vmem_commit, vmem_commit_protect, vmem_decommit, vmem_partially_commit_region, vmem_protect};
+pub use file::{
+    vmem_file_close, vmem_file_flush, vmem_file_flush_range, vmem_file_grow, vmem_file_is_valid, vmem_file_len,
+    vmem_file_max_size, vmem_file_open, vmem_file_ptr, vmem_file_set_len, VMemFile, VMemFileFlag_Create,
+    VMemFileFlag_ReadOnly, VMemFileFlag_Truncate, VMemFileFlags,
+};
 pub use grow_arena::{
     vmem_grow_arena_allocated_bytes, vmem_grow_arena_checkpoint, vmem_grow_arena_committed_bytes,
     vmem_grow_arena_create, vmem_grow_arena_destroy, vmem_grow_arena_is_valid, vmem_grow_arena_push,

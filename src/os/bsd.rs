@@ -342,3 +342,42 @@ fn open_anonymous_shm() -> Result<libc::c_int> {
     let code = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
     Err(Error::from_os(ErrorKind::Os, "ring_map", code).because("shm_open failed"))
 }
+
+// ---- mapped files and shared memory ----
+
+/// An anonymous shared-memory object (`SHM_ANON` on FreeBSD, a name unlinked at once
+/// elsewhere). It cannot be sealed: a process holding it can truncate it under another's
+/// mapping.
+#[cfg(feature = "std")]
+pub(crate) fn shared_create(_total: usize) -> Result<super::unix::SharedMemory> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let fd = open_anonymous_shm()?;
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Grows the object to `new` bytes with `ftruncate`.
+#[cfg(feature = "std")]
+pub(crate) fn shared_extend(memory: &super::unix::SharedMemory, _old: u64, new: u64) -> Result<()> {
+    super::unix::file_set_len(memory, new)
+}
+
+/// No cross-process wait primitive is used here: sleep a little (the caller checks its
+/// condition again and backs off up to 1 ms). macOS's `__ulock_wait` and FreeBSD's
+/// `_umtx_op` could do better; they are not used yet.
+#[cfg(feature = "std")]
+pub(crate) fn wait_on(_word: &core::sync::atomic::AtomicU32, _expected: u32, timeout: core::time::Duration) {
+    std::thread::sleep(timeout.min(core::time::Duration::from_millis(1)));
+}
+
+/// Waiters sleep at most 1 ms at a time: nothing to wake.
+#[cfg(feature = "std")]
+pub(crate) fn wake_all(_word: &core::sync::atomic::AtomicU32) {}
+
+/// Whether process `pid` exists (`kill(pid, 0)`). A zombie (dead, not yet reaped) counts as
+/// alive until its parent reaps it.
+#[cfg(feature = "std")]
+pub(crate) fn process_alive(pid: u32) -> bool {
+    rustix::process::Pid::from_raw(pid as i32)
+        .is_some_and(|p| rustix::process::test_kill_process(p) != Err(rustix::io::Errno::SRCH))
+}

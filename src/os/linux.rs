@@ -443,6 +443,72 @@ pub(crate) fn anonymous_temp_file() -> Result<rustix::fd::OwnedFd> {
         .because("neither memfd_create nor an O_TMPFILE file in /dev/shm or the temporary directory is available"))
 }
 
+// ---- mapped files and shared memory ----
+
+/// A `memfd` (Linux 3.17+) sealed against shrinking, so that no process holding it can
+/// truncate it under another's mapping (which would raise `SIGBUS` there); an unlinked
+/// `O_TMPFILE` file where `memfd_create` is missing (that one cannot be sealed).
+#[cfg(feature = "std")]
+pub(crate) fn shared_create(_total: usize) -> Result<super::unix::SharedMemory> {
+    use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
+    match memfd_create(c"vmem-shared", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING) {
+        Ok(fd) => {
+            fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::SEAL).map_err(|errno| {
+                os_error(ErrorKind::Os, "SharedRegion::create", errno, core::ptr::null_mut(), 0)
+                    .because("cannot seal the memfd against shrinking")
+            })?;
+            Ok(std::fs::File::from(fd))
+        }
+        Err(Errno::NOSYS) => anonymous_temp_file().map(std::fs::File::from),
+        Err(errno) => Err(os_error(ErrorKind::Os, "SharedRegion::create", errno, core::ptr::null_mut(), 0)
+            .because("memfd_create failed")),
+    }
+}
+
+/// Grows the object to `new` bytes. `ftruncate`, not `fallocate`: memory pages of a memfd
+/// are allocated when first touched, so growing costs nothing until used.
+#[cfg(feature = "std")]
+pub(crate) fn shared_extend(memory: &super::unix::SharedMemory, _old: u64, new: u64) -> Result<()> {
+    super::unix::file_set_len(memory, new)
+}
+
+/// Sleeps until `word` is woken or no longer holds `expected`, or `timeout` passes: a shared
+/// (not process-private) `FUTEX_WAIT`, so it works across processes on shared memory.
+/// Spurious returns are fine: the caller checks its condition again.
+#[cfg(feature = "std")]
+pub(crate) fn wait_on(word: &core::sync::atomic::AtomicU32, expected: u32, timeout: core::time::Duration) {
+    use rustix::thread::futex;
+    let timeout = futex::Timespec {
+        tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    // EAGAIN (the word changed), EINTR and ETIMEDOUT all mean: look again.
+    let _ = futex::wait(word, futex::Flags::empty(), expected, Some(&timeout));
+}
+
+/// Wakes every waiter of `word`, in any process.
+#[cfg(feature = "std")]
+pub(crate) fn wake_all(word: &core::sync::atomic::AtomicU32) {
+    use rustix::thread::futex;
+    let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
+}
+
+/// Whether process `pid` is alive: it exists and is not a zombie (a dead child its parent
+/// has not reaped yet still has a pid; `/proc/PID/stat` says `Z` for it).
+#[cfg(feature = "std")]
+pub(crate) fn process_alive(pid: u32) -> bool {
+    let Ok(path) = std::ffi::CString::new(std::format!("/proc/{pid}/stat")) else { return true };
+    match read_file("process_alive", &path) {
+        // The state is the field after the command name, which is in parentheses and may hold
+        // anything, so look after the last ')'.
+        Ok(stat) => {
+            !matches!(stat.iter().rposition(|&b| b == b')').and_then(|i| stat.get(i + 2)), Some(b'Z' | b'X' | b'x'))
+        }
+        Err(_) => rustix::process::Pid::from_raw(pid as i32)
+            .is_some_and(|p| rustix::process::test_kill_process(p) != Err(Errno::SRCH)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,8 +592,9 @@ mod tests {
             }
             merged
         };
-        // The whole reservation, and a range that starts inside it and reaches past its end.
-        let ranges = [(r.as_ptr(), 8 * page), (r.as_ptr().wrapping_add(2 * page), 7 * page)];
+        // The whole reservation, and ranges that start and end inside it. (Not past its end:
+        // other tests map and unmap there between the two queries.)
+        let ranges = [(r.as_ptr(), 8 * page), (r.as_ptr().wrapping_add(2 * page), 5 * page)];
         for way in [0u8, 2] {
             PROCMAP_QUERY_WORKS.store(way, Ordering::Relaxed);
             for (ptr, size) in ranges {

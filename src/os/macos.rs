@@ -242,3 +242,66 @@ mod ring {
         }
     }
 }
+
+// ---- mapped files and shared memory ----
+
+/// A `shm_open` object, unlinked at once, sized to `total` bytes at creation: macOS lets a
+/// shared-memory object be sized only once (a second `ftruncate` fails with `EINVAL`), so
+/// the region's maximum is its size from the start. Its pages are allocated when touched.
+#[cfg(feature = "std")]
+pub(crate) fn shared_create(total: usize) -> Result<super::unix::SharedMemory> {
+    use core::sync::atomic::{AtomicU32, Ordering};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    for _ in 0..16 {
+        let name = std::format!("/vmem-shr-{}-{}\0", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        // SAFETY: `name` is NUL-terminated; O_EXCL makes sure the object is new.
+        let fd = unsafe {
+            libc::shm_open(name.as_ptr().cast(), libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC, 0o600)
+        };
+        if fd >= 0 {
+            // SAFETY: removes the name at once; the descriptor keeps the object alive.
+            unsafe { libc::shm_unlink(name.as_ptr().cast()) };
+            // SAFETY: `fd` was just opened and is owned by nothing else.
+            let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+            super::unix::file_set_len(&file, total as u64)?;
+            return Ok(file);
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
+            break;
+        }
+    }
+    let code = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    Err(Error::from_os(ErrorKind::Os, "SharedRegion::create", code).because("shm_open failed"))
+}
+
+/// The object has its full size from creation: only check it.
+#[cfg(feature = "std")]
+pub(crate) fn shared_extend(memory: &super::unix::SharedMemory, _old: u64, new: u64) -> Result<()> {
+    if super::unix::file_len(memory)? >= new {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::OutOfMemory, "SharedRegion::grow", "the shared-memory object is smaller than asked")
+            .sized(usize::try_from(new).unwrap_or(usize::MAX)))
+    }
+}
+
+/// No cross-process wait primitive is used here: sleep a little (the caller checks its
+/// condition again and backs off up to 1 ms). macOS's `__ulock_wait` and FreeBSD's
+/// `_umtx_op` could do better; they are not used yet.
+#[cfg(feature = "std")]
+pub(crate) fn wait_on(_word: &core::sync::atomic::AtomicU32, _expected: u32, timeout: core::time::Duration) {
+    std::thread::sleep(timeout.min(core::time::Duration::from_millis(1)));
+}
+
+/// Waiters sleep at most 1 ms at a time: nothing to wake.
+#[cfg(feature = "std")]
+pub(crate) fn wake_all(_word: &core::sync::atomic::AtomicU32) {}
+
+/// Whether process `pid` exists (`kill(pid, 0)`). A zombie (dead, not yet reaped) counts as
+/// alive until its parent reaps it.
+#[cfg(feature = "std")]
+pub(crate) fn process_alive(pid: u32) -> bool {
+    rustix::process::Pid::from_raw(pid as i32)
+        .is_some_and(|p| rustix::process::test_kill_process(p) != Err(rustix::io::Errno::SRCH))
+}

@@ -28,6 +28,33 @@
 //! | `ring_map(size) -> Result<*mut u8>` | (feature `std`) `2 * size` bytes where the second half maps the same memory as the first; `size` is a non-zero multiple of the allocation granularity; no descriptor or handle stays open; a `fork`ed child sees the whole double mapping, sharing the bytes with its parent |
 //! | `unsafe ring_unmap(ptr, size) -> Result<()>` | (feature `std`) undo `ring_map(size)` whose base was `ptr` |
 //! | errors | a range that leaves the mapped address space is `InvalidArgument` (commit, protect, lock, unlock); a reservation the address space cannot hold is `OutOfAddressSpace` |
+//!
+//! Mapped files and shared memory (feature `std`; `file` is a `std::fs::File`):
+//!
+//! | function | what it must do |
+//! |---|---|
+//! | `unsafe map_reserve(size) -> Result<*mut u8>` | address space with no access that file views can later be placed in (Unix: a reservation; Windows: a placeholder) |
+//! | `unsafe map_release(base, size, len) -> Result<()>` | unmap the views of `[0, len)` and release the whole `map_reserve(size)` |
+//! | `unsafe remap_file(base, size, old_len, len, file, writable) -> Result<()>` | make `[base, base + page_round(len))` show the file's bytes `[0, len)`, at the same addresses as the views of `[0, old_len)` made by earlier calls; pages past it back to reserved; no page wholly past the file's end mapped; on failure the mapping is as it was |
+//! | `unsafe flush_file(ptr, size, file, wait) -> Result<()>` | write dirty pages of the views back (`wait`: and wait until they are on disk) |
+//! | `unsafe advise_file(ptr, size, MapAdvice) -> Result<()>` | access-pattern advice for views (or accept and ignore it) |
+//! | `file_set_len(file, len) -> Result<()>` | set the file's length, refusing (not signalling) a length past the OS's file-size limit |
+//! | `file_extend(file, old, new) -> Result<()>` | grow the file from `old` to `new` bytes, allocating its blocks where the file system can; on failure the file keeps length `old` |
+//! | `file_len(file) -> Result<u64>` | the file's current length |
+//! | `file_lock(file) -> Result<()>` | an exclusive advisory lock held until the file closes; fail at once (`PermissionDenied`) when someone else holds it |
+//! | `SharedMemory` (type) | an anonymous shared-memory object (Unix: a `File`: memfd, `shm_open`; Windows: a section handle) |
+//! | `shared_create(total) -> Result<SharedMemory>` | a new object that can grow to `total` bytes (Linux: sealed against shrinking) |
+//! | `shared_extend(memory, old, new) -> Result<()>` | grow it from `old` to `new` bytes (or check it is that long already) |
+//! | `shared_len(memory) -> Result<Option<u64>>` | its size now, `None` where the OS cannot say (then mapping more cannot fault) |
+//! | `unsafe shared_map(memory, total, len) -> Result<*mut u8>` | reserve `total` bytes and map the object's `[0, len)` into the front |
+//! | `unsafe shared_remap(base, total, old_len, new_len, memory) -> Result<()>` | grow that mapping in place |
+//! | `unsafe shared_unmap(base, total, len) -> Result<()>` | undo `shared_map` |
+//! | `send_fd(socket, fd)`, `recv_fd(socket) -> Result<OwnedFd>`, `set_inheritable(fd, bool)` | (Unix) `SCM_RIGHTS` passing, `FD_CLOEXEC` |
+//! | `unsafe ipc_map(memory, header, capacity) -> Result<*mut u8>` | map the object's `[0, header + capacity)` and then its `[header, header + capacity)` again right behind (the IPC ring's double mapping); both multiples of the allocation granularity |
+//! | `unsafe ipc_unmap(base, header, capacity) -> Result<()>` | undo `ipc_map` |
+//! | `wait_on(&AtomicU32, expected, timeout)` | sleep until woken, the word no longer holds `expected`, or `timeout` (across processes; may return early) |
+//! | `wake_all(&AtomicU32)` | wake every `wait_on` of the word, in any process |
+//! | `process_alive(pid) -> bool` | whether the process runs (a zombie counts as dead where the OS can tell) |
 
 // Which file serves which target. `--cfg vmem_check_windows` (any host) and
 // `--cfg vmem_check_bsd` (a Linux host) swap in another family's backend so that
@@ -145,6 +172,45 @@ mod stub;
     target_os = "solaris",
 )))]
 pub(crate) use stub::*;
+
+/// The stub's mapped files, for the stub backend, and in place of the Windows backend's
+/// file code when that is type-checked off Windows.
+#[cfg(any(
+    all(vmem_check_windows, not(windows)),
+    not(any(
+        windows,
+        vmem_check_windows,
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris",
+    ))
+))]
+mod stub_files;
+#[cfg(any(
+    all(vmem_check_windows, not(windows)),
+    not(any(
+        windows,
+        vmem_check_windows,
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "illumos",
+        target_os = "solaris",
+    ))
+))]
+pub(crate) use stub_files::*;
 
 /// Touches one byte per page of `[ptr, ptr + size)` as a write that keeps its value: the
 /// portable way to fault pages in, shared by every backend's `prefault` fallback.

@@ -109,3 +109,7 @@ pub(crate) fn ring_map(size: usize) -> Result<*mut u8> {
 pub(crate) unsafe fn ring_unmap(ptr: *mut u8, size: usize) -> Result<()> {
     Err(unsupported("ring_unmap", ptr, size))
 }
+
+// ---- mapped files and shared memory ----
+// In `stub_files.rs`, which also stands in for the Windows backend's file code when that is
+// type-checked off Windows (it needs `std::os::windows`).

@@ -382,3 +382,437 @@ mod tests {
         }
     }
 }
+
+// ---- mapped files and shared memory ----
+//
+// A mapped file lives in a reservation (`map_reserve`): its bytes `[0, page_round(len))` are
+// mapped `MAP_SHARED | MAP_FIXED` over the front of it, the rest stays reserved
+// `PROT_NONE`. Growing maps the new pages right behind the old ones; shrinking puts a fresh
+// `PROT_NONE` mapping back over the tail. The base never moves.
+
+/// The reservation a mapped file is mapped into: a plain reservation here.
+///
+/// # Safety
+/// `size` is a non-zero multiple of the page size.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn map_reserve(size: usize) -> Result<*mut u8> {
+    // SAFETY: forwarded from the caller.
+    unsafe { reserve(size) }
+}
+
+/// Unmaps the file views in a `map_reserve(size)` reservation and releases it.
+///
+/// # Safety
+/// `base` came from `map_reserve(size)` and nothing uses the range any more.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn map_release(base: *mut u8, size: usize, _len: usize) -> Result<()> {
+    // SAFETY: one munmap removes the reservation and every file view inside it, which the
+    // caller hands over.
+    unsafe { release(base, size) }
+}
+
+/// The error for a failed `mmap` of a file.
+#[cfg(feature = "std")]
+fn map_error(errno: Errno, ptr: *mut u8, size: usize) -> Error {
+    let err = os_error(ErrorKind::Os, "map_file", errno, ptr, size);
+    if errno == Errno::NOMEM {
+        err.because("no room for another mapping (vm.max_map_count, RLIMIT_AS)")
+    } else if errno == Errno::ACCESS || errno == Errno::PERM {
+        os_error(ErrorKind::PermissionDenied, "map_file", errno, ptr, size)
+            .because("the file cannot be mapped with this access (opened read-only, or a noexec/sealed file?)")
+    } else if errno == Errno::NODEV {
+        os_error(ErrorKind::Unsupported, "map_file", errno, ptr, size).because("this file cannot be memory-mapped")
+    } else {
+        err
+    }
+}
+
+/// Makes `[base, base + page_round(len))` show the file's bytes `[0, len)`, where views of
+/// `[0, old_len)` made by earlier calls are in place: only the pages past
+/// `page_round(old_len)` are mapped now, or the pages past `page_round(len)` put back to
+/// reserved.
+///
+/// On failure the mapping is as it was.
+///
+/// # Safety
+/// `base` came from `map_reserve(size)` with `len <= size`; `[base, base +
+/// page_round(old_len))` holds the views of `file` made by earlier calls (none if `old_len`
+/// is 0); the file is at least `len` bytes long; nothing uses the pages that are unmapped.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn remap_file(
+    base: *mut u8,
+    _size: usize,
+    old_len: usize,
+    len: usize,
+    file: &std::fs::File,
+    writable: bool,
+) -> Result<()> {
+    let page = page_size();
+    // No overflow: both lengths are at most `size`, which is a multiple of the page size.
+    let mapped = old_len.div_ceil(page) * page;
+    let need = len.div_ceil(page) * page;
+    if need > mapped {
+        let at = base.wrapping_add(mapped);
+        let prot = if writable { ProtFlags::READ | ProtFlags::WRITE } else { ProtFlags::READ };
+        // SAFETY: `[at, at + need - mapped)` is the reserved tail of the caller's reservation,
+        // which nothing uses; MAP_FIXED replaces exactly it. The file offset `mapped` is page
+        // aligned and the file reaches into the last page, so no mapped page lies wholly past
+        // the end of the file.
+        let result = unsafe {
+            mm::mmap(at.cast(), need - mapped, prot, MapFlags::SHARED | MapFlags::FIXED, file, mapped as u64)
+        };
+        if let Err(errno) = result {
+            // Linux before 6.12 (and other systems) may unmap the old range before failing;
+            // put the reservation back so that no other mapping can land inside ours.
+            // SAFETY: the range is the caller's reserved tail.
+            let _ = unsafe { restore_reserved(at, need - mapped) };
+            return Err(map_error(errno, at, need - mapped));
+        }
+    } else if need < mapped {
+        // SAFETY: the tail `[need, mapped)` is ours and unused (the caller's promise);
+        // `decommit` maps a fresh PROT_NONE reservation over it.
+        unsafe { decommit(base.wrapping_add(need), mapped - need)? };
+    }
+    Ok(())
+}
+
+/// Puts a `PROT_NONE` reservation back over `[ptr, ptr + size)` after a failed fixed mapping.
+///
+/// # Safety
+/// The range is inside the caller's reservation and unused.
+#[cfg(feature = "std")]
+unsafe fn restore_reserved(ptr: *mut u8, size: usize) -> Result<()> {
+    // SAFETY: as `decommit`: the range is the caller's.
+    unsafe { decommit(ptr, size) }
+}
+
+/// Writes dirty pages of `[ptr, ptr + size)` back to the file: `msync(MS_SYNC)` when `wait`,
+/// else `msync(MS_ASYNC)` (start the write-back and return).
+///
+/// # Safety
+/// `ptr` is page-aligned and the range lies in file views made by `remap_file`.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn flush_file(ptr: *mut u8, size: usize, _file: &std::fs::File, wait: bool) -> Result<()> {
+    let flags = if wait { mm::MsyncFlags::SYNC } else { mm::MsyncFlags::ASYNC };
+    // SAFETY: msync only writes pages back; it does not change the memory.
+    unsafe { mm::msync(ptr.cast(), size, flags) }.map_err(|errno| {
+        let kind = if errno == Errno::NOSPC || errno == Errno::DQUOT { ErrorKind::OutOfMemory } else { ErrorKind::Os };
+        os_error(kind, "flush", errno, ptr, size).because("writing the pages back to the file failed")
+    })
+}
+
+/// Passes access-pattern advice for file views.
+///
+/// # Safety
+/// The range lies in file views made by `remap_file`.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn advise_file(ptr: *mut u8, size: usize, advice: crate::MapAdvice) -> Result<()> {
+    use crate::MapAdvice;
+    let advice = match advice {
+        MapAdvice::Normal => mm::Advice::Normal,
+        MapAdvice::Sequential => mm::Advice::Sequential,
+        MapAdvice::Random => mm::Advice::Random,
+        MapAdvice::WillNeed => mm::Advice::WillNeed,
+    };
+    // SAFETY: these four kinds of advice never change the contents of the memory.
+    unsafe { mm::madvise(ptr.cast(), size, advice) }.map_err(|e| os_error(ErrorKind::Os, "advise", e, ptr, size))
+}
+
+/// Refuses a length past `RLIMIT_FSIZE` before asking the kernel.
+///
+/// Extending a file past the limit makes the kernel send `SIGXFSZ`, whose default action
+/// kills the process; only when the signal is ignored or caught does the call fail with
+/// `EFBIG`. A library must not change signal dispositions, so the limit is checked first.
+/// (A thread lowering the limit between this check and the call can still get the signal.)
+#[cfg(feature = "std")]
+fn check_file_size_limit(operation: &'static str, len: u64) -> Result<()> {
+    match getrlimit(Resource::Fsize).current {
+        Some(limit) if len > limit => {
+            Err(Error::new(ErrorKind::OutOfMemory, operation, "the file would grow past the process's file size limit")
+                .sized(usize::try_from(len).unwrap_or(usize::MAX))
+                .with_limit("RLIMIT_FSIZE", limit))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The error for a failed change of a file's length.
+#[cfg(feature = "std")]
+fn file_size_error(operation: &'static str, errno: Errno, len: u64) -> Error {
+    let size = usize::try_from(len).unwrap_or(usize::MAX);
+    let err = Error::from_os(ErrorKind::Os, operation, errno.raw_os_error()).sized(size);
+    if errno == Errno::NOSPC || errno == Errno::DQUOT {
+        Error::from_os(ErrorKind::OutOfMemory, operation, errno.raw_os_error())
+            .sized(size)
+            .because("no space left on the file system (or the disk quota is reached)")
+    } else if errno == Errno::FBIG {
+        with_rlimit(
+            Error::from_os(ErrorKind::OutOfMemory, operation, errno.raw_os_error())
+                .sized(size)
+                .because("the file would be larger than the file system or RLIMIT_FSIZE allows"),
+            "RLIMIT_FSIZE",
+            Some(Resource::Fsize),
+        )
+    } else if errno == Errno::PERM || errno == Errno::ACCESS || errno == Errno::BADF || errno == Errno::INVAL {
+        Error::from_os(ErrorKind::PermissionDenied, operation, errno.raw_os_error())
+            .sized(size)
+            .because("the file cannot be resized (opened read-only, sealed, or not a regular file)")
+    } else {
+        err
+    }
+}
+
+/// Sets the length of `file` to exactly `len` bytes.
+#[cfg(feature = "std")]
+pub(crate) fn file_set_len(file: &std::fs::File, len: u64) -> Result<()> {
+    check_file_size_limit("set_len", len)?;
+    loop {
+        match rustix::fs::ftruncate(file, len) {
+            Err(Errno::INTR) => continue,
+            result => return result.map_err(|e| file_size_error("set_len", e, len)),
+        }
+    }
+}
+
+/// Extends `file` from `old` to `new` bytes with the new blocks allocated (so that a full
+/// disk is this call's error, not a `SIGBUS` at a later write through the mapping), where the
+/// file system can: `fallocate` on Linux and FreeBSD, plain `ftruncate` elsewhere or when the
+/// file system does not support it. On failure the file keeps its old length.
+#[cfg(feature = "std")]
+pub(crate) fn file_extend(file: &std::fs::File, old: u64, new: u64) -> Result<()> {
+    check_file_size_limit("grow", new)?;
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    loop {
+        match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), old, new - old) {
+            Ok(()) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => break,
+            Err(errno) => {
+                // Some blocks (and on some file systems the length) may have changed.
+                let _ = rustix::fs::ftruncate(file, old);
+                return Err(file_size_error("grow", errno, new));
+            }
+        }
+    }
+    let _ = old;
+    file_set_len(file, new).inspect_err(|_| {
+        let _ = rustix::fs::ftruncate(file, old);
+    })
+}
+
+/// The length of the file behind `file` now.
+#[cfg(feature = "std")]
+pub(crate) fn file_len(file: &std::fs::File) -> Result<u64> {
+    let stat = rustix::fs::fstat(file)
+        .map_err(|e| Error::from_os(ErrorKind::Os, "file_len", e.raw_os_error()).because("fstat failed"))?;
+    u64::try_from(stat.st_size).map_err(|_| Error::new(ErrorKind::Os, "file_len", "fstat reported a negative size"))
+}
+
+/// Takes an exclusive advisory lock on the whole file (`flock(LOCK_EX | LOCK_NB)`), held until
+/// the file is closed. Fails if another open file description holds it.
+///
+/// A `fork` in another thread shares our descriptor with the child until it calls `exec`
+/// (which closes it, as it is close-on-exec), and the lock with it: a lock just released can
+/// look held for that moment. So a refusal is retried for up to about 50 ms before it counts.
+#[cfg(feature = "std")]
+pub(crate) fn file_lock(file: &std::fs::File) -> Result<()> {
+    let mut waited_ms = 0;
+    loop {
+        match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(Errno::WOULDBLOCK) if waited_ms < 50 => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                waited_ms += 1;
+            }
+            Err(Errno::WOULDBLOCK) => {
+                return Err(Error::from_os(ErrorKind::PermissionDenied, "lock_file", Errno::WOULDBLOCK.raw_os_error())
+                    .because("the file is locked by another user (another FileVec, in this or another process)"))
+            }
+            // Some file systems (old NFS) have no flock: the lock is advisory anyway.
+            Err(Errno::NOLCK) | Err(Errno::OPNOTSUPP) => return Ok(()),
+            Err(errno) => return Err(Error::from_os(ErrorKind::Os, "lock_file", errno.raw_os_error())),
+        }
+    }
+}
+
+/// Shared memory is a file here: a `memfd` on Linux, a `shm_open` object elsewhere.
+#[cfg(feature = "std")]
+pub(crate) type SharedMemory = std::fs::File;
+
+/// Reserves `total` bytes and maps the object's bytes `[0, len)` into the front.
+///
+/// # Safety
+/// `total` is a non-zero multiple of the page size, `0 < len <= total`, and the object is at
+/// least `len` bytes long.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn shared_map(memory: &SharedMemory, total: usize, len: usize) -> Result<*mut u8> {
+    // SAFETY: forwarded from the caller.
+    let base = unsafe { map_reserve(total)? };
+    // SAFETY: the reservation was just made and nothing is mapped in it; forwarded.
+    if let Err(err) = unsafe { remap_file(base, total, 0, len, memory, true) } {
+        // SAFETY: ours and unused.
+        let _ = unsafe { release(base, total) };
+        return Err(err);
+    }
+    Ok(base)
+}
+
+/// Grows the mapping made by `shared_map` from `old_len` to `new_len` bytes in place.
+///
+/// # Safety
+/// As `remap_file`, with `new_len >= old_len`.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn shared_remap(
+    base: *mut u8,
+    total: usize,
+    old_len: usize,
+    new_len: usize,
+    memory: &SharedMemory,
+) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { remap_file(base, total, old_len, new_len, memory, true) }
+}
+
+/// Undoes `shared_map` (after any `shared_remap`).
+///
+/// # Safety
+/// `base` came from `shared_map(_, total, _)` and nothing uses it any more.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn shared_unmap(base: *mut u8, total: usize, len: usize) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { map_release(base, total, len) }
+}
+
+/// The length of the object now, if the OS can say (it always can here).
+#[cfg(feature = "std")]
+pub(crate) fn shared_len(memory: &SharedMemory) -> Result<Option<u64>> {
+    file_len(memory).map(Some)
+}
+
+/// Sends `fd` over the Unix socket `socket` with `SCM_RIGHTS`, with one byte of data.
+#[cfg(feature = "std")]
+pub(crate) fn send_fd(socket: rustix::fd::BorrowedFd<'_>, fd: rustix::fd::BorrowedFd<'_>) -> Result<()> {
+    use core::mem::MaybeUninit;
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [fd];
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(Error::new(ErrorKind::Os, "send_fd", "no room for the descriptor in the control message"));
+    }
+    loop {
+        match sendmsg(socket, &[std::io::IoSlice::new(b"V")], &mut control, SendFlags::empty()) {
+            Ok(_) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(errno) => {
+                let kind = if errno == Errno::PIPE || errno == Errno::CONNRESET {
+                    ErrorKind::Disconnected
+                } else {
+                    ErrorKind::Os
+                };
+                return Err(Error::from_os(kind, "send_fd", errno.raw_os_error())
+                    .because("sending the descriptor over the socket failed"));
+            }
+        }
+    }
+}
+
+/// Receives one descriptor sent by `send_fd` on `socket` (close-on-exec). Any further
+/// descriptors in the message are closed.
+#[cfg(feature = "std")]
+pub(crate) fn recv_fd(socket: rustix::fd::BorrowedFd<'_>) -> Result<rustix::fd::OwnedFd> {
+    use core::mem::MaybeUninit;
+    use rustix::net::{recvmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0u8; 1];
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    let flags = RecvFlags::CMSG_CLOEXEC;
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    let flags = RecvFlags::empty();
+    let received = loop {
+        match recvmsg(socket, &mut [std::io::IoSliceMut::new(&mut byte)], &mut control, flags) {
+            Err(Errno::INTR) => continue,
+            other => break other,
+        }
+    };
+    let received = received.map_err(|errno| {
+        Error::from_os(ErrorKind::Os, "recv_fd", errno.raw_os_error()).because("receiving from the socket failed")
+    })?;
+    let mut fd = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            for received_fd in fds {
+                // The first is ours; the rest are dropped, which closes them.
+                if fd.is_none() {
+                    fd = Some(received_fd);
+                }
+            }
+        }
+    }
+    match fd {
+        Some(fd) => {
+            #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+            let _ = rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC);
+            Ok(fd)
+        }
+        None if received.bytes == 0 => {
+            Err(Error::new(ErrorKind::Disconnected, "recv_fd", "the socket was closed before a descriptor arrived"))
+        }
+        None => Err(Error::new(ErrorKind::InvalidData, "recv_fd", "the message carried no descriptor")),
+    }
+}
+
+/// Whether `fd` stays open across `exec` (clears or sets `FD_CLOEXEC`).
+#[cfg(feature = "std")]
+pub(crate) fn set_inheritable(fd: rustix::fd::BorrowedFd<'_>, inheritable: bool) -> Result<()> {
+    let flags = if inheritable { rustix::io::FdFlags::empty() } else { rustix::io::FdFlags::CLOEXEC };
+    rustix::io::fcntl_setfd(fd, flags).map_err(|e| {
+        Error::from_os(ErrorKind::Os, "set_inheritable", e.raw_os_error()).because("fcntl(F_SETFD) failed")
+    })
+}
+
+/// Maps the IPC ring's object: its `header` bytes, then its `capacity` data bytes twice, back
+/// to back, in a fresh reservation of `header + 2 * capacity` bytes.
+///
+/// # Safety
+/// `header` and `capacity` are non-zero multiples of the page size whose sum with another
+/// `capacity` does not overflow; the object is at least `header + capacity` bytes long.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn ipc_map(memory: &SharedMemory, header: usize, capacity: usize) -> Result<*mut u8> {
+    let total = header + 2 * capacity;
+    // SAFETY: `total` is a non-zero multiple of the page size.
+    let base = unsafe { reserve(total)? };
+    let pieces = [(base, header + capacity, 0u64), (base.wrapping_add(header + capacity), capacity, header as u64)];
+    for (at, len, offset) in pieces {
+        // SAFETY: MAP_FIXED replaces part of the reservation just made, which nothing else
+        // uses; the object covers `[offset, offset + len)`.
+        let mapped = unsafe {
+            mm::mmap(
+                at.cast(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED | MapFlags::FIXED,
+                memory,
+                offset,
+            )
+        };
+        if let Err(errno) = mapped {
+            // SAFETY: the whole reservation is ours and unused.
+            let _ = unsafe { mm::munmap(base.cast(), total) };
+            return Err(map_error(errno, at, len));
+        }
+    }
+    Ok(base)
+}
+
+/// Undoes `ipc_map`.
+///
+/// # Safety
+/// `base` came from `ipc_map(_, header, capacity)` and nothing uses it any more.
+#[cfg(feature = "std")]
+pub(crate) unsafe fn ipc_unmap(base: *mut u8, header: usize, capacity: usize) -> Result<()> {
+    // SAFETY: the caller hands over the whole mapping.
+    unsafe { release(base, header + 2 * capacity) }
+}

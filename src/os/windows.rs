@@ -574,3 +574,603 @@ mod ring {
         Ok(())
     }
 }
+
+// ---- mapped files and shared memory ----
+// Only on Windows itself: this code needs `std::os::windows`, so `--cfg vmem_check_windows`
+// type-checks the rest of the backend and uses `stub_files.rs` in its place.
+#[cfg(windows)]
+pub(crate) use files::*;
+
+#[cfg(windows)]
+mod files {
+    use super::*;
+
+    //
+    // A mapped file lives in a placeholder (`VirtualAlloc2` with `MEM_RESERVE_PLACEHOLDER`,
+    // Windows 10 1803+) of `max_size` bytes. Its front holds one view of the file
+    // (`MapViewOfFile3` with `MEM_REPLACE_PLACEHOLDER`); a change of length unmaps that view
+    // keeping the placeholder (`UnmapViewOfFile2` with `MEM_PRESERVE_PLACEHOLDER`), joins the
+    // placeholder back into one (`MEM_COALESCE_PLACEHOLDERS`), splits off the new length
+    // (`MEM_PRESERVE_PLACEHOLDER`) and maps a view of a new section of the new length there.
+    // The address never changes, and the address space never becomes free in between, so no
+    // other allocation can land in it. (Windows views start at multiples of the 64 KiB
+    // allocation granularity in the file, so mapping only the new tail, as Unix does, would not
+    // work for lengths that are not multiples of it.)
+    //
+    // `VirtualAlloc2` and `MapViewOfFile3` are looked up in kernelbase.dll at run time, so that
+    // the library still loads on Windows versions without them (and reports `Unsupported`).
+
+    #[cfg(feature = "std")]
+    pub(crate) use mapped::{
+        advise_file, file_extend, file_len, file_lock, file_set_len, flush_file, map_release, map_reserve, remap_file,
+    };
+    #[cfg(feature = "std")]
+    pub(crate) use shared::{
+        ipc_map, ipc_unmap, process_alive, shared_create, shared_extend, shared_len, shared_map, shared_remap,
+        shared_unmap, wait_on, wake_all, SharedMemory,
+    };
+
+    #[cfg(feature = "std")]
+    mod mapped {
+        use super::*;
+        use core::sync::atomic::{AtomicUsize, Ordering};
+        use std::os::windows::io::AsRawHandle;
+        use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
+        use windows_sys::Win32::Storage::FileSystem::FlushFileBuffers;
+        use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+        use windows_sys::Win32::System::Memory::{
+            CreateFileMappingW, FlushViewOfFile, PrefetchVirtualMemory, UnmapViewOfFile2, MEMORY_MAPPED_VIEW_ADDRESS,
+            MEM_EXTENDED_PARAMETER, MEM_PRESERVE_PLACEHOLDER, MEM_REPLACE_PLACEHOLDER, MEM_RESERVE_PLACEHOLDER,
+            WIN32_MEMORY_RANGE_ENTRY,
+        };
+
+        /// `MEM_COALESCE_PLACEHOLDERS` (winnt.h; windows-sys does not define it).
+        const MEM_COALESCE_PLACEHOLDERS: u32 = 0x0000_0001;
+
+        pub(super) type VirtualAlloc2Fn = unsafe extern "system" fn(
+            HANDLE,
+            *const c_void,
+            usize,
+            u32,
+            u32,
+            *mut MEM_EXTENDED_PARAMETER,
+            u32,
+        ) -> *mut c_void;
+        pub(super) type MapViewOfFile3Fn = unsafe extern "system" fn(
+            HANDLE,
+            HANDLE,
+            *const c_void,
+            u64,
+            usize,
+            u32,
+            u32,
+            *mut MEM_EXTENDED_PARAMETER,
+            u32,
+        ) -> MEMORY_MAPPED_VIEW_ADDRESS;
+
+        /// A function of kernelbase.dll looked up once: 0 not yet looked up, 1 missing.
+        struct Resolved(AtomicUsize);
+
+        impl Resolved {
+            const fn new() -> Self {
+                Resolved(AtomicUsize::new(0))
+            }
+
+            /// The address of `name` (NUL-terminated) in kernelbase.dll, if it exists.
+            fn get(&self, name: &'static [u8]) -> Option<usize> {
+                match self.0.load(Ordering::Acquire) {
+                    0 => {}
+                    1 => return None,
+                    address => return Some(address),
+                }
+                let module_name: [u16; 15] = {
+                    let text = b"kernelbase.dll\0";
+                    let mut wide = [0u16; 15];
+                    let mut i = 0;
+                    while i < text.len() {
+                        wide[i] = text[i] as u16;
+                        i += 1;
+                    }
+                    wide
+                };
+                // SAFETY: the name is NUL-terminated UTF-16; kernelbase.dll is loaded in every
+                // process since Windows 7 and never unloaded, so the handle needs no release.
+                let module = unsafe { GetModuleHandleW(module_name.as_ptr()) };
+                let address = if module.is_null() {
+                    None
+                } else {
+                    // SAFETY: `name` is NUL-terminated ASCII; the module handle is valid.
+                    unsafe { GetProcAddress(module, name.as_ptr()) }.map(|f| f as usize)
+                };
+                self.0.store(address.unwrap_or(1), Ordering::Release);
+                address
+            }
+        }
+
+        static VIRTUAL_ALLOC2: Resolved = Resolved::new();
+        static MAP_VIEW_OF_FILE3: Resolved = Resolved::new();
+
+        fn missing(operation: &'static str) -> Error {
+            Error::new(ErrorKind::Unsupported, operation, "VirtualAlloc2/MapViewOfFile3 need Windows 10 1803 or later")
+        }
+
+        pub(super) fn virtual_alloc2(operation: &'static str) -> Result<VirtualAlloc2Fn> {
+            let address = VIRTUAL_ALLOC2.get(b"VirtualAlloc2\0").ok_or_else(|| missing(operation))?;
+            // SAFETY: the address is kernelbase's `VirtualAlloc2`, whose signature this is.
+            Ok(unsafe { core::mem::transmute::<usize, VirtualAlloc2Fn>(address) })
+        }
+
+        pub(super) fn map_view_of_file3(operation: &'static str) -> Result<MapViewOfFile3Fn> {
+            let address = MAP_VIEW_OF_FILE3.get(b"MapViewOfFile3\0").ok_or_else(|| missing(operation))?;
+            // SAFETY: the address is kernelbase's `MapViewOfFile3`, whose signature this is.
+            Ok(unsafe { core::mem::transmute::<usize, MapViewOfFile3Fn>(address) })
+        }
+
+        /// # Safety
+        /// `size` is a non-zero multiple of the page size.
+        pub(crate) unsafe fn map_reserve(size: usize) -> Result<*mut u8> {
+            let alloc = virtual_alloc2("map_reserve")?;
+            // SAFETY: a null address lets the system choose; a placeholder is address space only.
+            let base = unsafe {
+                alloc(
+                    GetCurrentProcess(),
+                    null(),
+                    size,
+                    MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                    PAGE_NOACCESS,
+                    null_mut(),
+                    0,
+                )
+            };
+            if base.is_null() {
+                Err(last_error(ErrorKind::OutOfAddressSpace, "map_reserve", null_mut(), size))
+            } else {
+                Ok(base.cast())
+            }
+        }
+
+        /// Unmaps the view at `base` (if `len > 0`), keeping its placeholder, and joins the
+        /// placeholders of `[base, base + size)` back into one.
+        ///
+        /// # Safety
+        /// As `remap_file`.
+        unsafe fn unmap_view(base: *mut u8, size: usize, len: usize) -> Result<()> {
+            if len == 0 {
+                return Ok(());
+            }
+            // SAFETY: the view at `base` is ours and unused (the caller's promise).
+            let unmapped = unsafe {
+                UnmapViewOfFile2(
+                    GetCurrentProcess(),
+                    MEMORY_MAPPED_VIEW_ADDRESS { Value: base.cast() },
+                    MEM_PRESERVE_PLACEHOLDER,
+                )
+            };
+            if unmapped == 0 {
+                return Err(last_error(ErrorKind::Os, "map_file", base, len));
+            }
+            if page_round(len) < size {
+                // SAFETY: `[base, base + size)` is now two adjacent placeholders of ours.
+                if unsafe { VirtualFree(base.cast(), size, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS) } == 0 {
+                    return Err(last_error(ErrorKind::Os, "map_file", base, size));
+                }
+            }
+            Ok(())
+        }
+
+        fn page_round(len: usize) -> usize {
+            let page = page_size();
+            len.div_ceil(page) * page
+        }
+
+        /// Maps a view of `file`'s bytes `[0, len)` into the whole placeholder at `base` (split
+        /// off the rest of `size` first).
+        ///
+        /// # Safety
+        /// `[base, base + size)` is one placeholder of ours; the file is at least `len` long.
+        unsafe fn map_view(base: *mut u8, size: usize, len: usize, file: &std::fs::File, writable: bool) -> Result<()> {
+            let map = map_view_of_file3("map_file")?;
+            if page_round(len) < size {
+                // SAFETY: splits our placeholder at a page boundary inside it.
+                if unsafe { VirtualFree(base.cast(), page_round(len), MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER) } == 0 {
+                    return Err(last_error(ErrorKind::Os, "map_file", base, len));
+                }
+            }
+            let protect = if writable { PAGE_READWRITE } else { PAGE_READONLY };
+            let rejoin = || {
+                if page_round(len) < size {
+                    // SAFETY: joins the two placeholders split above.
+                    unsafe { VirtualFree(base.cast(), size, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS) };
+                }
+            };
+            // SAFETY: the handle is the file's, open while `file` lives; a section of exactly
+            // `len` bytes never extends the file, which is at least that long.
+            let section = unsafe {
+                CreateFileMappingW(
+                    file.as_raw_handle() as HANDLE,
+                    null(),
+                    protect,
+                    ((len as u64) >> 32) as u32,
+                    len as u32,
+                    null(),
+                )
+            };
+            if section.is_null() {
+                let err = last_error(ErrorKind::Os, "map_file", base, len);
+                rejoin();
+                return Err(err);
+            }
+            // SAFETY: maps the section over our placeholder of `page_round(len)` bytes, replacing it.
+            let view = unsafe {
+                map(section, GetCurrentProcess(), base.cast(), 0, len, MEM_REPLACE_PLACEHOLDER, protect, null_mut(), 0)
+            };
+            let err = last_error(ErrorKind::Os, "map_file", base, len);
+            // SAFETY: the view (if any) keeps the section alive; the handle is no longer needed.
+            unsafe { CloseHandle(section) };
+            if view.Value.is_null() {
+                rejoin();
+                return Err(err);
+            }
+            Ok(())
+        }
+
+        /// # Safety
+        /// `base` came from `map_reserve(size)`, `len <= size`; the view at `base` (if
+        /// `old_len > 0`) shows `[0, old_len)` of `file`; the file is at least `len` long; nothing
+        /// uses the mapping during the call.
+        pub(crate) unsafe fn remap_file(
+            base: *mut u8,
+            size: usize,
+            old_len: usize,
+            len: usize,
+            file: &std::fs::File,
+            writable: bool,
+        ) -> Result<()> {
+            // Look both functions up before unmapping anything.
+            map_view_of_file3("map_file")?;
+            // SAFETY: forwarded from the caller.
+            unsafe { unmap_view(base, size, old_len)? };
+            if len == 0 {
+                return Ok(());
+            }
+            // SAFETY: the placeholder is whole again; forwarded from the caller.
+            match unsafe { map_view(base, size, len, file, writable) } {
+                Ok(()) => Ok(()),
+                Err(err) => {
+                    // Put the old view back, so that the mapping is as it was.
+                    if old_len > 0 {
+                        // SAFETY: as above; the file is still at least `old_len` long.
+                        let _ = unsafe { map_view(base, size, old_len, file, writable) };
+                    }
+                    Err(err)
+                }
+            }
+        }
+
+        /// # Safety
+        /// `base` came from `map_reserve(size)`; the view at `base` shows `[0, len)`; nothing
+        /// uses the range any more.
+        pub(crate) unsafe fn map_release(base: *mut u8, size: usize, len: usize) -> Result<()> {
+            // SAFETY: forwarded from the caller.
+            unsafe { unmap_view(base, size, len)? };
+            // SAFETY: the whole placeholder is ours.
+            if unsafe { VirtualFree(base.cast(), 0, MEM_RELEASE) } == 0 {
+                return Err(last_error(ErrorKind::Os, "map_release", base, size));
+            }
+            Ok(())
+        }
+
+        /// # Safety
+        /// The range lies in a view made by `remap_file`.
+        pub(crate) unsafe fn flush_file(ptr: *mut u8, size: usize, file: &std::fs::File, wait: bool) -> Result<()> {
+            // SAFETY: flushing only writes pages back.
+            if unsafe { FlushViewOfFile(ptr.cast_const().cast(), size) } == 0 {
+                return Err(last_error(ErrorKind::Os, "flush", ptr, size));
+            }
+            // SAFETY: the handle is the file's, open while `file` lives.
+            if wait && unsafe { FlushFileBuffers(file.as_raw_handle() as HANDLE) } == 0 {
+                return Err(last_error(ErrorKind::Os, "flush", ptr, size));
+            }
+            Ok(())
+        }
+
+        /// # Safety
+        /// The range lies in a view made by `remap_file`.
+        pub(crate) unsafe fn advise_file(ptr: *mut u8, size: usize, advice: crate::MapAdvice) -> Result<()> {
+            if advice == crate::MapAdvice::WillNeed {
+                let entry = WIN32_MEMORY_RANGE_ENTRY { VirtualAddress: ptr.cast(), NumberOfBytes: size };
+                // SAFETY: prefetching reads pages in; it changes no data. A failure is harmless.
+                unsafe { PrefetchVirtualMemory(GetCurrentProcess(), 1, &entry, 0) };
+            }
+            // Windows has no other access-pattern advice for views: accepted and ignored.
+            Ok(())
+        }
+
+        fn io_error(operation: &'static str, err: &std::io::Error, len: u64) -> Error {
+            let size = usize::try_from(len).unwrap_or(usize::MAX);
+            match err.raw_os_error() {
+                // ERROR_DISK_FULL, ERROR_HANDLE_DISK_FULL
+                Some(code @ (112 | 39)) => Error::from_os(ErrorKind::OutOfMemory, operation, code)
+                    .sized(size)
+                    .because("no space left on the disk"),
+                Some(code) => classify(ErrorKind::Os, operation, code as u32, null_mut(), size),
+                None => Error::new(ErrorKind::Os, operation, "the file length could not be changed").sized(size),
+            }
+        }
+
+        pub(crate) fn file_set_len(file: &std::fs::File, len: u64) -> Result<()> {
+            file.set_len(len).map_err(|e| io_error("set_len", &e, len))
+        }
+
+        /// NTFS allocates the clusters when the end of file moves (files are not sparse unless
+        /// marked so), so a full disk is this call's error.
+        pub(crate) fn file_extend(file: &std::fs::File, old: u64, new: u64) -> Result<()> {
+            file_set_len(file, new).inspect_err(|_| {
+                let _ = file.set_len(old);
+            })
+        }
+
+        pub(crate) fn file_len(file: &std::fs::File) -> Result<u64> {
+            file.metadata().map(|m| m.len()).map_err(|e| io_error("file_len", &e, 0))
+        }
+
+        /// An exclusive lock on the file's first byte (`LockFileEx` with
+        /// `LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY`), held until the handle closes.
+        /// Byte-range locks restrict `ReadFile`/`WriteFile` from other handles, not mapped views.
+        pub(crate) fn file_lock(file: &std::fs::File) -> Result<()> {
+            use windows_sys::Win32::Storage::FileSystem::{
+                LockFileEx, LOCKFILE_EXCLUSIVE_LOCK, LOCKFILE_FAIL_IMMEDIATELY,
+            };
+            use windows_sys::Win32::System::IO::OVERLAPPED;
+            // SAFETY: OVERLAPPED is plain data (offset 0); the handle is the file's.
+            let locked = unsafe {
+                let mut overlapped: OVERLAPPED = zeroed();
+                LockFileEx(
+                    file.as_raw_handle() as HANDLE,
+                    LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY,
+                    0,
+                    1,
+                    0,
+                    &mut overlapped,
+                )
+            };
+            if locked == 0 {
+                return Err(last_error(ErrorKind::PermissionDenied, "lock_file", null_mut(), 0)
+                    .because("the file is locked by another user (another FileVec, in this or another process)"));
+            }
+            Ok(())
+        }
+    }
+
+    /// Shared memory: a pagefile-backed section made with `SEC_RESERVE` at its full maximum size,
+    /// so its pages are reserved, not committed. Every process maps a view of the whole section
+    /// (address space only) and commits the pages it uses with `VirtualAlloc(MEM_COMMIT)`, which
+    /// commits them in the section: growing is committing more, in place, in every view.
+    #[cfg(feature = "std")]
+    mod shared {
+        use super::*;
+        use std::os::windows::io::{AsHandle, AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle};
+        use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
+        use windows_sys::Win32::System::Memory::{
+            CreateFileMappingW, MapViewOfFile, UnmapViewOfFile, FILE_MAP_READ, FILE_MAP_WRITE,
+            MEMORY_MAPPED_VIEW_ADDRESS, MEM_PRESERVE_PLACEHOLDER, MEM_REPLACE_PLACEHOLDER, MEM_RESERVE_PLACEHOLDER,
+            SEC_RESERVE,
+        };
+
+        /// The section's handle.
+        #[derive(Debug)]
+        pub(crate) struct SharedMemory(OwnedHandle);
+
+        impl From<OwnedHandle> for SharedMemory {
+            fn from(handle: OwnedHandle) -> Self {
+                SharedMemory(handle)
+            }
+        }
+
+        impl AsHandle for SharedMemory {
+            fn as_handle(&self) -> BorrowedHandle<'_> {
+                self.0.as_handle()
+            }
+        }
+
+        pub(crate) fn shared_create(total: usize) -> Result<SharedMemory> {
+            // SAFETY: a pagefile-backed section (no file handle) of `total` reserved bytes.
+            let section = unsafe {
+                CreateFileMappingW(
+                    INVALID_HANDLE_VALUE,
+                    null(),
+                    PAGE_READWRITE | SEC_RESERVE,
+                    ((total as u64) >> 32) as u32,
+                    total as u32,
+                    null(),
+                )
+            };
+            if section.is_null() {
+                return Err(last_error(ErrorKind::OutOfMemory, "SharedRegion::create", null_mut(), total));
+            }
+            // SAFETY: the handle was just created and is owned by nothing else.
+            Ok(SharedMemory(unsafe { OwnedHandle::from_raw_handle(section as _) }))
+        }
+
+        /// Committing happens in `shared_remap`: nothing to do here.
+        pub(crate) fn shared_extend(_memory: &SharedMemory, _old: u64, _new: u64) -> Result<()> {
+            Ok(())
+        }
+
+        /// A section does not say how much of it is committed; committing more in `shared_remap`
+        /// is what makes pages exist, so there is no size to check against.
+        pub(crate) fn shared_len(_memory: &SharedMemory) -> Result<Option<u64>> {
+            Ok(None)
+        }
+
+        fn commit_view(base: *mut u8, len: usize) -> Result<()> {
+            let page = page_size();
+            let size = len.div_ceil(page) * page;
+            // SAFETY: commits pages of our own view of the section; committed pages keep their
+            // contents, fresh ones read zero.
+            if unsafe { VirtualAlloc(base.cast::<c_void>(), size, MEM_COMMIT, PAGE_READWRITE) }.is_null() {
+                return Err(last_error(ErrorKind::OutOfMemory, "SharedRegion::grow", base, size));
+            }
+            Ok(())
+        }
+
+        /// # Safety
+        /// `total` is at most the section's size; `0 < len <= total`.
+        pub(crate) unsafe fn shared_map(memory: &SharedMemory, total: usize, len: usize) -> Result<*mut u8> {
+            // SAFETY: maps `total` bytes of the section; its pages stay reserved until committed.
+            let view = unsafe {
+                MapViewOfFile(memory.0.as_raw_handle() as HANDLE, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, total)
+            };
+            if view.Value.is_null() {
+                return Err(last_error(ErrorKind::OutOfAddressSpace, "SharedRegion::map", null_mut(), total));
+            }
+            let base = view.Value.cast::<u8>();
+            if let Err(err) = commit_view(base, len) {
+                // SAFETY: the view just made, unused.
+                unsafe { UnmapViewOfFile(view) };
+                return Err(err);
+            }
+            Ok(base)
+        }
+
+        /// # Safety
+        /// `base` came from `shared_map(_, total, _)` and `new_len <= total`.
+        pub(crate) unsafe fn shared_remap(
+            base: *mut u8,
+            _total: usize,
+            _old_len: usize,
+            new_len: usize,
+            _memory: &SharedMemory,
+        ) -> Result<()> {
+            commit_view(base, new_len)
+        }
+
+        /// # Safety
+        /// `base` came from `shared_map` and nothing uses it any more.
+        pub(crate) unsafe fn shared_unmap(base: *mut u8, total: usize, _len: usize) -> Result<()> {
+            // SAFETY: the view is ours and unused.
+            if unsafe { UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS { Value: base.cast() }) } == 0 {
+                return Err(last_error(ErrorKind::Os, "SharedRegion::unmap", base, total));
+            }
+            Ok(())
+        }
+
+        /// Maps the IPC ring's section: `header` bytes, then `capacity` data bytes twice, back to
+        /// back, into a placeholder split in three; each view is committed (`SEC_RESERVE`).
+        ///
+        /// # Safety
+        /// `header` and `capacity` are non-zero multiples of the allocation granularity whose sum
+        /// with another `capacity` does not overflow; the section holds `header + capacity` bytes.
+        pub(crate) unsafe fn ipc_map(memory: &SharedMemory, header: usize, capacity: usize) -> Result<*mut u8> {
+            let alloc = super::mapped::virtual_alloc2("IpcRing::map")?;
+            let map = super::mapped::map_view_of_file3("IpcRing::map")?;
+            let total = header + 2 * capacity;
+            // SAFETY: every step works on the placeholder made here; every failure path undoes
+            // what was done before it.
+            unsafe {
+                let process = GetCurrentProcess();
+                let base =
+                    alloc(process, null(), total, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER, PAGE_NOACCESS, null_mut(), 0)
+                        .cast::<u8>();
+                if base.is_null() {
+                    return Err(last_error(ErrorKind::OutOfAddressSpace, "IpcRing::map", null_mut(), total));
+                }
+                let pieces = [
+                    (base, header, 0u64),
+                    (base.add(header), capacity, header as u64),
+                    (base.add(header + capacity), capacity, header as u64),
+                ];
+                // Split the placeholder into the three pieces.
+                for &(at, size, _) in &pieces[..2] {
+                    if VirtualFree(at.cast(), size, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER) == 0 {
+                        let err = last_error(ErrorKind::Os, "IpcRing::map", at, size);
+                        release_pieces(&pieces, 0);
+                        return Err(err);
+                    }
+                }
+                for (index, &(at, size, offset)) in pieces.iter().enumerate() {
+                    let view = map(
+                        memory.0.as_raw_handle() as HANDLE,
+                        process,
+                        at.cast(),
+                        offset,
+                        size,
+                        MEM_REPLACE_PLACEHOLDER,
+                        PAGE_READWRITE,
+                        null_mut(),
+                        0,
+                    );
+                    if view.Value.is_null()
+                        || VirtualAlloc(at.cast::<c_void>(), size, MEM_COMMIT, PAGE_READWRITE).is_null()
+                    {
+                        let err = last_error(ErrorKind::OutOfMemory, "IpcRing::map", at, size);
+                        let mapped = if view.Value.is_null() { index } else { index + 1 };
+                        release_pieces(&pieces, mapped);
+                        return Err(err);
+                    }
+                }
+                Ok(base)
+            }
+        }
+
+        /// Unmaps the first `mapped` pieces (views) and releases the other placeholders.
+        ///
+        /// # Safety
+        /// The pieces are ours: views for the first `mapped`, placeholders for the rest.
+        unsafe fn release_pieces(pieces: &[(*mut u8, usize, u64); 3], mapped: usize) {
+            for (index, &(at, _, _)) in pieces.iter().enumerate() {
+                // SAFETY: each piece is ours and unused.
+                unsafe {
+                    if index < mapped {
+                        UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS { Value: at.cast() });
+                    } else {
+                        VirtualFree(at.cast(), 0, MEM_RELEASE);
+                    }
+                }
+            }
+        }
+
+        /// # Safety
+        /// `base` came from `ipc_map(_, header, capacity)` and nothing uses it any more.
+        pub(crate) unsafe fn ipc_unmap(base: *mut u8, header: usize, capacity: usize) -> Result<()> {
+            let pieces = [
+                (base, header, 0),
+                (base.wrapping_add(header), capacity, 0),
+                (base.wrapping_add(header + capacity), capacity, 0),
+            ];
+            // SAFETY: the three views `ipc_map` made.
+            unsafe { release_pieces(&pieces, 3) };
+            Ok(())
+        }
+
+        /// `WaitOnAddress` works only within one process: sleep a little instead (the caller
+        /// checks its condition again).
+        pub(crate) fn wait_on(_word: &core::sync::atomic::AtomicU32, _expected: u32, timeout: core::time::Duration) {
+            std::thread::sleep(timeout.min(core::time::Duration::from_millis(1)));
+        }
+
+        /// Waiters sleep at most 1 ms at a time: nothing to wake.
+        pub(crate) fn wake_all(_word: &core::sync::atomic::AtomicU32) {}
+
+        /// Whether process `pid` is still running (`GetExitCodeProcess` says `STILL_ACTIVE`).
+        pub(crate) fn process_alive(pid: u32) -> bool {
+            use windows_sys::Win32::System::Threading::{
+                GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+            };
+            const STILL_ACTIVE: u32 = 259;
+            // SAFETY: opens a handle for querying only, closed below.
+            let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+            if process.is_null() {
+                // No such process (ERROR_INVALID_PARAMETER); anything else (access denied): alive.
+                // SAFETY: reads the thread's last error.
+                return unsafe { GetLastError() } != ERROR_INVALID_PARAMETER;
+            }
+            let mut code = 0u32;
+            // SAFETY: `process` is a valid handle; `code` a valid out pointer.
+            let ok = unsafe { GetExitCodeProcess(process, &mut code) };
+            // SAFETY: the handle opened above.
+            unsafe { CloseHandle(process) };
+            ok == 0 || code == STILL_ACTIVE
+        }
+    }
+}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h> /* getpid, for a file name of this process's own */
 
 static int checks = 0;
 static int failures = 0;
@@ -636,6 +637,89 @@ static void test_grow_arena(void) {
     CHECK(vmem_grow_arena_reserved_bytes(g) == 0);
 }
 
+static void test_file(void) {
+    char path[256];
+    VMemFile* f;
+    VMemFile* ro;
+    unsigned char* base;
+    FILE* raw;
+    int c;
+    snprintf(path, sizeof path, "/tmp/vmem-api-file-%ld.bin", (long)getpid());
+    remove(path);
+
+    CHECK(vmem_file_open(NULL, 0, 0) == NULL);
+    CHECK_ERROR("vmem_file_open", "null");
+    CHECK(vmem_file_open(path, 0, 0) == NULL); // does not exist, no Create flag
+    CHECK_ERROR("vmem_file_open", "");
+    CHECK(vmem_file_open(path, 64, 0) == NULL);
+    CHECK_ERROR("vmem_file_open", "unknown flags");
+
+    f = vmem_file_open(path, VMemFileFlag_Create | VMemFileFlag_Truncate, (VMemSize)1 << 30);
+    CHECK(f != NULL);
+    if(!f) return;
+    CHECK_NO_ERROR();
+    CHECK(vmem_file_is_valid(f) == VMemResult_Success);
+    CHECK(vmem_file_len(f) == 0);
+    CHECK(vmem_file_max_size(f) == (VMemSize)1 << 30);
+    base = (unsigned char*)vmem_file_ptr(f);
+    CHECK(base != NULL);
+    CHECK(vmem_file_grow(f, 1 << 20) == VMemResult_Success);
+    CHECK(vmem_file_len(f) == 1 << 20);
+    base[0] = 'v';
+    base[(1 << 20) - 1] = 'm';
+    CHECK(vmem_file_grow(f, 256 << 20) == VMemResult_Success);
+    CHECK(vmem_file_ptr(f) == base); // grown in place
+    CHECK(base[0] == 'v' && base[(1 << 20) - 1] == 'm' && base[(256 << 20) - 1] == 0);
+    CHECK(vmem_file_grow(f, 10) == VMemResult_Error);
+    CHECK_ERROR("vmem_file_grow", "smaller");
+    CHECK(vmem_file_grow(f, ((VMemSize)1 << 30) + 1) == VMemResult_Error);
+    CHECK_ERROR("vmem_file_grow", "max_size");
+    CHECK(vmem_file_set_len(f, 3) == VMemResult_Success);
+    CHECK(vmem_file_len(f) == 3);
+    CHECK(vmem_file_flush(f) == VMemResult_Success);
+    CHECK_NO_ERROR();
+    CHECK(vmem_file_flush_range(f, 0, 3) == VMemResult_Success);
+    CHECK(vmem_file_flush_range(f, 2, 2) == VMemResult_Error);
+    CHECK_ERROR("vmem_file_flush_range", "past the end");
+    CHECK(vmem_file_close(f) == VMemResult_Success);
+    CHECK(vmem_file_is_valid(f) == VMemResult_Error);
+    CHECK(vmem_file_close(f) == VMemResult_Error);
+    CHECK_ERROR("vmem_file_close", "not a live file");
+
+    // What the mapping wrote is in the file.
+    raw = fopen(path, "rb");
+    CHECK(raw != NULL);
+    if(raw) {
+        c = fgetc(raw);
+        CHECK(c == 'v');
+        fclose(raw);
+    }
+
+    ro = vmem_file_open(path, VMemFileFlag_ReadOnly, 0);
+    CHECK(ro != NULL);
+    if(ro) {
+        CHECK(vmem_file_len(ro) == 3);
+        CHECK(((const unsigned char*)vmem_file_ptr(ro))[0] == 'v');
+        CHECK(vmem_file_grow(ro, 100) == VMemResult_Error);
+        CHECK_ERROR("vmem_file_grow", "read-only");
+        CHECK(vmem_file_close(ro) == VMemResult_Success);
+    }
+    CHECK(vmem_file_open(path, VMemFileFlag_ReadOnly | VMemFileFlag_Create, 0) == NULL);
+    CHECK(vmem_file_open(path, 0, 2) == NULL); // longer than max_size
+    CHECK_ERROR("vmem_file_open", "max_size");
+
+    // NULL and made-up handles are errors, not crashes.
+    CHECK(vmem_file_ptr(NULL) == NULL);
+    CHECK_ERROR("vmem_file_ptr", "null");
+    CHECK(vmem_file_set_len(NULL, 1) == VMemResult_Error);
+    CHECK(vmem_file_flush((VMemFile*)&checks) == VMemResult_Error);
+    CHECK_ERROR("vmem_file_flush", "not a live file");
+    CHECK(vmem_file_len(NULL) == 0);
+    CHECK(vmem_file_max_size((const VMemFile*)&checks) == 0);
+    CHECK(vmem_file_is_valid(NULL) == VMemResult_Error);
+    remove(path);
+}
+
 int main(void) {
     test_sizes();
     test_reserve_release();
@@ -647,6 +731,7 @@ int main(void) {
     test_messages();
     test_arena();
     test_grow_arena();
+    test_file();
     if(failures) {
         printf("api: %d of %d checks failed\n", failures, checks);
         return 1;

@@ -1,0 +1,760 @@
+//! `IpcRing`: a single-producer, single-consumer byte ring between two processes.
+//!
+//! The ring lives in an anonymous shared-memory object (as [`SharedRegion`](crate::SharedRegion)
+//! does): a header, then `capacity` data bytes, which each process maps **twice, back to
+//! back**, like [`RingBuffer`](crate::RingBuffer). So the bytes to read, and the space to
+//! write, are always one contiguous slice, whatever the position: one `memcpy` per message,
+//! never two.
+//!
+//! ```text
+//!   header  | producer line: tail, signal, pid, state |   (each on its own cache lines)
+//!           | consumer line: head, signal, pid, state |
+//!           | producer's sleeping flag | consumer's sleeping flag |
+//!   data    | capacity bytes | the same bytes again |
+//! ```
+//!
+//! `tail` (bytes written in all) is written only by the producer, `head` (bytes read) only by
+//! the consumer; each is on its own cache line. A side keeps its own position privately and
+//! never reads it back from shared memory, so the peer can only lie about *its* position:
+//! a `tail` or `head` that would make more than `capacity` bytes readable (or writable) is
+//! refused as `InvalidData`, and every access stays inside the mapping.
+//!
+//! ## Waiting
+//!
+//! A side that has to wait spins briefly (the fast path when the peer is running on another
+//! core; the number of spins adapts to how often spinning paid off), then yields the CPU a
+//! few times (so a peer sharing its core runs at once), then
+//! sleeps on a futex in shared memory (Linux: `FUTEX_WAIT` without the private
+//! flag). The peer only makes the wake-up system call when the sleeping flag is set. Other
+//! systems sleep in steps of at most 1 ms instead (no cross-process futex is used there).
+//!
+//! ## A peer that dies
+//!
+//! Each side records its pid and state (attached, closed) in its header line. A clean close
+//! ([`Drop`]) sets the state: the consumer then reads what is left and gets end of file, the
+//! producer gets `Disconnected`. A peer that dies without closing (killed) is found while
+//! waiting: every 10 ms the waiting side checks that the peer's process still lives (Linux:
+//! not gone and not a zombie, from `/proc/PID/stat`; Windows: `GetExitCodeProcess`;
+//! elsewhere `kill(pid, 0)`, which counts a zombie as alive until it is reaped). A dead peer
+//! is `Disconnected`, for the consumer once it has read everything the peer wrote. A pid can
+//! be reused by a new process after the old one is reaped; the check then takes the new
+//! process for the peer (use a timeout where that matters). With
+//! [`set_timeout`](IpcRing::set_timeout) every wait also ends with `TimedOut` after the given
+//! time, which also covers a peer that never attaches, or one that hangs or lies about its
+//! pid.
+//!
+//! ## Cost model
+//!
+//! | call | cost |
+//! |---|---|
+//! | [`create`](IpcRing::create), [`from_fd`](IpcRing::from_fd) | `memfd_create` (create), `ftruncate`, three `mmap`s |
+//! | [`write`](IpcRing::write) / [`read`](IpcRing::read) with room / data | a `memcpy`, two atomic loads, a store, an atomic add; a `futex` wake only if the peer sleeps |
+//! | waiting | 16 to 4096 spins (adaptive), up to 32 `sched_yield`s, then `futex` waits of up to 10 ms |
+// Type-checking the Windows backend off Windows leaves out what only Windows handles reach.
+#![cfg_attr(all(vmem_check_windows, not(windows)), allow(dead_code))]
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::{os, Error, ErrorKind, Result};
+
+const MAGIC: [u8; 8] = *b"VMEMIPCR";
+const VERSION: u32 = 1;
+/// Each side's line in the header, 128 bytes apart (a cache line pair on x86, a cache line on
+/// Apple silicon).
+const PRODUCER_LINE: usize = 128;
+const CONSUMER_LINE: usize = 256;
+/// Each side's sleeping flag, on lines of their own: the peer reads it after every publish,
+/// so it must not share a line with a position that moves all the time.
+const PRODUCER_SLEEPING: usize = 384;
+const CONSUMER_SLEEPING: usize = 512;
+/// States of a side.
+const DETACHED: u32 = 0;
+const ATTACHED: u32 = 1;
+const CLOSED: u32 = 2;
+/// How long one sleep lasts before the peer's liveness is checked again.
+const LIVENESS_INTERVAL: Duration = Duration::from_millis(10);
+/// The most and the fewest spins before yielding. Each side adapts between them: a wait
+/// that spinning satisfied doubles its spins (the peer runs on another core: spinning is the
+/// fast path), one that needed to yield or sleep halves them (the peer shares this core or is
+/// idle: spinning only delays it).
+const MAX_SPINS: u32 = 4096;
+const MIN_SPINS: u32 = 16;
+/// `sched_yield`s before sleeping: lets a peer that shares this core run at once (a pipe's
+/// advantage when there are fewer free cores than processes).
+const YIELDS: u32 = 32;
+
+/// Which end of an [`IpcRing`] this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Writes bytes into the ring.
+    Producer,
+    /// Reads bytes out of the ring.
+    Consumer,
+}
+
+impl Side {
+    fn other(self) -> Side {
+        match self {
+            Side::Producer => Side::Consumer,
+            Side::Consumer => Side::Producer,
+        }
+    }
+
+    fn line(self) -> usize {
+        match self {
+            Side::Producer => PRODUCER_LINE,
+            Side::Consumer => CONSUMER_LINE,
+        }
+    }
+
+    fn sleeping(self) -> usize {
+        match self {
+            Side::Producer => PRODUCER_SLEEPING,
+            Side::Consumer => CONSUMER_SLEEPING,
+        }
+    }
+}
+
+/// How a peer went away.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gone {
+    /// It closed its side (dropped its `IpcRing`).
+    Closed,
+    /// Its process ended without closing (killed, crashed).
+    Died,
+}
+
+/// What a wait found.
+enum Ready {
+    /// This many bytes can be read (or written).
+    Bytes(usize),
+    /// Nothing, and the peer is gone.
+    Gone(Gone),
+}
+
+/// One side's line in the header.
+struct Line<'a> {
+    /// Bytes written (producer) or read (consumer) in all.
+    position: &'a AtomicU64,
+    /// Bumped before each wake-up of the peer: the word the peer sleeps on.
+    signal: &'a AtomicU32,
+    /// 1 while this side sleeps waiting for the peer.
+    sleeping: &'a AtomicU32,
+    pid: &'a AtomicU32,
+    state: &'a AtomicU32,
+}
+
+/// A single-producer, single-consumer byte ring between two processes: see the
+/// [module docs](self).
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use vmem::{IpcRing, Side};
+///
+/// let mut producer = IpcRing::create(64 << 10, Side::Producer)?;
+/// // The other process gets the ring's descriptor (inherited, or over a Unix socket with
+/// // `send_to`) and takes the other side; a second handle in this process stands in for it.
+/// # #[cfg(unix)] {
+/// use std::os::fd::AsFd;
+/// let mut consumer = IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap())?;
+/// producer.write_all(b"hello over shared memory").unwrap();
+/// let mut buf = [0u8; 24];
+/// consumer.read_exact(&mut buf).unwrap();
+/// assert_eq!(&buf, b"hello over shared memory");
+/// # }
+/// # Ok::<(), vmem::Error>(())
+/// ```
+pub struct IpcRing {
+    memory: os::SharedMemory,
+    /// The header; the data follows it, mapped twice.
+    base: NonNull<u8>,
+    header: usize,
+    capacity: usize,
+    side: Side,
+    /// This side's position (bytes written or read in all): the only copy trusted.
+    position: u64,
+    /// The peer's position when last looked at.
+    peer: u64,
+    timeout: Option<Duration>,
+    /// Whether `side` is ours (false only while `from_fd` looks for a free side).
+    attached: bool,
+    /// Spins before yielding in the next wait, between `MIN_SPINS` and `MAX_SPINS`.
+    spins: u32,
+}
+
+// SAFETY: the mapping and the object are owned by this value; moving it moves them.
+unsafe impl Send for IpcRing {}
+// SAFETY: `&IpcRing` only reads header fields atomically; every transfer takes `&mut self`.
+unsafe impl Sync for IpcRing {}
+
+impl IpcRing {
+    /// Creates a ring of at least `min_capacity` bytes (rounded up to the allocation
+    /// granularity) and takes `side` of it; another process takes the other side with
+    /// [`from_fd`](Self::from_fd).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for zero; `OutOfAddressSpace` for a capacity that cannot be mapped
+    /// twice; the OS error of creating or mapping the object.
+    ///
+    /// ```
+    /// let ring = vmem::IpcRing::create(1, vmem::Side::Consumer)?;
+    /// assert_eq!(ring.capacity(), vmem::allocation_granularity());
+    /// assert!(vmem::IpcRing::create(0, vmem::Side::Consumer).is_err());
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn create(min_capacity: usize, side: Side) -> Result<IpcRing> {
+        const OP: &str = "IpcRing::create";
+        if min_capacity == 0 {
+            return Err(Error::new(ErrorKind::InvalidArgument, OP, "the capacity is zero").sized(0));
+        }
+        let header = crate::allocation_granularity();
+        let too_large = || {
+            Error::new(ErrorKind::OutOfAddressSpace, OP, "twice the capacity does not fit in the address space")
+                .sized(min_capacity)
+        };
+        let capacity = crate::align_up(min_capacity, header).map_err(|_| too_large())?;
+        if capacity > (isize::MAX as usize - header) / 2 {
+            return Err(too_large());
+        }
+        let memory = os::shared_create(header + capacity)?;
+        os::shared_extend(&memory, 0, (header + capacity) as u64)?;
+        // SAFETY: both are non-zero multiples of the allocation granularity (so of the page
+        // size), checked not to overflow; the object was just sized.
+        let base = unsafe { os::ipc_map(&memory, header, capacity)? };
+        let base = NonNull::new(base).ok_or(Error::new(ErrorKind::Os, OP, "the OS returned a null address"))?;
+        let ring = IpcRing {
+            memory,
+            base,
+            header,
+            capacity,
+            side,
+            position: 0,
+            peer: 0,
+            timeout: None,
+            attached: true,
+            spins: 1024,
+        };
+        // SAFETY: the header is mapped read-write and nobody else has the object yet.
+        unsafe {
+            let p = base.as_ptr();
+            p.copy_from_nonoverlapping(MAGIC.as_ptr(), 8);
+            p.add(8).cast::<u32>().write(VERSION);
+            p.add(12).cast::<u32>().write(header as u32);
+            p.add(16).cast::<u64>().write(capacity as u64);
+        }
+        let me = ring.line(side);
+        me.pid.store(std::process::id(), Ordering::Relaxed);
+        me.state.store(ATTACHED, Ordering::Release);
+        Ok(ring)
+    }
+
+    /// Takes the free side of a ring from its shared-memory object.
+    fn from_memory(memory: os::SharedMemory) -> Result<IpcRing> {
+        const OP: &str = "IpcRing::open";
+        let invalid = |detail| Error::new(ErrorKind::InvalidData, OP, detail);
+        let header = crate::allocation_granularity();
+        let size = os::shared_len(&memory)?;
+        if size.is_some_and(|s| s < header as u64) {
+            return Err(invalid("the object is too small to be an IpcRing"));
+        }
+        // SAFETY: one header's worth, which the object holds (checked above where the OS can
+        // say; on Windows the section's header is committed by its creator).
+        let peek = unsafe { os::shared_map(&memory, header, header)? };
+        let mut fields = [0u8; 24];
+        // SAFETY: the header is mapped and readable; 24 bytes lie inside it.
+        unsafe { peek.copy_to_nonoverlapping(fields.as_mut_ptr(), 24) };
+        // SAFETY: the mapping made above, used no more.
+        unsafe { os::shared_unmap(peek, header, header)? };
+        if fields[..8] != MAGIC {
+            return Err(invalid("the object is not an IpcRing"));
+        }
+        if u32::from_ne_bytes(fields[8..12].try_into().unwrap_or([0; 4])) != VERSION {
+            return Err(invalid("the IpcRing is of another version or byte order"));
+        }
+        if u32::from_ne_bytes(fields[12..16].try_into().unwrap_or([0; 4])) as usize != header {
+            return Err(invalid("the IpcRing was made with another allocation granularity"));
+        }
+        let capacity = usize::try_from(u64::from_ne_bytes(fields[16..24].try_into().unwrap_or([0; 8])))
+            .ok()
+            .filter(|&c| c > 0 && c % header == 0 && c <= (isize::MAX as usize - header) / 2)
+            .ok_or_else(|| invalid("the IpcRing's capacity is not usable (a peer wrote garbage?)"))?;
+        if size.is_some_and(|s| s < (header + capacity) as u64) {
+            return Err(invalid("the object is smaller than the capacity its header records"));
+        }
+        // SAFETY: checked multiples of the page size that do not overflow; the object holds
+        // `header + capacity` bytes.
+        let base = unsafe { os::ipc_map(&memory, header, capacity)? };
+        let base = NonNull::new(base).ok_or(Error::new(ErrorKind::Os, OP, "the OS returned a null address"))?;
+        let mut ring = IpcRing {
+            memory,
+            base,
+            header,
+            capacity,
+            side: Side::Producer,
+            position: 0,
+            peer: 0,
+            timeout: None,
+            attached: false,
+            spins: 1024,
+        };
+        // Take whichever side is still free.
+        let side = [Side::Producer, Side::Consumer]
+            .into_iter()
+            .find(|&side| {
+                ring.line(side).state.compare_exchange(DETACHED, ATTACHED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            })
+            .ok_or_else(|| Error::new(ErrorKind::PermissionDenied, OP, "both sides of the ring are taken already"))?;
+        ring.side = side;
+        ring.attached = true;
+        ring.line(side).pid.store(std::process::id(), Ordering::Release);
+        // This side was free, so nothing has moved its position from 0: start there (a
+        // consumer that attaches late reads everything written before). The peer's position
+        // is checked against it like any other value it publishes.
+        ring.position = 0;
+        ring.line(side).position.store(0, Ordering::Release);
+        ring.peer = 0;
+        ring.load_peer()?;
+        if ring.line(side.other()).state.load(Ordering::Acquire) == DETACHED {
+            // The creator never takes no side; a ring whose other side is free was not made
+            // by `create`.
+            return Err(invalid("the IpcRing's creator holds no side"));
+        }
+        Ok(ring)
+    }
+
+    fn line(&self, side: Side) -> Line<'_> {
+        // SAFETY: the header is mapped read-write for the life of `self`; the fields are at
+        // 8- and 4-byte aligned offsets of the page-aligned mapping; both processes access them
+        // only atomically (a peer writing garbage is checked for wherever a value is used).
+        unsafe {
+            let p = self.base.as_ptr().add(side.line());
+            Line {
+                position: AtomicU64::from_ptr(p.cast()),
+                signal: AtomicU32::from_ptr(p.add(8).cast()),
+                pid: AtomicU32::from_ptr(p.add(16).cast()),
+                state: AtomicU32::from_ptr(p.add(20).cast()),
+                sleeping: AtomicU32::from_ptr(self.base.as_ptr().add(side.sleeping()).cast()),
+            }
+        }
+    }
+
+    /// The number of bytes the ring holds when full.
+    ///
+    /// ```
+    /// let ring = vmem::IpcRing::create(100_000, vmem::Side::Producer)?;
+    /// assert!(ring.capacity() >= 100_000);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Which side this is.
+    ///
+    /// ```
+    /// let ring = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// assert_eq!(ring.side(), vmem::Side::Producer);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// Makes every wait end with `TimedOut` after `timeout` (`None`, the default: wait as long
+    /// as the peer lives).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut ring = vmem::IpcRing::create(1, vmem::Side::Consumer)?;
+    /// ring.set_timeout(Some(Duration::from_millis(20)));
+    /// // No producer attached, nothing to read: the wait gives up.
+    /// assert_eq!(ring.read(&mut [0u8; 4]).unwrap_err().kind(), vmem::ErrorKind::TimedOut);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
+    /// The first data byte; the data is mapped again right after it.
+    fn data(&self) -> *mut u8 {
+        // SAFETY: the header is inside the mapping, so the data start is too.
+        unsafe { self.base.as_ptr().add(self.header) }
+    }
+
+    /// Reads the peer's position and checks it: the bytes it implies between the two
+    /// positions must be at most `capacity`.
+    fn load_peer(&mut self) -> Result<u64> {
+        // SeqCst (a plain load on x86 and a load-acquire on ARM): the sleeper's flag store and
+        // this load, against the peer's position store and flag load, must be in one order.
+        let peer = self.line(self.side.other()).position.load(Ordering::SeqCst);
+        let (tail, head) = match self.side {
+            Side::Producer => (self.position, peer),
+            Side::Consumer => (peer, self.position),
+        };
+        let used = tail.wrapping_sub(head);
+        // The peer's position only moves forward, and never past what the positions allow.
+        if used > self.capacity as u64 || peer.wrapping_sub(self.peer) > self.capacity as u64 {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                "IpcRing",
+                "the peer's position in the header is impossible (a peer wrote garbage?)",
+            )
+            .with_limit("capacity", self.capacity as u64));
+        }
+        self.peer = peer;
+        Ok(peer)
+    }
+
+    /// Bytes readable (consumer) or writable (producer) by what the peer's position was when
+    /// last looked at: a lower bound, since the peer only moves forward.
+    fn cached(&self) -> usize {
+        match self.side {
+            Side::Consumer => self.peer.wrapping_sub(self.position) as usize,
+            Side::Producer => self.capacity - self.position.wrapping_sub(self.peer) as usize,
+        }
+    }
+
+    /// Bytes readable (consumer) or writable (producer) now. The peer's line is read only
+    /// when the cached figure is below `wanted`, so that a stream does not pull the peer's
+    /// cache line over for every message.
+    fn ready(&mut self, wanted: usize) -> Result<usize> {
+        let cached = self.cached();
+        if cached >= wanted {
+            return Ok(cached);
+        }
+        self.load_peer()?;
+        Ok(self.cached())
+    }
+
+    /// Whether the peer closed its side, or (when `check_process`) its process is gone
+    /// without closing it.
+    fn peer_gone(&self, check_process: bool) -> Option<Gone> {
+        let peer = self.line(self.side.other());
+        match peer.state.load(Ordering::Acquire) {
+            CLOSED => Some(Gone::Closed),
+            ATTACHED if check_process => {
+                let pid = peer.pid.load(Ordering::Acquire);
+                (pid != 0 && !os::process_alive(pid)).then_some(Gone::Died)
+            }
+            _ => None,
+        }
+    }
+
+    /// Waits until at least one byte is ready (readable for the consumer, free for the
+    /// producer), or the peer is gone and nothing is ready.
+    fn wait_ready(&mut self, operation: &'static str, wanted: usize) -> Result<Ready> {
+        let ready = self.ready(wanted)?;
+        if ready > 0 {
+            return Ok(Ready::Bytes(ready));
+        }
+        for _ in 0..self.spins {
+            core::hint::spin_loop();
+            let ready = self.ready(1)?;
+            if ready > 0 {
+                self.spins = (self.spins * 2).min(MAX_SPINS);
+                return Ok(Ready::Bytes(ready));
+            }
+        }
+        self.spins = (self.spins / 2).max(MIN_SPINS);
+        for _ in 0..YIELDS {
+            std::thread::yield_now();
+            let ready = self.ready(1)?;
+            if ready > 0 {
+                return Ok(Ready::Bytes(ready));
+            }
+        }
+        let started = Instant::now();
+        let mut last_check = started;
+        loop {
+            let seen = self.line(self.side.other()).signal.load(Ordering::Acquire);
+            // Set the flag, then look again: the peer publishes, then reads the flag, so
+            // either we see its bytes now or it sees the flag and wakes us (SeqCst on both
+            // sides orders the flag against the positions).
+            self.line(self.side).sleeping.store(1, Ordering::SeqCst);
+            let outcome = match self.ready(1) {
+                Ok(0) => self.peer_gone(false).map(|gone| Ok(Ready::Gone(gone))),
+                Ok(n) => Some(Ok(Ready::Bytes(n))),
+                Err(err) => Some(Err(err)),
+            };
+            if let Some(outcome) = outcome {
+                self.line(self.side).sleeping.store(0, Ordering::Relaxed);
+                return outcome;
+            }
+            let mut slice = LIVENESS_INTERVAL;
+            if let Some(timeout) = self.timeout {
+                let elapsed = started.elapsed();
+                if elapsed >= timeout {
+                    self.line(self.side).sleeping.store(0, Ordering::Relaxed);
+                    return Err(Error::new(ErrorKind::TimedOut, operation, "the peer did not answer in time")
+                        .with_limit("timeout in ms", timeout.as_millis() as u64));
+                }
+                slice = slice.min(timeout - elapsed);
+            }
+            os::wait_on(self.line(self.side.other()).signal, seen, slice);
+            self.line(self.side).sleeping.store(0, Ordering::Relaxed);
+            if last_check.elapsed() >= LIVENESS_INTERVAL {
+                last_check = Instant::now();
+                if let Some(gone) = self.peer_gone(true) {
+                    if self.ready(1)? == 0 {
+                        return Ok(Ready::Gone(gone));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes this side's new position and wakes the peer if it sleeps.
+    ///
+    /// The sleeper stores its flag and then loads our position; we store our position and
+    /// then load its flag; all four are SeqCst, so at least one of us sees the other's
+    /// store: either it sees the new position and does not sleep, or we see the flag, bump
+    /// the signal and wake it (its futex wait compares the signal it read before setting the
+    /// flag, so a wake that comes first is not lost).
+    fn publish(&mut self, advanced: usize) {
+        self.position = self.position.wrapping_add(advanced as u64);
+        self.line(self.side).position.store(self.position, Ordering::SeqCst);
+        if self.line(self.side.other()).sleeping.load(Ordering::SeqCst) != 0 {
+            let me = self.line(self.side);
+            me.signal.fetch_add(1, Ordering::SeqCst);
+            os::wake_all(me.signal);
+        }
+    }
+
+    fn check_side(&self, operation: &'static str, side: Side) -> Result<()> {
+        if self.side == side {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::PermissionDenied, operation, "this is the other side of the ring"))
+        }
+    }
+
+    /// Writes as many bytes of `data` as fit (at least one, waiting for room if the ring is
+    /// full) and returns how many. Zero bytes return at once.
+    ///
+    /// # Errors
+    /// `PermissionDenied` on the consumer side; `Disconnected` when the consumer closed or
+    /// died; `TimedOut` after the [timeout](Self::set_timeout); `InvalidData` when the
+    /// consumer's position is impossible.
+    ///
+    /// ```
+    /// let mut ring = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// assert_eq!(ring.write(b"abc")?, 3);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn write(&mut self, data: &[u8]) -> Result<usize> {
+        const OP: &str = "IpcRing::write";
+        self.check_side(OP, Side::Producer)?;
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let room = match self.peer_gone(false) {
+            Some(gone) => Ready::Gone(gone),
+            None => self.wait_ready(OP, data.len().min(self.capacity))?,
+        };
+        let room = match room {
+            Ready::Bytes(n) => n,
+            Ready::Gone(Gone::Closed) => {
+                return Err(Error::new(ErrorKind::Disconnected, OP, "the consumer closed its side"))
+            }
+            Ready::Gone(Gone::Died) => {
+                return Err(Error::new(ErrorKind::Disconnected, OP, "the consumer's process died"))
+            }
+        };
+        let n = room.min(data.len());
+        let at = (self.position % self.capacity as u64) as usize;
+        // SAFETY: `at < capacity` and `n <= room <= capacity`, so `[at, at + n)` lies in the
+        // double mapping of `2 * capacity` bytes; those bytes are free (the consumer has read
+        // them, by the checked positions); `data` is this process's memory, not the ring.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.data().add(at), n) };
+        self.publish(n);
+        Ok(n)
+    }
+
+    /// Reads up to `buf.len()` bytes (at least one, waiting for data if the ring is empty)
+    /// and returns how many; `Ok(0)` at end of file, when the producer closed its side and
+    /// everything it wrote was read.
+    ///
+    /// # Errors
+    /// `Disconnected` when the producer's process died without closing (after everything it
+    /// wrote was read); `PermissionDenied` on the producer side; `TimedOut` after the
+    /// [timeout](Self::set_timeout); `InvalidData` when the producer's position is
+    /// impossible.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use std::os::fd::AsFd;
+    /// let mut producer = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// let mut consumer = vmem::IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap())?;
+    /// producer.write(b"xyz")?;
+    /// drop(producer);
+    /// let mut buf = [0u8; 8];
+    /// assert_eq!(consumer.read(&mut buf)?, 3);
+    /// assert_eq!(consumer.read(&mut buf)?, 0); // end of file
+    /// # }
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        const OP: &str = "IpcRing::read";
+        self.check_side(OP, Side::Consumer)?;
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let available = match self.wait_ready(OP, buf.len().min(self.capacity))? {
+            Ready::Bytes(n) => n,
+            Ready::Gone(Gone::Closed) => return Ok(0),
+            Ready::Gone(Gone::Died) => {
+                return Err(Error::new(
+                    ErrorKind::Disconnected,
+                    OP,
+                    "the producer's process died without closing its side (what it wrote was read)",
+                ))
+            }
+        };
+        let n = available.min(buf.len());
+        let at = (self.position % self.capacity as u64) as usize;
+        // SAFETY: `at < capacity`, `n <= capacity`: inside the double mapping; the bytes were
+        // published by the producer (checked positions); `buf` is this process's memory.
+        unsafe { core::ptr::copy_nonoverlapping(self.data().add(at), buf.as_mut_ptr(), n) };
+        self.publish(n);
+        Ok(n)
+    }
+}
+
+#[cfg(all(unix, not(vmem_check_windows)))]
+impl IpcRing {
+    /// Takes the free side of a ring from a descriptor of its object (inherited from the
+    /// creator, received with [`receive_from`](Self::receive_from), or a duplicate).
+    ///
+    /// # Errors
+    /// `InvalidData` when the object is not an `IpcRing`; `PermissionDenied` when both sides
+    /// are taken; the OS error of mapping.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// let ring = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// let other = vmem::IpcRing::from_fd(ring.as_fd().try_clone_to_owned().unwrap())?;
+    /// assert_eq!(other.side(), vmem::Side::Consumer);
+    /// assert!(vmem::IpcRing::from_fd(ring.as_fd().try_clone_to_owned().unwrap()).is_err());
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn from_fd(fd: std::os::fd::OwnedFd) -> Result<IpcRing> {
+        IpcRing::from_memory(std::fs::File::from(fd))
+    }
+
+    /// Sends the ring's descriptor over a Unix socket (`SCM_RIGHTS`).
+    ///
+    /// # Errors
+    /// The OS error of `sendmsg`.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// let (a, b) = UnixStream::pair().unwrap();
+    /// let ring = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// ring.send_to(&a)?;
+    /// assert_eq!(vmem::IpcRing::receive_from(&b)?.side(), vmem::Side::Consumer);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn send_to(&self, socket: &std::os::unix::net::UnixStream) -> Result<()> {
+        use std::os::fd::AsFd;
+        os::send_fd(socket.as_fd(), self.memory.as_fd())
+    }
+
+    /// Receives a ring's descriptor sent with [`send_to`](Self::send_to) and takes its free
+    /// side.
+    ///
+    /// # Errors
+    /// `Disconnected` when the socket closes first; as [`from_fd`](Self::from_fd).
+    pub fn receive_from(socket: &std::os::unix::net::UnixStream) -> Result<IpcRing> {
+        use std::os::fd::AsFd;
+        IpcRing::from_fd(os::recv_fd(socket.as_fd())?)
+    }
+
+    /// Whether the ring's descriptor stays open in programs this process starts (`exec`).
+    ///
+    /// # Errors
+    /// The OS error of `fcntl`.
+    ///
+    /// ```
+    /// vmem::IpcRing::create(1, vmem::Side::Producer)?.set_inheritable(true)?;
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn set_inheritable(&self, inheritable: bool) -> Result<()> {
+        use std::os::fd::AsFd;
+        os::set_inheritable(self.memory.as_fd(), inheritable)
+    }
+}
+
+#[cfg(all(unix, not(vmem_check_windows)))]
+impl std::os::fd::AsFd for IpcRing {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.memory.as_fd()
+    }
+}
+
+#[cfg(all(unix, not(vmem_check_windows)))]
+impl std::os::fd::AsRawFd for IpcRing {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.memory)
+    }
+}
+
+#[cfg(windows)]
+impl IpcRing {
+    /// Takes the free side of a ring from a handle of its section.
+    ///
+    /// # Errors
+    /// As on Unix.
+    pub fn from_handle(handle: std::os::windows::io::OwnedHandle) -> Result<IpcRing> {
+        IpcRing::from_memory(os::SharedMemory::from(handle))
+    }
+}
+
+#[cfg(windows)]
+impl std::os::windows::io::AsHandle for IpcRing {
+    fn as_handle(&self) -> std::os::windows::io::BorrowedHandle<'_> {
+        self.memory.as_handle()
+    }
+}
+
+impl std::io::Read for IpcRing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        IpcRing::read(self, buf).map_err(Into::into)
+    }
+}
+
+impl std::io::Write for IpcRing {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        IpcRing::write(self, data).map_err(Into::into)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for IpcRing {
+    fn drop(&mut self) {
+        if self.attached {
+            let me = self.line(self.side);
+            me.state.store(CLOSED, Ordering::SeqCst);
+            // Wake a peer sleeping on our signal, so it sees the close at once.
+            me.signal.fetch_add(1, Ordering::SeqCst);
+            os::wake_all(me.signal);
+        }
+        // SAFETY: the mapping came from `ipc_map(_, header, capacity)`; `&mut self` in drop
+        // means nothing uses it any more.
+        let _ = unsafe { os::ipc_unmap(self.base.as_ptr(), self.header, self.capacity) };
+    }
+}
+
+impl core::fmt::Debug for IpcRing {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IpcRing")
+            .field("side", &self.side)
+            .field("capacity", &self.capacity)
+            .field("position", &self.position)
+            .finish()
+    }
+}
