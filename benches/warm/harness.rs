@@ -24,7 +24,10 @@
 //! touch after that is several times slower) and then one timed sample. Per cell and peer:
 //! the ratio of the medians (peer median time / vmem median time: above 1.0 vmem is faster)
 //! and the min..max of the per-round ratios; a cell whose per-round ratios lie on both sides of
-//! 1.0 is "within noise".
+//! 1.0 is "within noise". Beside it, the median minor page faults per iteration of each side
+//! (the whole process's, from `/proc/self/stat`, read outside the timed region), which is most
+//! of what separates fresh memory from memory an allocator kept. `VMEM_WARM_VERBOSE=1` prints
+//! every round's times.
 //!
 //! Two more sections: **two threads**, each creating, filling (64 KiB, 1 MiB) and dropping
 //! structures in a loop for a fixed count (contention on whatever the allocator shares; ratio
@@ -468,28 +471,48 @@ fn calibrate(run: &mut Runner) -> u64 {
     }
 }
 
+/// What [`measure`] found, per runner and round, per iteration.
+struct Measured {
+    seconds: Vec<Vec<f64>>,
+    /// Minor page faults of the whole process (Linux; empty elsewhere).
+    faults: Vec<Vec<f64>>,
+}
+
 /// Times each runner in `rounds` interleaved rounds: in round `r` the runners go in the order
 /// `r, r + 1, ..` (modulo their number), each running one untimed iteration and then one timed
-/// sample. Returns, per runner, the time per iteration in each round, in seconds.
-fn measure(runners: &mut [Runner], rounds: usize) -> Vec<Vec<f64>> {
+/// sample.
+fn measure(runners: &mut [Runner], rounds: usize) -> Measured {
     let iterations: Vec<u64> = runners.iter_mut().map(calibrate).collect();
-    let mut times = vec![Vec::with_capacity(rounds); runners.len()];
+    let mut seconds = vec![Vec::with_capacity(rounds); runners.len()];
+    let mut faults = vec![Vec::with_capacity(rounds); runners.len()];
     for round in 0..rounds {
         for k in 0..runners.len() {
             let v = (round + k) % runners.len();
             runners[v](1);
+            let faults_before = minor_faults();
             let elapsed = runners[v](iterations[v]);
-            times[v].push(elapsed.as_secs_f64() / iterations[v] as f64);
+            if let (Some(before), Some(after)) = (faults_before, minor_faults()) {
+                faults[v].push((after - before) as f64 / iterations[v] as f64);
+            }
+            seconds[v].push(elapsed.as_secs_f64() / iterations[v] as f64);
         }
         if verbose() {
-            let round_times: Vec<String> = times.iter().map(|t| format!("{:.3e}", t[round])).collect();
+            let round_times: Vec<String> = seconds.iter().map(|t| format!("{:.3e}", t[round])).collect();
             eprintln!(
                 "  round {round}: s per iteration {} (iterations per sample {iterations:?})",
                 round_times.join(" ")
             );
         }
     }
-    times
+    Measured { seconds, faults }
+}
+
+/// The minor page faults this process has taken so far (all threads), where the OS says.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // After the command name in parentheses: state, ppid, pgrp, session, tty_nr, tpgid,
+    // flags, minflt.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(7)?.parse().ok()
 }
 
 /// `VMEM_WARM_VERBOSE` set: print every round's times (to stderr).
@@ -521,6 +544,9 @@ struct Row {
     max: f64,
     vmem_median: f64,
     peer_median: f64,
+    /// Median minor page faults per iteration (process-wide), where known.
+    vmem_faults: Option<f64>,
+    peer_faults: Option<f64>,
     rounds: usize,
     goal: f64,
 }
@@ -552,15 +578,18 @@ fn run_cell(
 ) -> Vec<Row> {
     let started = Instant::now();
     eprint!("{} {} {mode}: {rounds} rounds ...", structure.name, size_label(bytes));
-    let times = measure(&mut runners, rounds);
+    let measured = measure(&mut runners, rounds);
     drop(runners);
+    let times = &measured.seconds;
+    let faults = |v: usize| (!measured.faults[v].is_empty()).then(|| median(&measured.faults[v]));
     let vmem = &times[0];
     let rows: Vec<Row> = structure
         .variants
         .iter()
-        .zip(&times)
+        .zip(times)
+        .enumerate()
         .skip(1)
-        .map(|(peer, peer_times)| {
+        .map(|(v, (peer, peer_times))| {
             let per_round: Vec<f64> = peer_times.iter().zip(vmem).map(|(p, v)| p / v).collect();
             Row {
                 structure: structure.name,
@@ -572,6 +601,8 @@ fn run_cell(
                 max: per_round.iter().copied().fold(0.0, f64::max),
                 vmem_median: median(vmem),
                 peer_median: median(peer_times),
+                vmem_faults: faults(0),
+                peer_faults: faults(v),
                 rounds,
                 goal,
             }
@@ -850,12 +881,13 @@ fn mib(bytes: usize) -> f64 {
 
 fn markdown(title: &str, rows: &[Row]) -> String {
     let mut out = format!("\n### {title}\n\n");
-    out += "| structure | size | mode | peer | ratio (peer / vmem) | per-round min..max | goal | verdict |\n";
-    out += "|---|---|---|---|---|---|---|---|\n";
+    out += "| structure | size | mode | peer | ratio (peer / vmem) | per-round min..max | goal | verdict \
+            | page faults per iteration, vmem / peer |\n";
+    out += "|---|---|---|---|---|---|---|---|---|\n";
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {}x | {}..{} | {:.1}x | {} |",
+            "| {} | {} | {} | {} | {}x | {}..{} | {:.1}x | {} | {} / {} |",
             r.structure,
             size_label(r.bytes),
             r.mode,
@@ -864,10 +896,20 @@ fn markdown(title: &str, rows: &[Row]) -> String {
             ratio(r.min),
             ratio(r.max),
             r.goal,
-            r.verdict()
+            r.verdict(),
+            fault_count(r.vmem_faults),
+            fault_count(r.peer_faults)
         );
     }
     out
+}
+
+fn fault_count(faults: Option<f64>) -> String {
+    match faults {
+        None => "?".to_string(),
+        Some(f) if f < 10.0 => format!("{f:.1}"),
+        Some(f) => format!("{f:.0}"),
+    }
 }
 
 fn rss_markdown(rows: &[RssRow], count: usize) -> String {
@@ -917,7 +959,8 @@ fn json_rows(rows: &[Row]) -> String {
             format!(
                 "{{\"structure\": {}, \"bytes\": {}, \"size\": {}, \"mode\": {}, \"peer\": {}, \"ratio\": {:.4}, \
                  \"min\": {:.4}, \"max\": {:.4}, \"within_noise\": {}, \"goal\": {}, \"meets_goal\": {}, \
-                 \"rounds\": {}, \"vmem_median_s\": {:e}, \"peer_median_s\": {:e}}}",
+                 \"rounds\": {}, \"vmem_median_s\": {:e}, \"peer_median_s\": {:e}, \
+                 \"vmem_faults_per_iteration\": {}, \"peer_faults_per_iteration\": {}}}",
                 json_string(r.structure),
                 r.bytes,
                 json_string(&size_label(r.bytes)),
@@ -931,11 +974,17 @@ fn json_rows(rows: &[Row]) -> String {
                 r.ratio >= r.goal,
                 r.rounds,
                 r.vmem_median,
-                r.peer_median
+                r.peer_median,
+                json_number(r.vmem_faults),
+                json_number(r.peer_faults)
             )
         })
         .collect();
     format!("[\n    {}\n  ]", items.join(",\n    "))
+}
+
+fn json_number(value: Option<f64>) -> String {
+    value.map_or("null".to_string(), |v| format!("{v:.1}"))
 }
 
 fn json_rss(rows: &[RssRow]) -> String {
