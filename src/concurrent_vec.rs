@@ -541,8 +541,8 @@ impl<T> ConcurrentVec<T> {
     /// v.push(2);
     /// assert_eq!(v.iter().sum::<i32>(), 3);
     /// ```
-    pub fn iter(&self) -> ConcurrentVecIter<'_, T> {
-        ConcurrentVecIter { vec: self, index: 0, end: self.len() }
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { vec: self, index: 0, end: self.len() }
     }
 
     /// The elements as one slice. Needs `&mut self`: then no push is in flight.
@@ -742,17 +742,17 @@ impl<T> FromIterator<T> for ConcurrentVec<T> {
 /// ```
 /// let v = vmem::ConcurrentVec::new();
 /// v.push("a");
-/// let mut it: vmem::ConcurrentVecIter<'_, &str> = v.iter();
+/// let mut it: vmem::concurrent_vec::Iter<'_, &str> = v.iter();
 /// assert_eq!(it.next(), Some(&"a"));
 /// assert_eq!(it.next(), None);
 /// ```
-pub struct ConcurrentVecIter<'a, T> {
+pub struct Iter<'a, T> {
     vec: &'a ConcurrentVec<T>,
     index: usize,
     end: usize,
 }
 
-impl<'a, T> Iterator for ConcurrentVecIter<'a, T> {
+impl<'a, T> Iterator for Iter<'a, T> {
     type Item = &'a T;
 
     fn next(&mut self) -> Option<&'a T> {
@@ -771,7 +771,7 @@ impl<'a, T> Iterator for ConcurrentVecIter<'a, T> {
     }
 }
 
-impl<T> DoubleEndedIterator for ConcurrentVecIter<'_, T> {
+impl<T> DoubleEndedIterator for Iter<'_, T> {
     fn next_back(&mut self) -> Option<Self::Item> {
         while self.index < self.end {
             self.end -= 1;
@@ -783,15 +783,15 @@ impl<T> DoubleEndedIterator for ConcurrentVecIter<'_, T> {
     }
 }
 
-impl<T> FusedIterator for ConcurrentVecIter<'_, T> {}
+impl<T> FusedIterator for Iter<'_, T> {}
 
-impl<T> Clone for ConcurrentVecIter<'_, T> {
+impl<T> Clone for Iter<'_, T> {
     fn clone(&self) -> Self {
-        ConcurrentVecIter { vec: self.vec, index: self.index, end: self.end }
+        Iter { vec: self.vec, index: self.index, end: self.end }
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for ConcurrentVecIter<'_, T> {
+impl<T: fmt::Debug> fmt::Debug for Iter<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.clone()).finish()
     }
@@ -799,9 +799,9 @@ impl<T: fmt::Debug> fmt::Debug for ConcurrentVecIter<'_, T> {
 
 impl<'a, T> IntoIterator for &'a ConcurrentVec<T> {
     type Item = &'a T;
-    type IntoIter = ConcurrentVecIter<'a, T>;
+    type IntoIter = Iter<'a, T>;
 
-    fn into_iter(self) -> ConcurrentVecIter<'a, T> {
+    fn into_iter(self) -> Iter<'a, T> {
         self.iter()
     }
 }
@@ -824,7 +824,7 @@ impl<'a, T> IntoIterator for &'a mut ConcurrentVec<T> {
 /// let all: Vec<String> = v.into_iter().collect();
 /// assert_eq!(all, ["a", "b"]);
 /// ```
-pub struct ConcurrentVecIntoIter<T> {
+pub struct IntoIter<T> {
     /// Keeps the memory mapped until the iterator is dropped.
     _values: GrowRegion,
     values: *mut T,
@@ -834,26 +834,26 @@ pub struct ConcurrentVecIntoIter<T> {
 }
 
 // SAFETY: the iterator owns the remaining elements and their memory.
-unsafe impl<T: Send> Send for ConcurrentVecIntoIter<T> {}
-// SAFETY: `&ConcurrentVecIntoIter` gives no access to the elements.
-unsafe impl<T: Sync> Sync for ConcurrentVecIntoIter<T> {}
+unsafe impl<T: Send> Send for IntoIter<T> {}
+// SAFETY: `&IntoIter` gives no access to the elements.
+unsafe impl<T: Sync> Sync for IntoIter<T> {}
 
 impl<T> IntoIterator for ConcurrentVec<T> {
     type Item = T;
-    type IntoIter = ConcurrentVecIntoIter<T>;
+    type IntoIter = IntoIter<T>;
 
-    fn into_iter(mut self) -> ConcurrentVecIntoIter<T> {
+    fn into_iter(mut self) -> IntoIter<T> {
         let back = self.len_mut();
         let values = *self.values.get_mut();
         let state = self.state.get_mut();
         let values_region = mem::replace(&mut state.values, GrowRegion::new(0, 1, CommitMode::DEFAULT));
         // The vector now owns nothing: its drop does nothing.
         *self.next.0.get_mut() = 0;
-        ConcurrentVecIntoIter { _values: values_region, values, front: 0, back }
+        IntoIter { _values: values_region, values, front: 0, back }
     }
 }
 
-impl<T> Iterator for ConcurrentVecIntoIter<T> {
+impl<T> Iterator for IntoIter<T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
@@ -872,7 +872,7 @@ impl<T> Iterator for ConcurrentVecIntoIter<T> {
     }
 }
 
-impl<T> DoubleEndedIterator for ConcurrentVecIntoIter<T> {
+impl<T> DoubleEndedIterator for IntoIter<T> {
     fn next_back(&mut self) -> Option<T> {
         if self.front == self.back {
             return None;
@@ -883,10 +883,10 @@ impl<T> DoubleEndedIterator for ConcurrentVecIntoIter<T> {
     }
 }
 
-impl<T> ExactSizeIterator for ConcurrentVecIntoIter<T> {}
-impl<T> FusedIterator for ConcurrentVecIntoIter<T> {}
+impl<T> ExactSizeIterator for IntoIter<T> {}
+impl<T> FusedIterator for IntoIter<T> {}
 
-impl<T> Drop for ConcurrentVecIntoIter<T> {
+impl<T> Drop for IntoIter<T> {
     fn drop(&mut self) {
         let rest = ptr::slice_from_raw_parts_mut(self.values.wrapping_add(self.front), self.back - self.front);
         // SAFETY: the elements not yielded are owned by the iterator and dropped once, before
@@ -895,9 +895,9 @@ impl<T> Drop for ConcurrentVecIntoIter<T> {
     }
 }
 
-impl<T> fmt::Debug for ConcurrentVecIntoIter<T> {
+impl<T> fmt::Debug for IntoIter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConcurrentVecIntoIter").field("remaining", &(self.back - self.front)).finish()
+        f.debug_struct("IntoIter").field("remaining", &(self.back - self.front)).finish()
     }
 }
 

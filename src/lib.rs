@@ -61,67 +61,86 @@
 
 extern crate alloc;
 
-mod advice;
-mod align;
+// Layer 1: the raw operations (a file per operation) over the OS backends (a file per OS
+// family behind one contract).
+mod os;
+mod raw;
+// Layer 2: how structures get memory (`GrowRegion`, the warm cache) and the one lock.
+mod region;
+mod sync;
+// Layer 3: the data structures.
 pub mod arena;
-pub mod cache;
-mod commit;
 pub mod concurrent_vec;
-mod error;
 #[cfg(feature = "std")]
 pub mod file_vec;
 #[cfg(feature = "std")]
 pub mod ipc_ring;
-mod lock;
 #[cfg(feature = "std")]
 pub mod mapped_file;
-mod os;
-mod page;
 pub mod pool;
-mod protect;
-mod protection;
-mod query;
-mod range;
-mod region;
-mod reservation;
-mod reserve;
 #[cfg(feature = "std")]
 pub mod ring;
 #[cfg(feature = "std")]
 pub mod shared_region;
-mod status;
-mod sync;
-pub mod sync_arena;
 pub mod virtual_vec;
 
-pub use advice::{advise_huge_pages, prefault};
-pub use align::{align_down, align_up, is_aligned};
-pub use arena::*;
-pub use cache::trim;
-pub use commit::{commit, decommit};
-pub use concurrent_vec::{ConcurrentVec, ConcurrentVecIntoIter, ConcurrentVecIter};
+mod error;
+
 pub use error::{Error, ErrorKind, Result};
+pub use raw::advise::{advise_huge_pages, prefault};
+pub use raw::align::{align_down, align_up, is_aligned};
+pub use raw::commit::{commit, decommit};
+pub use raw::lock::{lock, unlock};
+pub use raw::page::{allocation_granularity, huge_page_size, page_size};
+pub use raw::protect::{protect, Protection};
+pub use raw::query::{query, PageState, RegionInfo};
+pub use raw::reservation::Reservation;
+pub use raw::reserve::{release, reserve, reserve_aligned};
+pub use raw::status::{memory_status, resident_bytes, MemoryStatus};
+pub use region::cache;
+pub use region::cache::trim;
+
+pub use arena::{Arena, ArenaBuilder, SyncArena};
+pub use concurrent_vec::ConcurrentVec;
 #[cfg(feature = "std")]
 pub use file_vec::{FileVec, FileVecOptions};
 #[cfg(feature = "std")]
 pub use ipc_ring::{IpcRing, Side};
-pub use lock::{lock, unlock};
 #[cfg(feature = "std")]
 pub use mapped_file::{MapAdvice, MappedFile, MappedFileOptions};
-pub use page::{allocation_granularity, huge_page_size, page_size};
-pub use pool::{Handle, Pool, PoolIntoIter, PoolIter, PoolIterMut};
-pub use protect::protect;
-pub use protection::Protection;
-pub use query::{query, PageState, RegionInfo};
-pub use reservation::Reservation;
-pub use reserve::{release, reserve, reserve_aligned};
+pub use pool::{Handle, Pool};
 #[cfg(feature = "std")]
-pub use ring::*;
+pub use ring::{Consumer, Producer, RingBuffer};
 #[cfg(feature = "std")]
 pub use shared_region::SharedRegion;
-pub use status::{memory_status, resident_bytes, MemoryStatus};
-pub use sync_arena::*;
 pub use virtual_vec::VirtualVec;
+
+// The names of the previous release that moved: still there, deprecated.
+#[deprecated(since = "0.2.0", note = "moved to `vmem::arena::Checkpoint`")]
+#[doc(hidden)]
+pub type Checkpoint = arena::Checkpoint;
+#[deprecated(since = "0.2.0", note = "moved to `vmem::concurrent_vec::Iter`")]
+#[doc(hidden)]
+pub type ConcurrentVecIter<'a, T> = concurrent_vec::Iter<'a, T>;
+#[deprecated(since = "0.2.0", note = "moved to `vmem::concurrent_vec::IntoIter`")]
+#[doc(hidden)]
+pub type ConcurrentVecIntoIter<T> = concurrent_vec::IntoIter<T>;
+#[deprecated(since = "0.2.0", note = "moved to `vmem::pool::Iter`")]
+#[doc(hidden)]
+pub type PoolIter<'a, T> = pool::Iter<'a, T>;
+#[deprecated(since = "0.2.0", note = "moved to `vmem::pool::IterMut`")]
+#[doc(hidden)]
+pub type PoolIterMut<'a, T> = pool::IterMut<'a, T>;
+#[deprecated(since = "0.2.0", note = "moved to `vmem::pool::IntoIter`")]
+#[doc(hidden)]
+pub type PoolIntoIter<T> = pool::IntoIter<T>;
+
+/// The previous release's home of [`SyncArena`]: now [`vmem::arena::SyncArena`](crate::arena::SyncArena).
+#[deprecated(since = "0.2.0", note = "moved to `vmem::arena::SyncArena`")]
+#[doc(hidden)]
+pub mod sync_arena {
+    pub use crate::arena::SyncArena;
+}
 
 /// The README's Rust examples, compiled and run as doctests so they cannot drift.
 #[cfg(doctest)]

@@ -23,9 +23,10 @@
 //!   check and a compare of the generation.
 //! - [`remove`](Pool::remove): the same check, then push the slot's index on the free
 //!   stack: three stores and a prefetch, no counter besides the stack's top.
-//! - [`clear`](Pool::clear): one pass over the slots in use (dropping the values, bumping
-//!   generations, stacking the slots); afterwards inserts fill the slots again from the
-//!   lowest index up, as in a fresh pool, without committing anything.
+//! - [`clear`](Pool::clear): a few stores for values that need no `Drop` (every handle goes
+//!   stale without a pass over the slots: the next insert into a slot takes a generation
+//!   above the one it had), else one pass that drops the values; afterwards inserts fill the
+//!   slots again from the lowest index up, as in a fresh pool, without committing anything.
 //! - [`new`](Pool::new) does nothing; the first insert takes a region from the
 //!   [warm cache](crate::cache) or reserves one (one `reserve` system call).
 //!   [`with_max_capacity`](Pool::with_max_capacity) reserves at once. Drop gives the region
@@ -75,6 +76,8 @@ const NO_SLOT: u32 = u32::MAX;
 /// The generation of a slot taken out of use: even (vacant), and one past the last odd
 /// generation a handle can have (`u32::MAX - 2`).
 const RETIRED: u32 = u32::MAX - 1;
+/// The last generation a handle can have.
+const LAST_GENERATION: u32 = RETIRED - 1;
 
 /// A reference to a value in a [`Pool`]: the index of its slot and the slot's generation
 /// when the value was inserted. Small (8 bytes, and `Option<Handle>` too) and `Copy`;
@@ -227,11 +230,16 @@ pub struct Pool<T> {
     /// inserts when the free stack is empty. `used` never goes down. Vacant slots below it
     /// are on the free stack, or lost.
     used: usize,
+    /// Together with `used`: slots below `max(written, used)` hold a generation this pool
+    /// wrote; the ones past it were never used by this pool, and their memory may hold
+    /// anything (a region from the warm cache is not zeroed), so an insert there does not
+    /// read it. `clear` moves it up to `used`.
+    written: usize,
     /// Slots `[0, committed)`, and as many free-stack entries, are committed.
     committed: usize,
-    /// Vacant slots below `used` that are not on the free stack: retired (an insert or a
-    /// `clear` took them off it), or vacated by a `clear` that a panicking destructor
-    /// interrupted (until the next `clear`). The pool holds `used - free_len - lost` values.
+    /// Vacant slots below `used` that are not on the free stack: retired (an insert took them
+    /// off it, or found one at its last generation). The pool holds `used - free_len - lost`
+    /// values.
     lost: usize,
     max_capacity: usize,
     /// The slots' address space: reserved by the first insert of [`Pool::new`], never for a
@@ -273,6 +281,7 @@ impl<T> Pool<T> {
             slots: NonNull::dangling(),
             free_top: stack_base_of::<T>(NonNull::dangling()),
             used: 0,
+            written: 0,
             committed: 0,
             lost: 0,
             max_capacity,
@@ -363,18 +372,34 @@ impl<T> Pool<T> {
         }
         let index = self.used;
         if index < self.committed {
-            // SAFETY: a committed slot from `used` on: vacant, not retired, not on the free
-            // stack.
+            // SAFETY: a committed slot from `used` on: vacant (whatever its generation says:
+            // `clear` leaves generations as they were), not on the free stack.
             let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
-            // Never used by this pool: its generation is 0 (nothing is read: the memory may
-            // hold what a previous owner of the region wrote).
-            slot.value = MaybeUninit::new(value);
-            slot.generation = 1;
-            self.used = index + 1;
-            // `index < committed <= max_capacity <= u32::MAX`: it fits, and is not `NO_SLOT`.
-            return Ok(Handle::new(index as u32, 1));
+            let generation = self.fresh_generation(index, slot);
+            if generation <= LAST_GENERATION {
+                slot.value = MaybeUninit::new(value);
+                slot.generation = generation;
+                self.used = index + 1;
+                // `index < committed <= max_capacity <= u32::MAX`: it fits, and is not `NO_SLOT`.
+                return Ok(Handle::new(index as u32, generation));
+            }
         }
         self.insert_slow(value)
+    }
+
+    /// The generation a value put into slot `index`, at or past `used`, gets: past any
+    /// handle the slot ever had. A slot this pool never used gets 1 (its memory is not
+    /// read). Otherwise its generation is even (vacant) or odd (its value went with a
+    /// `clear`), and the next odd one is above it; past [`LAST_GENERATION`] (or `RETIRED`)
+    /// the slot must be retired instead.
+    #[inline(always)]
+    fn fresh_generation(&self, index: usize, slot: &Slot<T>) -> u32 {
+        if index < self.written {
+            // At most `RETIRED` (`u32::MAX - 1`): no overflow.
+            (slot.generation + 1) | 1
+        } else {
+            1
+        }
     }
 
     /// Takes retired slots off the free stack, or commits more (reserving first if
@@ -393,12 +418,24 @@ impl<T> Pool<T> {
             self.free_top = top;
             self.lost += 1;
         }
-        if self.used == self.committed {
-            if let Err(err) = self.grow() {
-                return Err((value, err));
+        loop {
+            let index = self.used;
+            if index == self.committed {
+                if let Err(err) = self.grow() {
+                    return Err((value, err));
+                }
+                continue;
             }
+            // SAFETY: a committed slot from `used` on, as in `try_insert`.
+            let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+            if self.fresh_generation(index, slot) <= LAST_GENERATION {
+                return self.try_insert(value);
+            }
+            // The slot has used up its generations: retire it and take the next.
+            slot.generation = RETIRED;
+            self.used = index + 1;
+            self.lost += 1;
         }
-        self.try_insert(value)
     }
 
     /// Commits more slots (reserving first if [`new`](Pool::new) put it off), or fails.
@@ -617,8 +654,8 @@ impl<T> Pool<T> {
     /// let all: Vec<_> = pool.iter().collect();
     /// assert_eq!(all, [(a, &'a'), (b, &'b')]);
     /// ```
-    pub fn iter(&self) -> PoolIter<'_, T> {
-        PoolIter { slots: self.slots, index: 0, end: self.used, remaining: self.len(), _pool: PhantomData }
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { slots: self.slots, index: 0, end: self.used, remaining: self.len(), _pool: PhantomData }
     }
 
     /// The values, mutably, with their handles, in slot order.
@@ -632,8 +669,8 @@ impl<T> Pool<T> {
     /// }
     /// assert_eq!(pool.iter().map(|(_, v)| *v).sum::<i32>(), 30);
     /// ```
-    pub fn iter_mut(&mut self) -> PoolIterMut<'_, T> {
-        PoolIterMut { slots: self.slots, index: 0, end: self.used, remaining: self.len(), _pool: PhantomData }
+    pub fn iter_mut(&mut self) -> IterMut<'_, T> {
+        IterMut { slots: self.slots, index: 0, end: self.used, remaining: self.len(), _pool: PhantomData }
     }
 
     /// Keeps only the values for which `keep` returns `true`; removes the others (their
@@ -673,34 +710,25 @@ impl<T> Pool<T> {
     /// assert_eq!(pool.insert(String::from("y")).index(), h.index());
     /// ```
     pub fn clear(&mut self) {
-        // Mark each value's slot vacant (and lost) before dropping the value, so that a
-        // panicking destructor leaves the pool consistent (the slots cleared so far stay
-        // unused until the next `clear`; the values not reached leak).
-        for index in 0..self.used {
-            // SAFETY: a committed slot below `used`; no other reference to it is live.
-            let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
-            let generation = slot.generation;
-            if generation % 2 == 1 {
-                // SAFETY: odd generation: the slot holds a value, read out once.
-                let value = unsafe { slot.value.assume_init_read() };
-                slot.generation = generation + 1;
-                self.lost += 1;
-                drop(value);
-            }
-        }
+        // Forget every value first, so that a panicking destructor leaves the pool empty and
+        // consistent (the values not reached leak). Generations stay as they are: the next
+        // insert into a slot takes a generation above it (`fresh_generation`), so every
+        // handle goes stale without a pass over the slots.
+        let used = self.used;
+        self.written = self.written.max(used);
+        self.used = 0;
         self.free_top = self.stack_base();
         self.lost = 0;
-        // Stack every vacant slot, lowest index on top, so inserts fill them from the lowest
-        // index up, as in a fresh pool. (`used` stays: the slots past it were never used, and
-        // their memory is not known to hold a generation.) Retired slots stay lost.
-        for index in (0..self.used).rev() {
-            // SAFETY: a committed slot below `used`.
-            if unsafe { (*self.slots.as_ptr().add(index)).generation } == RETIRED {
-                self.lost += 1;
-            } else {
-                // SAFETY: one entry per slot below `used`, this one not pushed yet: fewer
-                // than `used <= committed` entries before this push.
-                unsafe { self.push_free(index as u32) };
+        if mem::needs_drop::<T>() {
+            for index in 0..used {
+                // SAFETY: a committed slot below the old `used`, written by this pool; no
+                // other reference to it is live.
+                let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
+                if slot.generation % 2 == 1 {
+                    // SAFETY: odd generation below the old `used`: the slot holds a value,
+                    // dropped once (the pool no longer counts it).
+                    unsafe { slot.value.assume_init_drop() };
+                }
             }
         }
     }
@@ -834,10 +862,10 @@ impl<T: fmt::Debug> fmt::Debug for Pool<T> {
 /// ```
 /// let mut pool = vmem::Pool::new();
 /// pool.insert(1);
-/// let it: vmem::PoolIter<'_, i32> = pool.iter();
+/// let it: vmem::pool::Iter<'_, i32> = pool.iter();
 /// assert_eq!(it.len(), 1);
 /// ```
-pub struct PoolIter<'a, T> {
+pub struct Iter<'a, T> {
     slots: NonNull<Slot<T>>,
     index: usize,
     end: usize,
@@ -846,11 +874,11 @@ pub struct PoolIter<'a, T> {
 }
 
 // SAFETY: a shared borrow of the pool's values.
-unsafe impl<T: Sync> Send for PoolIter<'_, T> {}
+unsafe impl<T: Sync> Send for Iter<'_, T> {}
 // SAFETY: as above.
-unsafe impl<T: Sync> Sync for PoolIter<'_, T> {}
+unsafe impl<T: Sync> Sync for Iter<'_, T> {}
 
-impl<'a, T> Iterator for PoolIter<'a, T> {
+impl<'a, T> Iterator for Iter<'a, T> {
     type Item = (Handle, &'a T);
 
     #[inline]
@@ -874,16 +902,16 @@ impl<'a, T> Iterator for PoolIter<'a, T> {
     }
 }
 
-impl<T> ExactSizeIterator for PoolIter<'_, T> {}
-impl<T> FusedIterator for PoolIter<'_, T> {}
+impl<T> ExactSizeIterator for Iter<'_, T> {}
+impl<T> FusedIterator for Iter<'_, T> {}
 
-impl<T> Clone for PoolIter<'_, T> {
+impl<T> Clone for Iter<'_, T> {
     fn clone(&self) -> Self {
-        PoolIter { ..*self }
+        Iter { ..*self }
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for PoolIter<'_, T> {
+impl<T: fmt::Debug> fmt::Debug for Iter<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.clone()).finish()
     }
@@ -894,10 +922,10 @@ impl<T: fmt::Debug> fmt::Debug for PoolIter<'_, T> {
 /// ```
 /// let mut pool = vmem::Pool::new();
 /// pool.insert(1);
-/// let mut it: vmem::PoolIterMut<'_, i32> = pool.iter_mut();
+/// let mut it: vmem::pool::IterMut<'_, i32> = pool.iter_mut();
 /// *it.next().unwrap().1 = 2;
 /// ```
-pub struct PoolIterMut<'a, T> {
+pub struct IterMut<'a, T> {
     slots: NonNull<Slot<T>>,
     index: usize,
     end: usize,
@@ -906,11 +934,11 @@ pub struct PoolIterMut<'a, T> {
 }
 
 // SAFETY: a unique borrow of the pool's values.
-unsafe impl<T: Send> Send for PoolIterMut<'_, T> {}
-// SAFETY: `&PoolIterMut` gives no access to the values.
-unsafe impl<T: Sync> Sync for PoolIterMut<'_, T> {}
+unsafe impl<T: Send> Send for IterMut<'_, T> {}
+// SAFETY: `&IterMut` gives no access to the values.
+unsafe impl<T: Sync> Sync for IterMut<'_, T> {}
 
-impl<'a, T> Iterator for PoolIterMut<'a, T> {
+impl<'a, T> Iterator for IterMut<'a, T> {
     type Item = (Handle, &'a mut T);
 
     #[inline]
@@ -935,29 +963,29 @@ impl<'a, T> Iterator for PoolIterMut<'a, T> {
     }
 }
 
-impl<T> ExactSizeIterator for PoolIterMut<'_, T> {}
-impl<T> FusedIterator for PoolIterMut<'_, T> {}
+impl<T> ExactSizeIterator for IterMut<'_, T> {}
+impl<T> FusedIterator for IterMut<'_, T> {}
 
-impl<T> fmt::Debug for PoolIterMut<'_, T> {
+impl<T> fmt::Debug for IterMut<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolIterMut").field("remaining", &self.remaining).finish()
+        f.debug_struct("IterMut").field("remaining", &self.remaining).finish()
     }
 }
 
 impl<'a, T> IntoIterator for &'a Pool<T> {
     type Item = (Handle, &'a T);
-    type IntoIter = PoolIter<'a, T>;
+    type IntoIter = Iter<'a, T>;
 
-    fn into_iter(self) -> PoolIter<'a, T> {
+    fn into_iter(self) -> Iter<'a, T> {
         self.iter()
     }
 }
 
 impl<'a, T> IntoIterator for &'a mut Pool<T> {
     type Item = (Handle, &'a mut T);
-    type IntoIter = PoolIterMut<'a, T>;
+    type IntoIter = IterMut<'a, T>;
 
-    fn into_iter(self) -> PoolIterMut<'a, T> {
+    fn into_iter(self) -> IterMut<'a, T> {
         self.iter_mut()
     }
 }
@@ -971,21 +999,21 @@ impl<'a, T> IntoIterator for &'a mut Pool<T> {
 /// let all: Vec<(vmem::Handle, String)> = pool.into_iter().collect();
 /// assert_eq!(all, [(h, String::from("a"))]);
 /// ```
-pub struct PoolIntoIter<T> {
+pub struct IntoIter<T> {
     pool: Pool<T>,
     index: usize,
 }
 
 impl<T> IntoIterator for Pool<T> {
     type Item = (Handle, T);
-    type IntoIter = PoolIntoIter<T>;
+    type IntoIter = IntoIter<T>;
 
-    fn into_iter(self) -> PoolIntoIter<T> {
-        PoolIntoIter { pool: self, index: 0 }
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { pool: self, index: 0 }
     }
 }
 
-impl<T> Iterator for PoolIntoIter<T> {
+impl<T> Iterator for IntoIter<T> {
     type Item = (Handle, T);
 
     fn next(&mut self) -> Option<(Handle, T)> {
@@ -1007,12 +1035,12 @@ impl<T> Iterator for PoolIntoIter<T> {
     }
 }
 
-impl<T> ExactSizeIterator for PoolIntoIter<T> {}
-impl<T> FusedIterator for PoolIntoIter<T> {}
+impl<T> ExactSizeIterator for IntoIter<T> {}
+impl<T> FusedIterator for IntoIter<T> {}
 
-impl<T> fmt::Debug for PoolIntoIter<T> {
+impl<T> fmt::Debug for IntoIter<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolIntoIter").field("remaining", &self.pool.len()).finish()
+        f.debug_struct("IntoIter").field("remaining", &self.pool.len()).finish()
     }
 }
 

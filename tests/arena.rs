@@ -284,7 +284,7 @@ proptest! {
         let mut arena = Arena::builder().block_size(64 << 10).commit_step(4096).build().unwrap();
         // Live allocations: (address, size, fill byte), in allocation order.
         let mut live: Vec<(usize, usize, u8)> = Vec::new();
-        let mut marks: Vec<(vmem::Checkpoint, usize)> = Vec::new();
+        let mut marks: Vec<(vmem::arena::Checkpoint, usize)> = Vec::new();
         for (n, op) in ops.into_iter().enumerate() {
             match op {
                 Op::Alloc(size, align) => {

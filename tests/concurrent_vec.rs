@@ -16,7 +16,7 @@ fn send_and_sync_follow_the_element_type() {
     assert_send::<ConcurrentVec<u64>>();
     assert_sync::<ConcurrentVec<u64>>();
     assert_send::<ConcurrentVec<std::cell::Cell<u8>>>(); // Send, not Sync
-    assert_send::<vmem::ConcurrentVecIntoIter<String>>();
+    assert_send::<vmem::concurrent_vec::IntoIter<String>>();
 }
 
 /// Counts drops in a shared counter.

@@ -1,30 +1,4 @@
 //! `SyncArena`: the arena shared between threads.
-//!
-//! The same idea as [`Arena`](crate::Arena) — a pointer bump in reserved address space that
-//! grows without moving — but allocation goes through `&self` from many threads at once.
-//! The fast path is lock-free: one compare-and-swap on the current block's position; a
-//! thread that loses that race to another takes a 32 KiB chunk of the block for itself and
-//! from then on bumps in it without any atomic operation (with the `std` feature).
-//! Committing the next step or chaining a new block takes a short lock (a spin lock that
-//! yields), once per [`commit_step`](crate::ArenaBuilder::commit_step) bytes.
-//!
-//! Like `Arena`, it never runs `Drop` for what it allocates.
-//!
-//! ```
-//! use vmem::SyncArena;
-//!
-//! let arena = SyncArena::new();
-//! std::thread::scope(|s| {
-//!     for t in 0..4u64 {
-//!         let arena = &arena;
-//!         s.spawn(move || {
-//!             let values = arena.alloc_slice_fill_with(1000, |i| t * 1000 + i as u64);
-//!             assert_eq!(values[999], t * 1000 + 999);
-//!         });
-//!     }
-//! });
-//! assert!(arena.allocated_bytes() >= 4 * 8000);
-//! ```
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -75,7 +49,32 @@ impl SyncBlock {
     }
 }
 
-/// A bump arena shared between threads: see the [module docs](self).
+/// A bump arena shared between threads: the same idea as [`Arena`](super::Arena) — a pointer
+/// bump in reserved address space that
+/// grows without moving — but allocation goes through `&self` from many threads at once.
+/// The fast path is lock-free: one compare-and-swap on the current block's position; a
+/// thread that loses that race to another takes a 32 KiB chunk of the block for itself and
+/// from then on bumps in it without any atomic operation (with the `std` feature).
+/// Committing the next step or chaining a new block takes a short lock, once per commit
+/// step.
+///
+/// Like `Arena`, it never runs `Drop` for what it allocates.
+///
+/// ```
+/// use vmem::SyncArena;
+///
+/// let arena = SyncArena::new();
+/// std::thread::scope(|s| {
+///     for t in 0..4u64 {
+///         let arena = &arena;
+///         s.spawn(move || {
+///             let values = arena.alloc_slice_fill_with(1000, |i| t * 1000 + i as u64);
+///             assert_eq!(values[999], t * 1000 + 999);
+///         });
+///     }
+/// });
+/// assert!(arena.allocated_bytes() >= 4 * 8000);
+/// ```
 pub struct SyncArena {
     /// The block allocations bump in; null before the first allocation.
     current: AtomicPtr<SyncBlock>,

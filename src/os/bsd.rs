@@ -179,29 +179,9 @@ mod freebsd {
         .unwrap_or(Protection::ReadWrite)
     }
 
-    /// Appends `[from, to)` to `out`, merging it into the last run when that one matches.
-    fn push_run(
-        out: &mut Vec<RegionInfo>,
-        from: usize,
-        to: usize,
-        state: PageState,
-        protection: Protection,
-    ) -> Result<()> {
-        if from >= to {
-            return Ok(());
-        }
-        if let Some(last) = out.last_mut() {
-            if last.state == state && last.protection == protection && last.end() == from {
-                last.size += to - from;
-                return Ok(());
-            }
-        }
-        out.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, "query", "no heap memory for the result"))?;
-        out.push(RegionInfo { start: from, size: to - from, state, protection });
-        Ok(())
-    }
-
     /// Appends the runs of `[ptr, ptr + size)`: see the module docs for what the states mean.
+    use crate::raw::query::push_run;
+
     pub(crate) fn query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Result<()> {
         let map = VmMap::read("query").map_err(|e| e.at(ptr as usize, size))?;
         let end = ptr as usize + size;

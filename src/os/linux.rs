@@ -9,6 +9,7 @@ use rustix::io::Errno;
 use rustix::mm::{self, Advice};
 
 use super::unix::{os_error, page_size, touch_pages};
+use crate::raw::query::push_run;
 use crate::{Error, ErrorKind, MemoryStatus, PageState, Protection, RegionInfo, Result};
 
 /// Reads a whole (small, virtual) file such as `/proc/meminfo`.
@@ -116,22 +117,6 @@ fn parse_header(line: &[u8]) -> Option<Mapping> {
     }
     let protection = Protection::from_flags(perms[0] == b'r', perms[1] == b'w', perms[2] == b'x')?;
     Some(Mapping { start, end, protection, accounted: false })
-}
-
-/// Appends `[from, to)` to `out`, merging it into the last run when that one matches.
-fn push_run(out: &mut Vec<RegionInfo>, from: usize, to: usize, state: PageState, protection: Protection) -> Result<()> {
-    if from >= to {
-        return Ok(());
-    }
-    if let Some(last) = out.last_mut() {
-        if last.state == state && last.protection == protection && last.end() == from {
-            last.size += to - from;
-            return Ok(());
-        }
-    }
-    out.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, "query", "no heap memory for the result"))?;
-    out.push(RegionInfo { start: from, size: to - from, state, protection });
-    Ok(())
 }
 
 /// Appends the part of `mapping` inside `[*cursor, end)`, after the free gap before it.

@@ -20,6 +20,7 @@ use mach2::vm_region::{vm_region_basic_info_64, vm_region_info_t, VM_REGION_BASI
 use mach2::vm_types::{mach_vm_address_t, mach_vm_size_t};
 
 use super::unix::{page_size, touch_pages};
+use crate::raw::query::push_run;
 use crate::{Error, ErrorKind, MemoryStatus, PageState, Protection, RegionInfo, Result};
 
 /// `mach_vm_region` answers queries.
@@ -95,22 +96,6 @@ fn protection_of(prot: i32) -> Protection {
     Protection::from_flags(prot & VM_PROT_READ != 0, prot & VM_PROT_WRITE != 0, prot & VM_PROT_EXECUTE != 0)
         .unwrap_or(Protection::ReadWrite)
 }
-
-fn push_run(out: &mut Vec<RegionInfo>, from: usize, to: usize, state: PageState, protection: Protection) -> Result<()> {
-    if from >= to {
-        return Ok(());
-    }
-    if let Some(last) = out.last_mut() {
-        if last.state == state && last.protection == protection && last.end() == from {
-            last.size += to - from;
-            return Ok(());
-        }
-    }
-    out.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, "query", "no heap memory for the result"))?;
-    out.push(RegionInfo { start: from, size: to - from, state, protection });
-    Ok(())
-}
-
 /// Walks the regions with `mach_vm_region`, which returns the first region at or above the
 /// address asked. An inaccessible region is reported reserved: Mach does not say whether
 /// its pages were ever committed.

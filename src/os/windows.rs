@@ -350,16 +350,7 @@ pub(crate) fn query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Res
         if run_end <= cursor {
             break;
         }
-        match out.last_mut() {
-            Some(last) if last.state == state && last.protection == protection && last.end() == cursor => {
-                last.size += run_end - cursor;
-            }
-            _ => {
-                out.try_reserve(1)
-                    .map_err(|_| Error::new(ErrorKind::OutOfMemory, "query", "no heap memory for the result"))?;
-                out.push(RegionInfo { start: cursor, size: run_end - cursor, state, protection });
-            }
-        }
+        crate::raw::query::push_run(out, cursor, run_end, state, protection)?;
         cursor = run_end;
     }
     Ok(())

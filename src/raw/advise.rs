@@ -1,6 +1,6 @@
 //! Advice to the OS: fault pages in now, back them with huge pages.
 
-use crate::range::page_range;
+use crate::raw::checks::page_range;
 use crate::{os, Result};
 
 /// Faults in every page that holds a byte of `[ptr, ptr + size)` now, as writes would, so

@@ -1,6 +1,6 @@
 //! Argument checks shared by the raw operations.
 
-use crate::page::page_span;
+use crate::raw::page::page_span;
 use alloc::vec::Vec;
 
 use crate::{os, Error, ErrorKind, PageState, Protection, RegionInfo, Result};

@@ -1,6 +1,6 @@
 //! Committing and decommitting pages of a reservation.
 
-use crate::range::page_range;
+use crate::raw::checks::page_range;
 use crate::{os, Result};
 
 /// Commits every page that holds a byte of `[ptr, ptr + size)`: backs it with memory and

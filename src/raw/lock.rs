@@ -1,6 +1,6 @@
 //! Locking pages in physical memory.
 
-use crate::range::{page_range, require_committed, Need};
+use crate::raw::checks::{page_range, require_committed, Need};
 use crate::{os, Result};
 
 /// Locks every page that holds a byte of `[ptr, ptr + size)` in physical memory: the pages

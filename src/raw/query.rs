@@ -2,8 +2,8 @@
 
 use alloc::vec::Vec;
 
-use crate::range::page_range;
-use crate::{os, Protection, Result};
+use crate::raw::checks::page_range;
+use crate::{os, Error, ErrorKind, Protection, Result};
 
 /// The state of a page of address space.
 ///
@@ -93,4 +93,43 @@ pub fn query(ptr: *const u8, size: usize) -> Result<Vec<RegionInfo>> {
     let mut runs = Vec::new();
     os::query(start, len, &mut runs)?;
     Ok(runs)
+}
+
+/// Appends `[from, to)` to `out`, merging it into the last run when that one matches: how
+/// every backend's `query` builds its answer (so that adjacent pages with the same state and
+/// protection form one run, whatever the OS reports them as). An empty range adds nothing.
+///
+/// # Errors
+/// `OutOfMemory` when there is no heap memory for the result.
+#[cfg_attr(
+    not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        windows
+    )),
+    allow(dead_code)
+)]
+#[cfg_attr(vmem_check_bsd, allow(dead_code))] // the BSDs without a query (and their check here)
+pub(crate) fn push_run(
+    out: &mut Vec<RegionInfo>,
+    from: usize,
+    to: usize,
+    state: PageState,
+    protection: Protection,
+) -> Result<()> {
+    if from >= to {
+        return Ok(());
+    }
+    if let Some(last) = out.last_mut() {
+        if last.state == state && last.protection == protection && last.end() == from {
+            last.size += to - from;
+            return Ok(());
+        }
+    }
+    out.try_reserve(1).map_err(|_| Error::new(ErrorKind::OutOfMemory, "query", "no heap memory for the result"))?;
+    out.push(RegionInfo { start: from, size: to - from, state, protection });
+    Ok(())
 }

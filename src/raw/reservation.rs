@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::ptr::NonNull;
 
-use crate::range::{require_committed, Need};
+use crate::raw::checks::{require_committed, Need};
 use crate::sync::Lock;
 use crate::{os, Error, ErrorKind, Protection, RegionInfo, Result};
 

@@ -2,7 +2,7 @@
 
 use core::ptr::NonNull;
 
-use crate::range::reservation_size;
+use crate::raw::checks::reservation_size;
 use crate::{os, Error, ErrorKind, Result};
 
 /// Reserves at least `size` bytes of address space, rounded up to whole pages, and returns

@@ -39,7 +39,9 @@
 //!   The threshold of 4 MiB bounds the extra memory of whole huge pages at a quarter to a
 //!   half of what is used, and small structures never pay it.
 
-use crate::{cache, Error, ErrorKind, Reservation, Result};
+pub mod cache;
+
+use crate::{Error, ErrorKind, Reservation, Result};
 
 /// The address space a structure reserves unless told otherwise: 64 GiB on 64-bit systems,
 /// 256 MiB on 32-bit ones. Reserving costs no memory.
@@ -247,10 +249,18 @@ impl GrowRegion {
         // them for an earlier, larger owner: a small one still commits small steps).
         let large = self.mode.huge_pages == HugePages::Always || target >= HUGE_PAGE_THRESHOLD;
         if self.huge && large {
-            if let Some(h) = crate::huge_page_size() {
+            if let (Some(h), Some(reservation)) = (crate::huge_page_size(), self.reservation.as_ref()) {
                 // Whole huge pages: a partial one at the end of the writable part cannot be one.
-                let base = self.base() as usize;
+                let base = reservation.as_ptr() as usize;
                 target = ((base + target).next_multiple_of(h) - base).min(reserved);
+                // Ask again for what is committed now: a decommit (here, or by an earlier owner
+                // before the region went to the cache) maps fresh pages that lost the advice.
+                let from = (base + self.warm).next_multiple_of(h) - base;
+                let to = ((base + target) & !(h - 1)).saturating_sub(base);
+                if to > from {
+                    // Advice only: without huge pages the region still works.
+                    let _ = reservation.advise_huge_pages(from, to - from);
+                }
             }
         }
         let mut trimmed = false;

@@ -63,21 +63,24 @@
 //! assert!(v.committed_bytes() <= vmem::page_size());
 //! ```
 
-use alloc::vec::Vec;
 use core::borrow::{Borrow, BorrowMut};
-use core::cmp::Ordering;
 use core::fmt;
-use core::hash::{Hash, Hasher};
-use core::iter::FusedIterator;
 use core::marker::PhantomData;
 use core::mem;
 use core::ops::{Bound, Deref, DerefMut, Index, IndexMut, RangeBounds};
 use core::ptr::{self, NonNull};
 use core::slice::{self, SliceIndex};
 
-use crate::page::page_round_up;
+use crate::raw::page::page_round_up;
 use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
 use crate::{Error, ErrorKind, Result};
+
+mod cmp;
+mod drain;
+mod into_iter;
+
+pub use drain::Drain;
+pub use into_iter::IntoIter;
 
 /// The smallest commit step.
 const MIN_COMMIT_BYTES: usize = 64 << 10;
@@ -1203,86 +1206,6 @@ impl<T: fmt::Debug> fmt::Debug for VirtualVec<T> {
     }
 }
 
-impl<T: Hash> Hash for VirtualVec<T> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        Hash::hash(self.as_slice(), state);
-    }
-}
-
-impl<T: Eq> Eq for VirtualVec<T> {}
-
-impl<T: PartialOrd> PartialOrd for VirtualVec<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        PartialOrd::partial_cmp(self.as_slice(), other.as_slice())
-    }
-}
-
-impl<T: Ord> Ord for VirtualVec<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        Ord::cmp(self.as_slice(), other.as_slice())
-    }
-}
-
-impl<T: PartialEq<U>, U> PartialEq<VirtualVec<U>> for VirtualVec<T> {
-    fn eq(&self, other: &VirtualVec<U>) -> bool {
-        self.as_slice() == other.as_slice()
-    }
-}
-
-impl<T: PartialEq<U>, U> PartialEq<[U]> for VirtualVec<T> {
-    fn eq(&self, other: &[U]) -> bool {
-        self.as_slice() == other
-    }
-}
-
-impl<T: PartialEq<U>, U> PartialEq<&[U]> for VirtualVec<T> {
-    fn eq(&self, other: &&[U]) -> bool {
-        self.as_slice() == *other
-    }
-}
-
-impl<T: PartialEq<U>, U, const N: usize> PartialEq<[U; N]> for VirtualVec<T> {
-    fn eq(&self, other: &[U; N]) -> bool {
-        self.as_slice() == other
-    }
-}
-
-impl<T: PartialEq<U>, U, const N: usize> PartialEq<&[U; N]> for VirtualVec<T> {
-    fn eq(&self, other: &&[U; N]) -> bool {
-        self.as_slice() == *other
-    }
-}
-
-impl<T: PartialEq<U>, U> PartialEq<Vec<U>> for VirtualVec<T> {
-    fn eq(&self, other: &Vec<U>) -> bool {
-        self.as_slice() == other.as_slice()
-    }
-}
-
-impl<T: PartialEq<U>, U> PartialEq<VirtualVec<U>> for Vec<T> {
-    fn eq(&self, other: &VirtualVec<U>) -> bool {
-        self.as_slice() == other.as_slice()
-    }
-}
-
-impl<T: PartialEq<U>, U> PartialEq<VirtualVec<U>> for [T] {
-    fn eq(&self, other: &VirtualVec<U>) -> bool {
-        self == other.as_slice()
-    }
-}
-
-impl<T: PartialEq<U>, U> PartialEq<VirtualVec<U>> for &[T] {
-    fn eq(&self, other: &VirtualVec<U>) -> bool {
-        *self == other.as_slice()
-    }
-}
-
-impl<T: PartialEq<U>, U, const N: usize> PartialEq<VirtualVec<U>> for [T; N] {
-    fn eq(&self, other: &VirtualVec<U>) -> bool {
-        self.as_slice() == other.as_slice()
-    }
-}
-
 impl<'a, T> IntoIterator for &'a VirtualVec<T> {
     type Item = &'a T;
     type IntoIter = slice::Iter<'a, T>;
@@ -1298,230 +1221,6 @@ impl<'a, T> IntoIterator for &'a mut VirtualVec<T> {
 
     fn into_iter(self) -> slice::IterMut<'a, T> {
         self.iter_mut()
-    }
-}
-
-impl<T> IntoIterator for VirtualVec<T> {
-    type Item = T;
-    type IntoIter = IntoIter<T>;
-
-    fn into_iter(mut self) -> IntoIter<T> {
-        let end = self.len;
-        // From now on the iterator owns the elements; the vector only owns the memory.
-        self.len = 0;
-        IntoIter { vec: self, next: 0, end }
-    }
-}
-
-/// An owning iterator over the elements of a [`VirtualVec`], from
-/// [`into_iter`](IntoIterator::into_iter). Drops the elements it did not yield, then releases
-/// the memory.
-///
-/// ```
-/// let v: vmem::VirtualVec<_> = ["a", "b", "c"].into_iter().collect();
-/// let mut it = v.into_iter();
-/// assert_eq!(it.next(), Some("a"));
-/// assert_eq!(it.next_back(), Some("c"));
-/// assert_eq!(it.len(), 1);
-/// ```
-pub struct IntoIter<T> {
-    /// The memory, with its length set to 0: the elements `next..end` belong to the iterator.
-    vec: VirtualVec<T>,
-    next: usize,
-    end: usize,
-}
-
-impl<T> IntoIter<T> {
-    /// The elements not yet yielded, as a slice.
-    ///
-    /// ```
-    /// let v: vmem::VirtualVec<_> = (1..=3).collect();
-    /// let mut it = v.into_iter();
-    /// it.next();
-    /// assert_eq!(it.as_slice(), &[2, 3]);
-    /// ```
-    pub fn as_slice(&self) -> &[T] {
-        // SAFETY: `next..end` are initialized elements owned by the iterator.
-        unsafe { slice::from_raw_parts(self.vec.ptr.as_ptr().add(self.next), self.end - self.next) }
-    }
-
-    /// The elements not yet yielded, as a mutable slice.
-    ///
-    /// ```
-    /// let v: vmem::VirtualVec<_> = (1..=3).collect();
-    /// let mut it = v.into_iter();
-    /// it.as_mut_slice()[0] = 10;
-    /// assert_eq!(it.next(), Some(10));
-    /// ```
-    pub fn as_mut_slice(&mut self) -> &mut [T] {
-        // SAFETY: as in `as_slice`, and `&mut self` makes the access exclusive.
-        unsafe { slice::from_raw_parts_mut(self.vec.ptr.as_ptr().add(self.next), self.end - self.next) }
-    }
-}
-
-impl<T> Iterator for IntoIter<T> {
-    type Item = T;
-
-    #[inline]
-    fn next(&mut self) -> Option<T> {
-        if self.next == self.end {
-            return None;
-        }
-        // SAFETY: `next < end`: an initialized element, read once as `next` moves past it.
-        let item = unsafe { self.vec.ptr.as_ptr().add(self.next).read() };
-        self.next += 1;
-        Some(item)
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.end - self.next;
-        (left, Some(left))
-    }
-}
-
-impl<T> DoubleEndedIterator for IntoIter<T> {
-    #[inline]
-    fn next_back(&mut self) -> Option<T> {
-        if self.next == self.end {
-            return None;
-        }
-        self.end -= 1;
-        // SAFETY: the old `end - 1` is an initialized element, read once as `end` moves below.
-        Some(unsafe { self.vec.ptr.as_ptr().add(self.end).read() })
-    }
-}
-
-impl<T> ExactSizeIterator for IntoIter<T> {}
-
-impl<T> FusedIterator for IntoIter<T> {}
-
-impl<T> Drop for IntoIter<T> {
-    fn drop(&mut self) {
-        let left = self.as_mut_slice() as *mut [T];
-        self.next = self.end;
-        // SAFETY: the elements not yet yielded are initialized and owned here, and, marked as
-        // consumed, never touched again. The memory is released after this with `vec`.
-        unsafe { ptr::drop_in_place(left) };
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for IntoIter<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("IntoIter").field(&self.as_slice()).finish()
-    }
-}
-
-/// An iterator that removes a range of a [`VirtualVec`], from
-/// [`drain`](VirtualVec::drain). When dropped, it drops the elements it did not yield and
-/// moves the elements after the range down. If it is leaked (`mem::forget`), the vector
-/// keeps only the elements before the range.
-///
-/// ```
-/// let mut v: vmem::VirtualVec<_> = (0..5).collect();
-/// let mut d = v.drain(1..);
-/// assert_eq!(d.next_back(), Some(4));
-/// assert_eq!(d.len(), 3);
-/// drop(d);
-/// assert_eq!(v, [0]);
-/// ```
-pub struct Drain<'a, T> {
-    /// The vector, with its length set to the start of the range.
-    vec: &'a mut VirtualVec<T>,
-    /// The elements `next..end` are still to be yielded.
-    next: usize,
-    end: usize,
-    /// The elements after the range: `tail_start..tail_start + tail_len`.
-    tail_start: usize,
-    tail_len: usize,
-}
-
-impl<T> Drain<'_, T> {
-    /// The elements not yet yielded, as a slice.
-    ///
-    /// ```
-    /// let mut v: vmem::VirtualVec<_> = (0..4).collect();
-    /// let mut d = v.drain(..3);
-    /// d.next();
-    /// assert_eq!(d.as_slice(), &[1, 2]);
-    /// ```
-    pub fn as_slice(&self) -> &[T] {
-        // SAFETY: `next..end` are initialized elements owned by the drain.
-        unsafe { slice::from_raw_parts(self.vec.ptr.as_ptr().add(self.next), self.end - self.next) }
-    }
-}
-
-impl<T> Iterator for Drain<'_, T> {
-    type Item = T;
-
-    #[inline]
-    fn next(&mut self) -> Option<T> {
-        if self.next == self.end {
-            return None;
-        }
-        // SAFETY: `next < end`: an initialized element, read once as `next` moves past it.
-        let item = unsafe { self.vec.ptr.as_ptr().add(self.next).read() };
-        self.next += 1;
-        Some(item)
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.end - self.next;
-        (left, Some(left))
-    }
-}
-
-impl<T> DoubleEndedIterator for Drain<'_, T> {
-    #[inline]
-    fn next_back(&mut self) -> Option<T> {
-        if self.next == self.end {
-            return None;
-        }
-        self.end -= 1;
-        // SAFETY: the old `end - 1` is an initialized element, read once as `end` moves below.
-        Some(unsafe { self.vec.ptr.as_ptr().add(self.end).read() })
-    }
-}
-
-impl<T> ExactSizeIterator for Drain<'_, T> {}
-
-impl<T> FusedIterator for Drain<'_, T> {}
-
-impl<T> Drop for Drain<'_, T> {
-    fn drop(&mut self) {
-        /// Moves the tail down and restores the length, also if a destructor panics.
-        struct MoveTail<'d, 'a, T>(&'d mut Drain<'a, T>);
-
-        impl<T> Drop for MoveTail<'_, '_, T> {
-            fn drop(&mut self) {
-                let drain = &mut *self.0;
-                let start = drain.vec.len;
-                if drain.tail_len > 0 && drain.tail_start != start {
-                    // SAFETY: the tail holds initialized elements; `start..start + tail_len`
-                    // lies within the old length, and `ptr::copy` allows overlap.
-                    unsafe {
-                        let base = drain.vec.ptr.as_ptr();
-                        ptr::copy(base.add(drain.tail_start), base.add(start), drain.tail_len);
-                    }
-                }
-                drain.vec.len = start + drain.tail_len;
-            }
-        }
-
-        // SAFETY: `next..end` are initialized elements owned by the drain.
-        let left = unsafe { ptr::slice_from_raw_parts_mut(self.vec.ptr.as_ptr().add(self.next), self.end - self.next) };
-        self.next = self.end;
-        let _guard = MoveTail(self);
-        // SAFETY: the elements not yet yielded are initialized and, marked as consumed, never
-        // touched again; the guard then moves the tail over them.
-        unsafe { ptr::drop_in_place(left) };
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Drain<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Drain").field(&self.as_slice()).finish()
     }
 }
 
