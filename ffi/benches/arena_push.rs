@@ -1,14 +1,14 @@
 //! What a push costs through the C ABI, against the Rust arena in the same run: the C
 //! `VMemArena` (whose push checks the caller's struct against the reservation's record, with
 //! a per-thread cache), the opaque `VMemGrowArena` (a handle lookup per push), and
-//! `vmem::Arena` itself. 100,000 pushes of 16 bytes, rewound between iterations.
+//! `vmem_ffi::Arena` itself. 100,000 pushes of 16 bytes, rewound between iterations.
 //!
 //! `cargo bench -p vmem-ffi --bench arena_push && scripts/bench_ratios.py c_arena_push --baseline rust_arena`
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use vmem::*;
+use vmem_ffi::*;
 
 const PUSHES: usize = 100_000;
 

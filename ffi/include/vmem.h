@@ -7,11 +7,11 @@
 // shipped as a compiled library: this header declares it, there is no VMEM_IMPLEMENTATION.
 //
 // BUILD AND LINK
-//      cargo build --release -p vmem-ffi
-//          -> target/release/libvmem.a and target/release/libvmem.so
-//      Static:  cc -std=c11 -I ffi/include app.c target/release/libvmem.a -lpthread -ldl -lm
-//      Shared:  cc -std=c11 -I ffi/include app.c -L target/release -lvmem
-//                   -Wl,-rpath,"$PWD/target/release"
+//      cargo build --profile release-c -p vmem-c
+//          -> target/release-c/libvmem.a and target/release-c/libvmem.so
+//      Static:  cc -std=c11 -I ffi/include app.c target/release-c/libvmem.a -lpthread -ldl -lm
+//      Shared:  cc -std=c11 -I ffi/include app.c -L target/release-c -lvmem
+//                   -Wl,-rpath,"$PWD/target/release-c"
 //      The header is C99 and C++11 clean (-Wall -Wextra -pedantic).
 //
 // ERRORS
@@ -22,7 +22,8 @@
 //           vmem_alloc (never reserved, or released already) (address 0x1000, 4096 bytes)"
 //      The message is per thread. Every successful call of a function that can fail empties
 //      it, so an empty message means the last such call on this thread succeeded.
-//      Functions documented "cannot fail" never touch it.
+//      Functions documented "cannot fail" (the sizes, vmem_get_protect_name, the *_is_valid
+//      checks, vmem_init, vmem_get_error_message) never touch it.
 //
 // SAFETY NETS
 //      Every reservation made here is recorded. Commit, decommit, protect, lock, unlock and
@@ -55,8 +56,8 @@
 //        an arena with no size limit that chains reserved blocks and never moves memory.
 //      - vmem_alloc, vmem_alloc_commited, vmem_commit and vmem_arena_is_valid are exported
 //        functions (static inline in the original), callable through function pointers.
-//      - vmem_free (the middle generation's name for vmem_release) is not provided, nor are
-//        VMEM_ON_ERROR, VMEM_NO_ERROR_CHECKING and the *_fast helpers.
+//      - vmem_free, the middle generation's name for vmem_release, is provided too.
+//        VMEM_ON_ERROR, VMEM_NO_ERROR_CHECKING and the *_fast helpers are not.
 //
 // THREADS
 //      Every function may be called from any thread. A VMemArena or VMemGrowArena is not
@@ -199,6 +200,9 @@ VMEM_FUNC VMemResult vmem_release(void* ptr, size_t num_bytes);
 // The later name of vmem_release. `num_allocated_bytes` is the size given to vmem_alloc.
 VMEM_FUNC VMemResult vmem_dealloc(void* ptr, VMemSize num_allocated_bytes);
 
+// The middle generation's name for vmem_release: releases a whole reservation.
+VMEM_FUNC VMemResult vmem_free(void* ptr, VMemSize num_bytes);
+
 ///////////////////////////////////////////////////////////////////////////////////////////
 // Committing, decommitting, protecting
 //
@@ -297,8 +301,9 @@ VMEM_FUNC uintptr_t vmem_align_forward(uintptr_t address, int align);
 // of two. Returns 0 (and sets the message) when `align` is not.
 VMEM_FUNC uintptr_t vmem_align_backward(uintptr_t address, int align);
 
-// 1 if `address` is a multiple of `align`; 0 if not, or if `align` is not a positive power
-// of two. Cannot fail.
+// 1 if `address` is a multiple of `align`, 0 if not. Returns 0 and sets the message when
+// `align` is not a positive power of two; every other call empties the message (so an empty
+// message tells "not aligned" from "invalid alignment").
 VMEM_FUNC VMemResult vmem_is_aligned(uintptr_t address, int align);
 
 ///////////////////////////////////////////////////////////////////////////////////////////
@@ -314,10 +319,13 @@ VMEM_FUNC VMemResult vmem_is_aligned(uintptr_t address, int align);
 //      vmem_arena_reset(&arena);         // frees everything, returns the memory to the OS
 //      vmem_arena_deinit_dealloc(&arena);
 //
-// Cost: a push that fits in committed memory is a few comparisons and a store (no system
-// call, no lock); a push past it commits max(64 KiB, page size) or more at a time (one
-// system call), never past size_bytes. Memory is never moved; pointers stay valid until a
-// rewind past them, a reset, or deinit.
+// Cost: a push that fits in memory this thread has checked is a few comparisons, a
+// thread-local read and an atomic load (no system call, no lock). The first push past it
+// checks the struct's `commited` against the library's record of the reservation (a read
+// lock and a search), so a stale copy of the struct is never handed decommitted memory, and
+// commits more where needed: as much as is committed, from 64 KiB to 64 MiB at a time (the
+// Rust arena's rule; one system call), never past size_bytes. Memory is never moved;
+// pointers stay valid until a rewind past them, a reset, or deinit.
 //
 
 // Makes an arena over [mem, mem + size_bytes), which must be page-aligned and inside one live
@@ -438,8 +446,8 @@ VMEM_FUNC VMemResult vmem_grow_arena_rewind(VMemGrowArena* arena, VMemGrowArenaM
 // commit charge really drop.
 VMEM_FUNC VMemResult vmem_grow_arena_reset(VMemGrowArena* arena);
 
-// Bytes handed out (alignment padding included), committed, and reserved. 0 for an invalid
-// arena. Cannot fail (and never touch the error message).
+// Bytes handed out (alignment padding included), committed, and reserved. 0 (and the
+// message is set) for an invalid arena; a valid one empties the message.
 VMEM_FUNC VMemSize vmem_grow_arena_allocated_bytes(const VMemGrowArena* arena);
 VMEM_FUNC VMemSize vmem_grow_arena_committed_bytes(const VMemGrowArena* arena);
 VMEM_FUNC VMemSize vmem_grow_arena_reserved_bytes(const VMemGrowArena* arena);
@@ -517,8 +525,8 @@ VMEM_FUNC VMemResult vmem_file_flush_range(VMemFile* file, VMemSize offset, VMem
 // (and the message says why).
 VMEM_FUNC void* vmem_file_ptr(const VMemFile* file);
 
-// The file's length, and the most it can grow to (the address space reserved). 0 for an
-// invalid file. Cannot fail (and never touch the error message).
+// The file's length, and the most it can grow to (the address space reserved). 0 (and the
+// message is set) for an invalid file; a valid one empties the message.
 VMEM_FUNC VMemSize vmem_file_len(const VMemFile* file);
 VMEM_FUNC VMemSize vmem_file_max_size(const VMemFile* file);
 

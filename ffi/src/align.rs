@@ -2,7 +2,7 @@
 
 use core::ffi::c_int;
 
-use crate::message::{call, infallible, Failure, Outcome};
+use crate::message::{call, Failure, Outcome};
 use crate::types::{VMemResult, VMemResult_Error};
 
 /// `align` as a `usize`, refusing zero, negative values and non-powers of two.
@@ -39,11 +39,11 @@ pub extern "C" fn vmem_align_backward(address: usize, align: c_int) -> usize {
     call(F, 0, || Ok(vmem_core::align_down(address, alignment(F, align)?)?))
 }
 
-/// `1` when `address` is a multiple of `align`; `0` when it is not or when `align` is not a
-/// positive power of two. Never touches the error message.
+/// `1` when `address` is a multiple of `align`, `0` when it is not. When `align` is not a
+/// positive power of two it returns `0` and sets the message; every other call empties the
+/// message, so an empty message tells "not aligned" from "invalid alignment".
 #[no_mangle]
 pub extern "C" fn vmem_is_aligned(address: usize, align: c_int) -> VMemResult {
-    infallible("vmem_is_aligned", VMemResult_Error, || {
-        usize::try_from(align).map_or(VMemResult_Error, |a| VMemResult::from(vmem_core::is_aligned(address, a)))
-    })
+    const F: &str = "vmem_is_aligned";
+    call(F, VMemResult_Error, || Ok(VMemResult::from(vmem_core::is_aligned(address, alignment(F, align)?))))
 }

@@ -10,7 +10,8 @@
 //! anywhere takes write access away from pages: see `registry::GENERATION`). A push that
 //! fits in memory this thread has checked is a few comparisons, a thread-local read and an
 //! atomic load; a push past it checks the registry (a read lock and a search) and, where
-//! needed, commits at least [`COMMIT_STEP`] more bytes (one system call). A stale claim is
+//! needed, commits more by the Rust arena's rule ([`vmem_core::arena::default_commit_step`]: as
+//! much as is committed, from 64 KiB to 64 MiB; one system call). A stale claim is
 //! repaired by committing it again (committed pages keep their contents).
 
 use core::cell::Cell;
@@ -24,9 +25,6 @@ use crate::commit::partially_commit;
 use crate::message::{call, Failure, Outcome};
 use crate::registry::{self, Change, GENERATION};
 use crate::types::{VMemArena, VMemResult, VMemResult_Error, VMemResult_Success, VMemSize};
-
-/// The least a push commits when it needs more memory (or the rest of the arena, if less).
-pub const COMMIT_STEP: usize = 64 << 10;
 
 /// Reads and checks the arena behind `arena`.
 ///
@@ -263,7 +261,8 @@ fn checked_writable(a: &VMemArena) -> bool {
 
 /// Makes sure the first `needed` bytes of `a` (and all it claims as `commited`) are
 /// committed and writable, checking the claim against the reservation's record instead of
-/// trusting it, and commits what is missing: up to the next multiple of [`COMMIT_STEP`]
+/// trusting it, and commits what is missing: a step past `needed` by the Rust arena's rule
+/// ([`vmem_core::arena::default_commit_step`])
 /// past `needed`, or the end of the arena. Remembers the answer for this thread.
 fn ensure_writable(function: &'static str, a: &mut VMemArena, needed: usize) -> Outcome<()> {
     // Read before the check: a call that takes access away after it bumps the generation,
@@ -273,8 +272,11 @@ fn ensure_writable(function: &'static str, a: &mut VMemArena, needed: usize) -> 
     registry::with_reservation(function, a.mem, a.size_bytes, Change::Widens, |reservation, offset| {
         let trusted = a.commited == 0 || reservation.is_writable(offset, a.commited);
         if !trusted || needed > a.commited {
-            let step = COMMIT_STEP.max(page);
-            let target = vmem_core::align_up(needed, step).unwrap_or(usize::MAX).max(a.commited).min(a.size_bytes);
+            let step = vmem_core::arena::default_commit_step(a.commited);
+            let target = vmem_core::align_up(needed.saturating_add(step), page)
+                .unwrap_or(usize::MAX)
+                .max(a.commited)
+                .min(a.size_bytes);
             // A claim we could not confirm is committed again from the start: committed
             // pages keep their contents, so nothing another copy of the struct wrote is lost.
             let from = if trusted { vmem_core::align_up(a.commited, page)? } else { 0 };

@@ -4,15 +4,13 @@
 //! Handles are recorded while they live, as for `VMemGrowArena`, so a closed or made-up
 //! handle is an error and not a crash.
 
-use core::alloc::Layout;
 use core::ffi::{c_char, c_int, c_void, CStr};
 use core::ptr;
-use std::alloc::{alloc, dealloc};
-use std::sync::{PoisonError, RwLock};
 
-use vmem_core::{ErrorKind, MappedFile};
+use vmem_core::MappedFile;
 
 use crate::message::{call, infallible, Failure, Outcome};
+use crate::registry::Handles;
 use crate::types::{VMemResult, VMemResult_Error, VMemResult_Success, VMemSize};
 
 /// A file mapped by [`vmem_file_open`]; C sees only pointers to it.
@@ -33,52 +31,33 @@ pub const VMemFileFlag_Create: VMemFileFlags = 2;
 pub const VMemFileFlag_Truncate: VMemFileFlags = 4;
 const ALL_FLAGS: VMemFileFlags = VMemFileFlag_ReadOnly | VMemFileFlag_Create | VMemFileFlag_Truncate;
 
-/// The addresses of live handles, sorted (a vector so that a full heap is an error).
-static LIVE: RwLock<Vec<usize>> = RwLock::new(Vec::new());
+/// The live handles.
+static FILES: Handles<VMemFile> = Handles::new(
+    "the file pointer is null",
+    "the pointer is not a live file from vmem_file_open (never one, or closed already)",
+);
 
-fn check_live(function: &'static str, live: &[usize], handle: *const VMemFile) -> Outcome<()> {
-    if handle.is_null() {
-        return Err(Failure::invalid(function, "the file pointer is null"));
-    }
-    if live.binary_search(&(handle as usize)).is_err() {
-        return Err(Failure::invalid(
-            function,
-            "the pointer is not a live file from vmem_file_open (never one, or closed already)",
-        )
-        .at_address(handle as usize));
-    }
-    Ok(())
-}
-
-/// Runs `body` with the file behind `handle`, after checking that it is live. The read lock
-/// is held meanwhile, so a concurrent close of the same handle waits.
+/// Runs `body` with the object behind `handle`, after checking that it is live.
 fn with_file<T>(
     function: &'static str,
     handle: *const VMemFile,
     body: impl FnOnce(&MappedFile) -> Outcome<T>,
 ) -> Outcome<T> {
-    let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-    check_live(function, &live, handle)?;
-    // SAFETY: `handle` is live: made by `vmem_file_open` from a valid, written `VMemFile` and
-    // not closed since (close removes it under the write lock, which we exclude). Changes of
-    // length take `&mut` under the header's one-thread-per-file rule, so none runs now.
-    body(unsafe { &(*handle).file })
+    FILES.with(function, handle, |object| body(&object.file))
 }
 
-/// As [`with_file`], with a mutable file.
+/// As [`with_file`], mutably.
 ///
 /// # Safety
-/// No other thread may use the file during the call (the header's one-thread-per-file
-/// rule).
+/// No other thread may use the object during the call (the header's one-thread rule), and no
+/// pointer the call invalidates may be used afterwards.
 unsafe fn with_file_mut<T>(
     function: &'static str,
     handle: *mut VMemFile,
     body: impl FnOnce(&mut MappedFile) -> Outcome<T>,
 ) -> Outcome<T> {
-    let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-    check_live(function, &live, handle)?;
-    // SAFETY: live as in `with_file`; the caller promises exclusive use.
-    body(unsafe { &mut (*handle).file })
+    // SAFETY: forwarded from the caller.
+    unsafe { FILES.with_mut(function, handle, |object| body(&mut object.file)) }
 }
 
 #[cfg(unix)]
@@ -123,21 +102,7 @@ pub unsafe extern "C" fn vmem_file_open(
         }
         let file = options.open(path)?;
 
-        let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
-        if live.try_reserve(1).is_err() {
-            return Err(Failure::new(ErrorKind::OutOfMemory, F, "no heap memory to record the file"));
-        }
-        let layout = Layout::new::<VMemFile>();
-        // SAFETY: the layout is not zero-sized (a `MappedFile` has fields).
-        let handle = unsafe { alloc(layout) }.cast::<VMemFile>();
-        if handle.is_null() {
-            return Err(Failure::new(ErrorKind::OutOfMemory, F, "no heap memory for the file"));
-        }
-        // SAFETY: freshly allocated with `VMemFile`'s layout, so valid and aligned.
-        unsafe { handle.write(VMemFile { file }) };
-        let at = live.partition_point(|&h| h < handle as usize);
-        live.insert(at, handle as usize); // room reserved above: cannot allocate
-        Ok(handle)
+        FILES.create(F, VMemFile { file })
     })
 }
 
@@ -150,16 +115,8 @@ pub unsafe extern "C" fn vmem_file_open(
 pub unsafe extern "C" fn vmem_file_close(file: *mut VMemFile) -> VMemResult {
     const F: &str = "vmem_file_close";
     call(F, VMemResult_Error, || {
-        let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
-        check_live(F, &live, file)?;
-        let at = live.partition_point(|&h| h < file as usize);
-        live.remove(at);
-        // SAFETY: live until just now, made by `vmem_file_open` with this layout; no longer
-        // recorded, so no other call will reach it.
-        unsafe {
-            ptr::drop_in_place(file);
-            dealloc(file.cast(), Layout::new::<VMemFile>());
-        }
+        // SAFETY: the caller promises exclusive use, and that nothing uses the object afterwards.
+        unsafe { FILES.destroy(F, file)? };
         Ok(VMemResult_Success)
     })
 }
@@ -239,21 +196,18 @@ enum Stat {
 }
 
 fn stat(function: &'static str, file: *const VMemFile, which: Stat) -> VMemSize {
-    infallible(function, 0, || {
-        let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-        if check_live(function, &live, file).is_err() {
-            return 0;
-        }
-        // SAFETY: live, as argued in `with_file`.
-        let f = unsafe { &(*file).file };
-        match which {
-            Stat::Len => f.len(),
-            Stat::MaxSize => f.max_size(),
-        }
+    call(function, 0, || {
+        FILES.with(function, file, |object| {
+            let f = &object.file;
+            Ok(match which {
+                Stat::Len => f.len(),
+                Stat::MaxSize => f.max_size(),
+            })
+        })
     })
 }
 
-/// The file's length in bytes: `[ptr, ptr + len)` may be accessed. 0 for an invalid file.
+/// The file's length in bytes: `[ptr, ptr + len)` may be accessed. 0 (and the message is set) for an invalid file.
 ///
 /// # Safety
 /// `file` must not be in use by another thread.
@@ -262,7 +216,7 @@ pub unsafe extern "C" fn vmem_file_len(file: *const VMemFile) -> VMemSize {
     stat("vmem_file_len", file, Stat::Len)
 }
 
-/// The most the file can grow to: the address space reserved. 0 for an invalid file.
+/// The most the file can grow to: the address space reserved. 0 (and the message is set) for an invalid file.
 ///
 /// # Safety
 /// `file` must not be in use by another thread.
@@ -286,10 +240,7 @@ pub unsafe extern "C" fn vmem_file_ptr(file: *const VMemFile) -> *mut c_void {
 /// error message.
 #[no_mangle]
 pub extern "C" fn vmem_file_is_valid(file: *const VMemFile) -> VMemResult {
-    infallible("vmem_file_is_valid", VMemResult_Error, || {
-        let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-        VMemResult::from(check_live("", &live, file).is_ok())
-    })
+    infallible("vmem_file_is_valid", VMemResult_Error, || VMemResult::from(FILES.is_live(file)))
 }
 
 #[cfg(test)]

@@ -8,13 +8,12 @@
 use core::alloc::Layout;
 use core::ffi::{c_int, c_void};
 use core::ptr::{self, NonNull};
-use std::alloc::{alloc, dealloc};
-use std::sync::{PoisonError, RwLock};
 
 use vmem_core::arena::Checkpoint;
 use vmem_core::{Arena, ErrorKind};
 
 use crate::message::{call, infallible, Failure, Outcome};
+use crate::registry::Handles;
 use crate::types::{VMemResult, VMemResult_Error, VMemResult_Success, VMemSize};
 
 /// An arena created by [`vmem_grow_arena_create`]; C sees only pointers to it.
@@ -48,52 +47,33 @@ pub struct VMemGrowArenaMark {
     pub opaque: [VMemSize; 4],
 }
 
-/// The addresses of live handles, sorted (a vector so that a full heap is an error).
-static LIVE: RwLock<Vec<usize>> = RwLock::new(Vec::new());
+/// The live handles.
+static ARENAS: Handles<VMemGrowArena> = Handles::new(
+    "the arena pointer is null",
+    "the pointer is not a live arena from vmem_grow_arena_create (never one, or destroyed already)",
+);
 
-/// Runs `body` with the arena behind `handle`, after checking that it is a live handle.
-/// The read lock is held meanwhile, so a concurrent destroy of the same handle waits.
+/// Runs `body` with the object behind `handle`, after checking that it is live.
 fn with_arena<T>(
     function: &'static str,
     handle: *const VMemGrowArena,
     body: impl FnOnce(&Arena) -> Outcome<T>,
 ) -> Outcome<T> {
-    let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-    check_live(function, &live, handle)?;
-    // SAFETY: `handle` is live: it was made by `vmem_grow_arena_create` from a valid, written
-    // `VMemGrowArena` and not destroyed since (destroy removes it under the write lock, which
-    // we exclude). The header says one thread at a time per arena, so no `&mut` to it exists.
-    body(unsafe { &(*handle).arena })
+    ARENAS.with(function, handle, |object| body(&object.arena))
 }
 
-/// As [`with_arena`], with a mutable arena.
+/// As [`with_arena`], mutably.
 ///
 /// # Safety
-/// No other thread may use the arena during the call (the header's one-thread-per-arena
-/// rule), and no pointer the call invalidates may be used afterwards.
+/// No other thread may use the object during the call (the header's one-thread rule), and no
+/// pointer the call invalidates may be used afterwards.
 unsafe fn with_arena_mut<T>(
     function: &'static str,
     handle: *mut VMemGrowArena,
     body: impl FnOnce(&mut Arena) -> Outcome<T>,
 ) -> Outcome<T> {
-    let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-    check_live(function, &live, handle)?;
-    // SAFETY: live as in `with_arena`; the caller promises exclusive use.
-    body(unsafe { &mut (*handle).arena })
-}
-
-fn check_live(function: &'static str, live: &[usize], handle: *const VMemGrowArena) -> Outcome<()> {
-    if handle.is_null() {
-        return Err(Failure::invalid(function, "the arena pointer is null"));
-    }
-    if live.binary_search(&(handle as usize)).is_err() {
-        return Err(Failure::invalid(
-            function,
-            "the pointer is not a live arena from vmem_grow_arena_create (never one, or destroyed already)",
-        )
-        .at_address(handle as usize));
-    }
-    Ok(())
+    // SAFETY: forwarded from the caller.
+    unsafe { ARENAS.with_mut(function, handle, |object| body(&mut object.arena)) }
 }
 
 /// Creates an arena with `config`'s settings (NULL or all zero: the defaults). Reserves
@@ -124,21 +104,7 @@ pub unsafe extern "C" fn vmem_grow_arena_create(config: *const VMemGrowArenaConf
         builder = builder.retain_bytes(config.retain_bytes);
         let arena = builder.build()?;
 
-        let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
-        if live.try_reserve(1).is_err() {
-            return Err(Failure::new(ErrorKind::OutOfMemory, F, "no heap memory to record the arena"));
-        }
-        let layout = Layout::new::<VMemGrowArena>();
-        // SAFETY: the layout is not zero-sized (an `Arena` has fields).
-        let handle = unsafe { alloc(layout) }.cast::<VMemGrowArena>();
-        if handle.is_null() {
-            return Err(Failure::new(ErrorKind::OutOfMemory, F, "no heap memory for the arena"));
-        }
-        // SAFETY: freshly allocated with `VMemGrowArena`'s layout, so valid and aligned.
-        unsafe { handle.write(VMemGrowArena { arena }) };
-        let at = live.partition_point(|&h| h < handle as usize);
-        live.insert(at, handle as usize); // room reserved above: cannot allocate
-        Ok(handle)
+        ARENAS.create(F, VMemGrowArena { arena })
     })
 }
 
@@ -151,16 +117,8 @@ pub unsafe extern "C" fn vmem_grow_arena_create(config: *const VMemGrowArenaConf
 pub unsafe extern "C" fn vmem_grow_arena_destroy(arena: *mut VMemGrowArena) -> VMemResult {
     const F: &str = "vmem_grow_arena_destroy";
     call(F, VMemResult_Error, || {
-        let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
-        check_live(F, &live, arena)?;
-        let at = live.partition_point(|&h| h < arena as usize);
-        live.remove(at);
-        // SAFETY: live until just now, made by `vmem_grow_arena_create` with this layout; it
-        // is no longer recorded, so no other call will reach it.
-        unsafe {
-            ptr::drop_in_place(arena);
-            dealloc(arena.cast(), Layout::new::<VMemGrowArena>());
-        }
+        // SAFETY: the caller promises exclusive use, and that nothing uses the object afterwards.
+        unsafe { ARENAS.destroy(F, arena)? };
         Ok(VMemResult_Success)
     })
 }
@@ -275,22 +233,19 @@ enum Stat {
 }
 
 fn stat(function: &'static str, arena: *const VMemGrowArena, which: Stat) -> VMemSize {
-    infallible(function, 0, || {
-        let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-        if check_live(function, &live, arena).is_err() {
-            return 0;
-        }
-        // SAFETY: live, as argued in `with_arena`.
-        let a = unsafe { &(*arena).arena };
-        match which {
-            Stat::Allocated => a.allocated_bytes(),
-            Stat::Committed => a.committed_bytes(),
-            Stat::Reserved => a.reserved_bytes(),
-        }
+    call(function, 0, || {
+        ARENAS.with(function, arena, |object| {
+            let a = &object.arena;
+            Ok(match which {
+                Stat::Allocated => a.allocated_bytes(),
+                Stat::Committed => a.committed_bytes(),
+                Stat::Reserved => a.reserved_bytes(),
+            })
+        })
     })
 }
 
-/// Bytes handed out (alignment padding included); 0 for an invalid arena.
+/// Bytes handed out (alignment padding included); 0 (and the message is set) for an invalid arena.
 ///
 /// # Safety
 /// `arena` must not be in use by another thread.
@@ -299,7 +254,7 @@ pub unsafe extern "C" fn vmem_grow_arena_allocated_bytes(arena: *const VMemGrowA
     stat("vmem_grow_arena_allocated_bytes", arena, Stat::Allocated)
 }
 
-/// Bytes committed in all blocks; 0 for an invalid arena.
+/// Bytes committed in all blocks; 0 (and the message is set) for an invalid arena.
 ///
 /// # Safety
 /// `arena` must not be in use by another thread.
@@ -308,7 +263,7 @@ pub unsafe extern "C" fn vmem_grow_arena_committed_bytes(arena: *const VMemGrowA
     stat("vmem_grow_arena_committed_bytes", arena, Stat::Committed)
 }
 
-/// Bytes of address space reserved in all blocks; 0 for an invalid arena.
+/// Bytes of address space reserved in all blocks; 0 (and the message is set) for an invalid arena.
 ///
 /// # Safety
 /// `arena` must not be in use by another thread.
@@ -321,10 +276,7 @@ pub unsafe extern "C" fn vmem_grow_arena_reserved_bytes(arena: *const VMemGrowAr
 /// the error message.
 #[no_mangle]
 pub extern "C" fn vmem_grow_arena_is_valid(arena: *const VMemGrowArena) -> VMemResult {
-    infallible("vmem_grow_arena_is_valid", VMemResult_Error, || {
-        let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-        VMemResult::from(check_live("", &live, arena).is_ok())
-    })
+    infallible("vmem_grow_arena_is_valid", VMemResult_Error, || VMemResult::from(ARENAS.is_live(arena)))
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! # vmem-ffi: the C ABI of vmem
 //!
-//! This crate builds `libvmem.a` and `libvmem.so` (`vmem.lib`/`vmem.dll` on Windows) with the
+//! The code of `libvmem.a` and `libvmem.so` (`vmem.lib`/`vmem.dll` on Windows; the `vmem-c`
+//! package in `ffi/c` builds them from this crate) with the
 //! API of the C header library `vmem.h`, declared and documented in `ffi/include/vmem.h`:
 //! reserve address space, commit and decommit pages, protect, lock, query, and an arena.
 //!
 //! ```sh
-//! cargo build --release -p vmem-ffi
-//! cc -std=c11 -Iffi/include app.c target/release/libvmem.a -lpthread -ldl -lm -o app
+//! cargo build --profile release-c -p vmem-c
+//! cc -std=c11 -Iffi/include app.c target/release-c/libvmem.a -lpthread -ldl -lm -o app
 //! ```
 //!
 //! ## What it adds to the original
@@ -32,15 +33,14 @@
 //! Each call that reserves, releases, commits, decommits, protects or locks is one system
 //! call (two for `vmem_commit_protect` with a protection other than read-write), plus a
 //! lookup in the sorted list of live reservations under a read-write lock (reserve and
-//! release take it for writing). `vmem_query_range_info` and `vmem_lock` read
-//! `/proc/self/smaps` on Linux. A `vmem_arena_push` that fits in committed memory is a few
-//! comparisons and a store, with no lock; one past it commits at least 64 KiB more.
+//! release take it for writing). `vmem_query_range_info` reads `/proc/self/smaps` on Linux;
+//! protect and lock check commit state in the reservation's own record. `vmem_arena_push`:
+//! see `arena.rs` (a few comparisons and a thread-local read when it fits in memory this
+//! thread checked).
 //!
-//! From Rust, the same functions are callable through this crate's rlib (its library is
-//! named `vmem`, like the header, and it calls the `vmem` crate `vmem_core`); Rust programs
-//! should use the `vmem` crate itself. The crate is left out of `cargo doc --workspace`
-//! (two libraries named `vmem` cannot share `target/doc/vmem`); document it with
-//! `cargo rustdoc -p vmem-ffi --lib`.
+//! From Rust, the same functions are callable through this crate (`vmem_ffi`, which calls
+//! the `vmem` crate `vmem_core`); the C libraries are built by the `vmem-c` package. Rust
+//! programs should use the `vmem` crate itself.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs, clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 // A failure is a ~180-byte `Copy` value built only on the error path; boxing it would make
@@ -76,7 +76,7 @@ mod types;
 pub use align::{vmem_align_backward, vmem_align_forward, vmem_is_aligned};
 pub use arena::{
     vmem_arena_checkpoint, vmem_arena_deinit_dealloc, vmem_arena_init, vmem_arena_init_alloc, vmem_arena_is_valid,
-    vmem_arena_push, vmem_arena_reset, vmem_arena_rewind, vmem_arena_set_commited, COMMIT_STEP,
+    vmem_arena_push, vmem_arena_reset, vmem_arena_rewind, vmem_arena_set_commited,
 };
 pub use commit::{vmem_commit, vmem_commit_protect, vmem_decommit, vmem_partially_commit_region, vmem_protect};
 pub use file::{
@@ -96,5 +96,7 @@ pub use info::{
 };
 pub use lock::{vmem_lock, vmem_unlock};
 pub use message::MESSAGE_CAPACITY;
-pub use reserve::{vmem_alloc, vmem_alloc_commited, vmem_alloc_protect, vmem_dealloc, vmem_release, vmem_reserve};
+pub use reserve::{
+    vmem_alloc, vmem_alloc_commited, vmem_alloc_protect, vmem_dealloc, vmem_free, vmem_release, vmem_reserve,
+};
 pub use types::*;

@@ -184,6 +184,116 @@ fn find(live: &[Reservation], address: usize) -> Option<&Reservation> {
     reservation.contains(address).then_some(reservation)
 }
 
+/// The live handles of one kind of object C sees only by pointer (a grow arena, a mapped
+/// file): each a heap allocation made by [`create`](Handles::create), recorded by address so
+/// that a pointer that is not a live handle (never one, or destroyed already) is an error and
+/// never a dereference. Calls on a handle hold the read lock, and destroy the write lock, so
+/// a handle cannot be destroyed while another call uses it.
+pub(crate) struct Handles<T> {
+    /// Addresses of live handles, sorted (a vector so that a full heap is an error).
+    live: RwLock<Vec<usize>>,
+    /// What a null handle is, and what a handle that is not live is not, for messages.
+    null: &'static str,
+    not_live: &'static str,
+    _objects: core::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> Handles<T> {
+    pub(crate) const fn new(null: &'static str, not_live: &'static str) -> Handles<T> {
+        Handles { live: RwLock::new(Vec::new()), null, not_live, _objects: core::marker::PhantomData }
+    }
+
+    /// Moves `value` to the heap and records it; returns the handle.
+    pub(crate) fn create(&self, function: &'static str, value: T) -> Outcome<*mut T> {
+        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        if live.try_reserve(1).is_err() {
+            return Err(Failure::new(ErrorKind::OutOfMemory, function, "no heap memory to record the handle"));
+        }
+        let layout = core::alloc::Layout::new::<T>();
+        if layout.size() == 0 {
+            return Err(Failure::invalid(function, "internal: a handle object must have a size"));
+        }
+        // SAFETY: the layout is not zero-sized (checked above).
+        let handle = unsafe { std::alloc::alloc(layout) }.cast::<T>();
+        if handle.is_null() {
+            return Err(Failure::new(ErrorKind::OutOfMemory, function, "no heap memory for the object"));
+        }
+        // SAFETY: freshly allocated with `T`'s layout, so valid and aligned.
+        unsafe { handle.write(value) };
+        let at = live.partition_point(|&h| h < handle as usize);
+        live.insert(at, handle as usize); // room reserved above: cannot allocate
+        Ok(handle)
+    }
+
+    /// Drops the object behind a live `handle` and forgets the handle.
+    ///
+    /// # Safety
+    /// No other thread may use the object during the call (the header's one-thread-per-object
+    /// rule), and nothing may use it, or memory it handed out, afterwards.
+    pub(crate) unsafe fn destroy(&self, function: &'static str, handle: *mut T) -> Outcome<()> {
+        let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        self.check(function, &live, handle)?;
+        let at = live.partition_point(|&h| h < handle as usize);
+        live.remove(at);
+        // SAFETY: live until just now, made by `create` with `T`'s layout; no longer recorded,
+        // so no other call will reach it.
+        unsafe {
+            core::ptr::drop_in_place(handle);
+            std::alloc::dealloc(handle.cast(), core::alloc::Layout::new::<T>());
+        }
+        Ok(())
+    }
+
+    /// Runs `body` with the object behind `handle`, after checking that it is live; the read
+    /// lock is held meanwhile, so a concurrent destroy of the same handle waits.
+    pub(crate) fn with<R>(
+        &self,
+        function: &'static str,
+        handle: *const T,
+        body: impl FnOnce(&T) -> Outcome<R>,
+    ) -> Outcome<R> {
+        let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
+        self.check(function, &live, handle)?;
+        // SAFETY: `handle` is live: made by `create` from a valid, written `T` and not
+        // destroyed since (destroy removes it under the write lock, which we exclude). The
+        // header says one thread at a time per object, so no `&mut` to it exists.
+        body(unsafe { &*handle })
+    }
+
+    /// As [`with`](Handles::with), with a mutable object.
+    ///
+    /// # Safety
+    /// No other thread may use the object during the call (the header's one-thread-per-object
+    /// rule), and no pointer the call invalidates may be used afterwards.
+    pub(crate) unsafe fn with_mut<R>(
+        &self,
+        function: &'static str,
+        handle: *mut T,
+        body: impl FnOnce(&mut T) -> Outcome<R>,
+    ) -> Outcome<R> {
+        let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
+        self.check(function, &live, handle)?;
+        // SAFETY: live as in `with`; the caller promises exclusive use.
+        body(unsafe { &mut *handle })
+    }
+
+    /// Whether `handle` is live.
+    pub(crate) fn is_live(&self, handle: *const T) -> bool {
+        let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
+        self.check("", &live, handle).is_ok()
+    }
+
+    fn check(&self, function: &'static str, live: &[usize], handle: *const T) -> Outcome<()> {
+        if handle.is_null() {
+            return Err(Failure::invalid(function, self.null));
+        }
+        if live.binary_search(&(handle as usize)).is_err() {
+            return Err(Failure::invalid(function, self.not_live).at_address(handle as usize));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 fn overlaps(a: &Reservation, b: &Reservation) -> bool {
     (a.as_ptr() as usize) < end_of(b) && (b.as_ptr() as usize) < end_of(a)

@@ -74,6 +74,16 @@ pub unsafe extern "C" fn vmem_dealloc(ptr: *mut c_void, num_allocated_bytes: VMe
     call("vmem_dealloc", VMemResult_Error, || unsafe { release("vmem_dealloc", ptr, num_allocated_bytes) })
 }
 
+/// The middle generation's name for [`vmem_release`].
+///
+/// # Safety
+/// As [`vmem_release`].
+#[no_mangle]
+pub unsafe extern "C" fn vmem_free(ptr: *mut c_void, num_bytes: VMemSize) -> VMemResult {
+    // SAFETY: the caller's promise is `registry::release`'s.
+    call("vmem_free", VMemResult_Error, || unsafe { release("vmem_free", ptr, num_bytes) })
+}
+
 /// # Safety
 /// As [`registry::release`].
 unsafe fn release(function: &'static str, ptr: *mut c_void, num_bytes: VMemSize) -> Outcome<VMemResult> {

@@ -4,7 +4,7 @@
 use std::ffi::{c_void, CStr};
 use std::ptr;
 
-use vmem::*;
+use vmem_ffi::*;
 
 /// Runs the test `name`'s `body` in a child process (this binary re-executed with only that
 /// test), so that a crash is a test failure and not the end of the run.
@@ -301,4 +301,481 @@ fn arena_push_alternating_arenas() {
         assert_eq!(vmem_arena_deinit_dealloc(&mut a), VMemResult_Success);
         assert_eq!(vmem_arena_deinit_dealloc(&mut b), VMemResult_Success);
     }
+}
+
+/// The message rules, walked for every function the header declares: a function that can
+/// fail sets the message (naming itself) when it fails and empties it when it succeeds; a
+/// function that cannot fail leaves it alone.
+#[test]
+fn every_function_keeps_the_message_rules() {
+    use std::ffi::c_char;
+    type Call = Box<dyn Fn()>;
+    let page = page();
+    let stale = || {
+        assert!(vmem_reserve(0).is_null());
+        assert!(message().starts_with("vmem_reserve"));
+    };
+    let dir = std::env::temp_dir().join(format!("vmem-messages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = std::ffi::CString::new(dir.join("f").to_str().unwrap()).unwrap();
+    let path_ptr = path.as_ptr() as usize;
+    let fresh = move || vmem_reserve(4 * page).cast::<u8>();
+    let committed = move || {
+        let p = fresh();
+        // SAFETY: our reservation.
+        unsafe { vmem_commit(p.cast(), page) };
+        p
+    };
+    let bogus = 0x1000 as *mut c_void;
+    // SAFETY (all closures): valid arguments are our own reservations and handles, made just
+    // before; invalid ones are refused by the library (null, foreign, stale).
+    let cases: Vec<(&str, bool, Call, Option<Call>)> = unsafe {
+        vec![
+            ("vmem_init", false, Box::new(|| vmem_init()), None),
+            ("vmem_get_page_size", false, Box::new(|| ignore(vmem_get_page_size())), None),
+            ("vmem_query_page_size", false, Box::new(|| ignore(vmem_query_page_size())), None),
+            ("vmem_get_allocation_granularity", false, Box::new(|| ignore(vmem_get_allocation_granularity())), None),
+            (
+                "vmem_query_allocation_granularity",
+                false,
+                Box::new(|| ignore(vmem_query_allocation_granularity())),
+                None,
+            ),
+            ("vmem_get_protect_name", false, Box::new(|| ignore(vmem_get_protect_name(99))), None),
+            ("vmem_get_error_message", false, Box::new(|| ignore(vmem_get_error_message())), None),
+            (
+                "vmem_reserve",
+                true,
+                Box::new(move || ignore(vmem_release(fresh().cast(), 4 * page))),
+                Some(Box::new(|| ignore(vmem_reserve(0)))),
+            ),
+            (
+                "vmem_alloc",
+                true,
+                Box::new(move || ignore(vmem_dealloc(vmem_alloc(page), page))),
+                Some(Box::new(|| ignore(vmem_alloc(0)))),
+            ),
+            (
+                "vmem_alloc_protect",
+                true,
+                Box::new(move || ignore(vmem_dealloc(vmem_alloc_protect(page, VMemProtect_Read), page))),
+                Some(Box::new(move || ignore(vmem_alloc_protect(page, 99)))),
+            ),
+            (
+                "vmem_alloc_commited",
+                true,
+                Box::new(move || ignore(vmem_dealloc(vmem_alloc_commited(page), page))),
+                Some(Box::new(|| ignore(vmem_alloc_commited(0)))),
+            ),
+            (
+                "vmem_release",
+                true,
+                Box::new(move || ignore(vmem_release(fresh().cast(), 4 * page))),
+                Some(Box::new(move || ignore(vmem_release(bogus, page)))),
+            ),
+            (
+                "vmem_dealloc",
+                true,
+                Box::new(move || ignore(vmem_dealloc(fresh().cast(), 4 * page))),
+                Some(Box::new(move || ignore(vmem_dealloc(bogus, page)))),
+            ),
+            (
+                "vmem_free",
+                true,
+                Box::new(move || ignore(vmem_free(fresh().cast(), 4 * page))),
+                Some(Box::new(move || ignore(vmem_free(bogus, page)))),
+            ),
+            (
+                "vmem_commit",
+                true,
+                Box::new(move || ignore(vmem_commit(fresh().cast(), page))),
+                Some(Box::new(move || ignore(vmem_commit(bogus, page)))),
+            ),
+            (
+                "vmem_commit_protect",
+                true,
+                Box::new(move || ignore(vmem_commit_protect(fresh().cast(), page, VMemProtect_Read))),
+                Some(Box::new(move || ignore(vmem_commit_protect(fresh().cast(), page, 0)))),
+            ),
+            (
+                "vmem_decommit",
+                true,
+                Box::new(move || ignore(vmem_decommit(committed().cast(), page))),
+                Some(Box::new(move || ignore(vmem_decommit(bogus, page)))),
+            ),
+            (
+                "vmem_protect",
+                true,
+                Box::new(move || ignore(vmem_protect(committed().cast(), page, VMemProtect_Read))),
+                Some(Box::new(move || ignore(vmem_protect(fresh().cast(), page, VMemProtect_Read)))),
+            ),
+            (
+                "vmem_lock",
+                true,
+                Box::new(move || {
+                    let p = committed();
+                    if vmem_lock(p.cast(), page) == VMemResult_Success {
+                        vmem_unlock(p.cast(), page);
+                    }
+                    assert!(message().is_empty() || message().starts_with("vmem_lock"));
+                    vmem_unlock(p.cast(), page);
+                }),
+                Some(Box::new(move || ignore(vmem_lock(fresh().cast(), page)))),
+            ),
+            (
+                "vmem_unlock",
+                true,
+                Box::new(move || ignore(vmem_unlock(committed().cast(), page))),
+                Some(Box::new(move || ignore(vmem_unlock(bogus, page)))),
+            ),
+            (
+                "vmem_partially_commit_region",
+                true,
+                Box::new(move || ignore(vmem_partially_commit_region(fresh().cast(), 4 * page, 0, page))),
+                Some(Box::new(move || ignore(vmem_partially_commit_region(bogus, page, 0, page)))),
+            ),
+            ("vmem_query_usage_status", true, Box::new(|| ignore(vmem_query_usage_status())), None),
+            (
+                "vmem_query_range_info",
+                true,
+                Box::new(move || {
+                    let mut r = [VMemRangeInfo::default(); 2];
+                    vmem_query_range_info(fresh().cast(), page, r.as_mut_ptr(), 2);
+                }),
+                Some(Box::new(move || ignore(vmem_query_range_info(fresh().cast(), page, ptr::null_mut(), 2)))),
+            ),
+            (
+                "vmem_align_forward",
+                true,
+                Box::new(|| ignore(vmem_align_forward(3, 4))),
+                Some(Box::new(|| ignore(vmem_align_forward(3, 3)))),
+            ),
+            (
+                "vmem_align_backward",
+                true,
+                Box::new(|| ignore(vmem_align_backward(3, 4))),
+                Some(Box::new(|| ignore(vmem_align_backward(3, 0)))),
+            ),
+            (
+                "vmem_is_aligned",
+                true,
+                Box::new(|| ignore(vmem_is_aligned(3, 4))),
+                Some(Box::new(|| ignore(vmem_is_aligned(3, -4)))),
+            ),
+            (
+                "vmem_arena_init",
+                true,
+                Box::new(move || ignore(vmem_arena_init(fresh().cast(), 4 * page))),
+                Some(Box::new(move || ignore(vmem_arena_init(bogus, page)))),
+            ),
+            (
+                "vmem_arena_init_alloc",
+                true,
+                Box::new(move || {
+                    let mut a = vmem_arena_init_alloc(page);
+                    vmem_arena_deinit_dealloc(&mut a);
+                    vmem_arena_init_alloc(page);
+                }),
+                Some(Box::new(|| ignore(vmem_arena_init_alloc(0)))),
+            ),
+            (
+                "vmem_arena_deinit_dealloc",
+                true,
+                Box::new(move || {
+                    let mut a = vmem_arena_init_alloc(page);
+                    vmem_arena_deinit_dealloc(&mut a);
+                }),
+                Some(Box::new(|| ignore(vmem_arena_deinit_dealloc(ptr::null_mut())))),
+            ),
+            (
+                "vmem_arena_set_commited",
+                true,
+                Box::new(move || {
+                    let mut a = vmem_arena_init_alloc(4 * page);
+                    vmem_arena_set_commited(&mut a, page);
+                }),
+                Some(Box::new(move || {
+                    let mut a = vmem_arena_init_alloc(page);
+                    vmem_arena_set_commited(&mut a, 2 * page);
+                })),
+            ),
+            (
+                "vmem_arena_is_valid",
+                false,
+                Box::new(move || {
+                    let a = vmem_arena_init_alloc(page);
+                    stale_again();
+                    vmem_arena_is_valid(&a);
+                }),
+                None,
+            ),
+            (
+                "vmem_arena_push",
+                true,
+                Box::new(move || {
+                    let mut a = vmem_arena_init_alloc(page);
+                    vmem_arena_push(&mut a, 8, 8);
+                }),
+                Some(Box::new(move || {
+                    let mut a = vmem_arena_init_alloc(page);
+                    vmem_arena_push(&mut a, 0, 8);
+                })),
+            ),
+            (
+                "vmem_arena_reset",
+                true,
+                Box::new(move || {
+                    let mut a = vmem_arena_init_alloc(page);
+                    vmem_arena_reset(&mut a);
+                }),
+                Some(Box::new(|| ignore(vmem_arena_reset(ptr::null_mut())))),
+            ),
+            (
+                "vmem_arena_checkpoint",
+                true,
+                Box::new(move || {
+                    let a = vmem_arena_init_alloc(page);
+                    stale_again();
+                    vmem_arena_checkpoint(&a);
+                }),
+                Some(Box::new(|| ignore(vmem_arena_checkpoint(ptr::null())))),
+            ),
+            (
+                "vmem_arena_rewind",
+                true,
+                Box::new(move || {
+                    let mut a = vmem_arena_init_alloc(page);
+                    vmem_arena_rewind(&mut a, 0);
+                }),
+                Some(Box::new(move || {
+                    let mut a = vmem_arena_init_alloc(page);
+                    vmem_arena_rewind(&mut a, 5);
+                })),
+            ),
+            (
+                "vmem_grow_arena_create",
+                true,
+                Box::new(|| ignore(vmem_grow_arena_destroy(vmem_grow_arena_create(ptr::null())))),
+                Some(Box::new(|| {
+                    let c = VMemGrowArenaConfig { commit_step: usize::MAX, ..Default::default() };
+                    vmem_grow_arena_create(&c);
+                })),
+            ),
+            (
+                "vmem_grow_arena_destroy",
+                true,
+                Box::new(|| {
+                    let a = vmem_grow_arena_create(ptr::null());
+                    stale_again();
+                    vmem_grow_arena_destroy(a);
+                }),
+                Some(Box::new(move || ignore(vmem_grow_arena_destroy(bogus.cast())))),
+            ),
+            (
+                "vmem_grow_arena_push",
+                true,
+                Box::new(|| {
+                    let a = vmem_grow_arena_create(ptr::null());
+                    stale_again();
+                    vmem_grow_arena_push(a, 8, 8);
+                }),
+                Some(Box::new(move || ignore(vmem_grow_arena_push(bogus.cast(), 8, 8)))),
+            ),
+            (
+                "vmem_grow_arena_push_zeroed",
+                true,
+                Box::new(|| {
+                    let a = vmem_grow_arena_create(ptr::null());
+                    stale_again();
+                    vmem_grow_arena_push_zeroed(a, 8, 8);
+                }),
+                Some(Box::new(move || ignore(vmem_grow_arena_push_zeroed(bogus.cast(), 8, 8)))),
+            ),
+            (
+                "vmem_grow_arena_checkpoint",
+                true,
+                Box::new(|| {
+                    let a = vmem_grow_arena_create(ptr::null());
+                    stale_again();
+                    vmem_grow_arena_checkpoint(a);
+                }),
+                Some(Box::new(move || ignore(vmem_grow_arena_checkpoint(bogus.cast())))),
+            ),
+            (
+                "vmem_grow_arena_rewind",
+                true,
+                Box::new(|| {
+                    let a = vmem_grow_arena_create(ptr::null());
+                    let m = vmem_grow_arena_checkpoint(a);
+                    stale_again();
+                    vmem_grow_arena_rewind(a, m);
+                }),
+                Some(Box::new(move || ignore(vmem_grow_arena_rewind(bogus.cast(), VMemGrowArenaMark::default())))),
+            ),
+            (
+                "vmem_grow_arena_reset",
+                true,
+                Box::new(|| {
+                    let a = vmem_grow_arena_create(ptr::null());
+                    stale_again();
+                    vmem_grow_arena_reset(a);
+                }),
+                Some(Box::new(move || ignore(vmem_grow_arena_reset(bogus.cast())))),
+            ),
+            (
+                "vmem_grow_arena_allocated_bytes",
+                true,
+                Box::new(|| {
+                    let a = vmem_grow_arena_create(ptr::null());
+                    stale_again();
+                    vmem_grow_arena_allocated_bytes(a);
+                }),
+                Some(Box::new(move || ignore(vmem_grow_arena_allocated_bytes(bogus.cast())))),
+            ),
+            (
+                "vmem_grow_arena_committed_bytes",
+                true,
+                Box::new(|| {
+                    let a = vmem_grow_arena_create(ptr::null());
+                    stale_again();
+                    vmem_grow_arena_committed_bytes(a);
+                }),
+                Some(Box::new(move || ignore(vmem_grow_arena_committed_bytes(bogus.cast())))),
+            ),
+            (
+                "vmem_grow_arena_reserved_bytes",
+                true,
+                Box::new(|| {
+                    let a = vmem_grow_arena_create(ptr::null());
+                    stale_again();
+                    vmem_grow_arena_reserved_bytes(a);
+                }),
+                Some(Box::new(move || ignore(vmem_grow_arena_reserved_bytes(bogus.cast())))),
+            ),
+            ("vmem_grow_arena_is_valid", false, Box::new(move || ignore(vmem_grow_arena_is_valid(bogus.cast()))), None),
+            (
+                "vmem_file_open",
+                true,
+                Box::new(move || {
+                    ignore(vmem_file_close(vmem_file_open(path_ptr as *const c_char, VMemFileFlag_Create, 1 << 20)))
+                }),
+                Some(Box::new(|| ignore(vmem_file_open(ptr::null(), 0, 0)))),
+            ),
+            (
+                "vmem_file_close",
+                true,
+                Box::new(move || {
+                    let f = vmem_file_open(path_ptr as *const c_char, VMemFileFlag_Create, 1 << 20);
+                    stale_again();
+                    vmem_file_close(f);
+                }),
+                Some(Box::new(move || ignore(vmem_file_close(bogus.cast())))),
+            ),
+            (
+                "vmem_file_grow",
+                true,
+                Box::new(move || {
+                    let f = vmem_file_open(path_ptr as *const c_char, VMemFileFlag_Create, 1 << 20);
+                    stale_again();
+                    vmem_file_grow(f, page);
+                }),
+                Some(Box::new(move || ignore(vmem_file_grow(bogus.cast(), page)))),
+            ),
+            (
+                "vmem_file_set_len",
+                true,
+                Box::new(move || {
+                    let f = vmem_file_open(path_ptr as *const c_char, VMemFileFlag_Create, 1 << 20);
+                    stale_again();
+                    vmem_file_set_len(f, page);
+                }),
+                Some(Box::new(move || ignore(vmem_file_set_len(bogus.cast(), page)))),
+            ),
+            (
+                "vmem_file_flush",
+                true,
+                Box::new(move || {
+                    let f = vmem_file_open(path_ptr as *const c_char, VMemFileFlag_Create, 1 << 20);
+                    stale_again();
+                    vmem_file_flush(f);
+                }),
+                Some(Box::new(move || ignore(vmem_file_flush(bogus.cast())))),
+            ),
+            (
+                "vmem_file_flush_range",
+                true,
+                Box::new(move || {
+                    let f = vmem_file_open(path_ptr as *const c_char, VMemFileFlag_Create, 1 << 20);
+                    vmem_file_grow(f, page);
+                    stale_again();
+                    vmem_file_flush_range(f, 0, page);
+                }),
+                Some(Box::new(move || ignore(vmem_file_flush_range(bogus.cast(), 0, page)))),
+            ),
+            (
+                "vmem_file_ptr",
+                true,
+                Box::new(move || {
+                    let f = vmem_file_open(path_ptr as *const c_char, VMemFileFlag_Create, 1 << 20);
+                    stale_again();
+                    vmem_file_ptr(f);
+                }),
+                Some(Box::new(move || ignore(vmem_file_ptr(bogus.cast())))),
+            ),
+            (
+                "vmem_file_len",
+                true,
+                Box::new(move || {
+                    let f = vmem_file_open(path_ptr as *const c_char, VMemFileFlag_Create, 1 << 20);
+                    stale_again();
+                    vmem_file_len(f);
+                }),
+                Some(Box::new(move || ignore(vmem_file_len(bogus.cast())))),
+            ),
+            (
+                "vmem_file_max_size",
+                true,
+                Box::new(move || {
+                    let f = vmem_file_open(path_ptr as *const c_char, VMemFileFlag_Create, 1 << 20);
+                    stale_again();
+                    vmem_file_max_size(f);
+                }),
+                Some(Box::new(move || ignore(vmem_file_max_size(bogus.cast())))),
+            ),
+            ("vmem_file_is_valid", false, Box::new(move || ignore(vmem_file_is_valid(bogus.cast()))), None),
+        ]
+    };
+    let header = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/vmem.h")).unwrap();
+    let declared: Vec<&str> = header
+        .split("VMEM_FUNC ")
+        .skip(1)
+        .filter_map(|decl| decl.split('(').next()?.split_whitespace().last())
+        .map(|name| name.trim_start_matches('*'))
+        .collect();
+    for name in &declared {
+        assert!(cases.iter().any(|c| c.0 == *name), "no message case for {name}");
+    }
+    for (name, fallible, valid, invalid) in &cases {
+        stale();
+        valid();
+        if *fallible {
+            assert_eq!(message(), "", "{name} succeeded: the message must be empty");
+        } else {
+            assert!(message().starts_with("vmem_reserve"), "{name} cannot fail: it must leave the message alone");
+        }
+        if let Some(invalid) = invalid {
+            stale();
+            invalid();
+            assert!(message().starts_with(name), "{name} failed: the message must name it, got {:?}", message());
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Discards a result (the cases look at the message, not at what the call returned).
+fn ignore<T>(_: T) {}
+
+/// A failing call, to leave a message behind (in the middle of a case, after its set-up).
+fn stale_again() {
+    assert!(vmem_reserve(0).is_null());
 }

@@ -2,8 +2,8 @@
 //! against `libvmem` as C99, C11, C++11 and C++20 with `-Wall -Wextra -Werror -pedantic`,
 //! links each statically and dynamically, runs them and checks what they report.
 //!
-//! The libraries come from the build of this very test: cargo builds the crate's
-//! `staticlib` and `cdylib` next to the `rlib` the test links (in `target/<profile>/deps`).
+//! The libraries are built by the test itself (`cargo build -p vmem-c`, which is up to date
+//! or quick), into `target/<profile>`.
 //! Set `CC`/`CXX` to use other compilers. Linux only (`libvmem.so`, `-ldl`, `nm -D`, the
 //! never-mapped second page); other systems build and test the crate's Rust side.
 #![cfg(target_os = "linux")]
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use vmem::{VMemArena, VMemGrowArenaConfig, VMemRangeInfo, VMemUsageStatus};
+use vmem_ffi::{VMemArena, VMemGrowArenaConfig, VMemRangeInfo, VMemUsageStatus};
 
 const WARNINGS: [&str; 4] = ["-Wall", "-Wextra", "-Werror", "-pedantic"];
 
@@ -78,12 +78,19 @@ fn find_libs() -> Option<PathBuf> {
 fn lib_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let found = find_libs().or_else(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo).args(["build", "-p", "vmem-ffi"]).status().expect("run cargo build");
-            assert!(status.success(), "cargo build -p vmem-ffi failed");
-            find_libs()
-        });
+        // The C libraries come from the `vmem-c` package, which a test of this crate does not
+        // build: build it now (quick when up to date), in this test's profile, so that the
+        // programs never link a stale library.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let release = std::env::current_exe().is_ok_and(|exe| exe.components().any(|c| c.as_os_str() == "release"));
+        let mut build = Command::new(cargo);
+        build.args(["build", "-p", "vmem-c"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p vmem-c failed");
+        let found = find_libs();
         let found = found.expect("libvmem.a and libvmem.so not found next to the test binary");
         let dir = out_dir().join("lib");
         fs::create_dir_all(&dir).unwrap();
@@ -280,9 +287,9 @@ fn layout(lang: Lang, link: Link) {
         expected.push_str(&s);
         expected.push('\n');
     };
-    line(format!("sizeof VMemSize {}", size_of::<vmem::VMemSize>()));
-    line(format!("sizeof VMemResult {}", size_of::<vmem::VMemResult>()));
-    line(format!("sizeof VMemProtect {}", size_of::<vmem::VMemProtect>()));
+    line(format!("sizeof VMemSize {}", size_of::<vmem_ffi::VMemSize>()));
+    line(format!("sizeof VMemResult {}", size_of::<vmem_ffi::VMemResult>()));
+    line(format!("sizeof VMemProtect {}", size_of::<vmem_ffi::VMemProtect>()));
     line(format!("sizeof VMemUsageStatus {}", size_of::<VMemUsageStatus>()));
     line(format!(
         "offsetof VMemUsageStatus.total_physical_bytes {}",
@@ -313,17 +320,17 @@ fn layout(lang: Lang, link: Link) {
     ] {
         line(format!("offsetof VMemGrowArenaConfig.{field} {offset}"));
     }
-    line(format!("sizeof VMemGrowArenaMark {}", size_of::<vmem::VMemGrowArenaMark>()));
-    line(format!("value VMemResult_Error {}", vmem::VMemResult_Error));
-    line(format!("value VMemResult_Success {}", vmem::VMemResult_Success));
-    line(format!("value VMemProtect_Invalid {}", vmem::VMemProtect_Invalid));
-    line(format!("value VMemProtect_NoAccess {}", vmem::VMemProtect_NoAccess));
-    line(format!("value VMemProtect_Read {}", vmem::VMemProtect_Read));
-    line(format!("value VMemProtect_ReadWrite {}", vmem::VMemProtect_ReadWrite));
-    line(format!("value VMemProtect_Execute {}", vmem::VMemProtect_Execute));
-    line(format!("value VMemProtect_ExecuteRead {}", vmem::VMemProtect_ExecuteRead));
-    line(format!("value VMemProtect_ExecuteReadWrite {}", vmem::VMemProtect_ExecuteReadWrite));
-    line(format!("value VMemProtect_COUNT {}", vmem::VMemProtect_COUNT));
+    line(format!("sizeof VMemGrowArenaMark {}", size_of::<vmem_ffi::VMemGrowArenaMark>()));
+    line(format!("value VMemResult_Error {}", vmem_ffi::VMemResult_Error));
+    line(format!("value VMemResult_Success {}", vmem_ffi::VMemResult_Success));
+    line(format!("value VMemProtect_Invalid {}", vmem_ffi::VMemProtect_Invalid));
+    line(format!("value VMemProtect_NoAccess {}", vmem_ffi::VMemProtect_NoAccess));
+    line(format!("value VMemProtect_Read {}", vmem_ffi::VMemProtect_Read));
+    line(format!("value VMemProtect_ReadWrite {}", vmem_ffi::VMemProtect_ReadWrite));
+    line(format!("value VMemProtect_Execute {}", vmem_ffi::VMemProtect_Execute));
+    line(format!("value VMemProtect_ExecuteRead {}", vmem_ffi::VMemProtect_ExecuteRead));
+    line(format!("value VMemProtect_ExecuteReadWrite {}", vmem_ffi::VMemProtect_ExecuteReadWrite));
+    line(format!("value VMemProtect_COUNT {}", vmem_ffi::VMemProtect_COUNT));
     assert_eq!(out, expected);
 }
 

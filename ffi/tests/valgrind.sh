@@ -12,7 +12,7 @@ root=$PWD
 
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 
-cargo build -p vmem-ffi
+cargo build -p vmem-c
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 libs=$target_dir/debug
 

@@ -74,6 +74,21 @@ pub(crate) const fn padded(size: usize) -> usize {
 /// few system calls.
 const MIN_COMMIT_STEP: usize = 64 << 10;
 const MAX_COMMIT_STEP: usize = 64 << 20;
+/// How much an arena commits at a time, by default, when `committed` bytes of its block are
+/// committed already: as much again, from 64 KiB up to 64 MiB, so that a small arena stays
+/// small and a large one makes about log2(size / 64 KiB) commit calls. (The C library's
+/// `VMemArena` grows by the same rule.)
+///
+/// ```
+/// use vmem::arena::default_commit_step;
+/// assert_eq!(default_commit_step(0), 64 << 10);
+/// assert_eq!(default_commit_step(1 << 20), 1 << 20);
+/// assert_eq!(default_commit_step(1 << 30), 64 << 20);
+/// ```
+pub fn default_commit_step(committed: usize) -> usize {
+    committed.clamp(MIN_COMMIT_STEP, MAX_COMMIT_STEP)
+}
+
 /// How many rounds [`Arena::reset`] remembers by default: it keeps committed what the largest
 /// of them allocated, so a spike is returned within this many resets.
 ///
@@ -115,7 +130,7 @@ impl Config {
 
     /// The step to commit `region` by.
     pub(crate) fn step(&self, region: &GrowRegion) -> usize {
-        self.commit_step.unwrap_or_else(|| region.doubling_step(MIN_COMMIT_STEP, MAX_COMMIT_STEP))
+        self.commit_step.unwrap_or_else(|| default_commit_step(region.committed()))
     }
 
     /// A block for a request of `request` bytes that needs `needed` bytes (alignment

@@ -100,6 +100,12 @@ static void test_reserve_release(void) {
     CHECK_ERROR("vmem_dealloc", "not a live reservation");
     CHECK(vmem_alloc(0) == NULL);
     CHECK_ERROR("vmem_alloc", "zero");
+    // The middle generation's name.
+    p = (uint8_t*)vmem_reserve(2 * page);
+    CHECK(vmem_free(p, 2 * page) == VMemResult_Success);
+    CHECK_NO_ERROR();
+    CHECK(vmem_free(p, 2 * page) == VMemResult_Error);
+    CHECK_ERROR("vmem_free", "not a live reservation");
 
     p = (uint8_t*)vmem_alloc_protect(page, VMemProtect_ReadWrite);
     CHECK(p != NULL);
@@ -339,10 +345,12 @@ static void test_messages(void) {
     message = vmem_get_error_message();
     CHECK(message != NULL && strlen(message) > 0);
     CHECK(strncmp(message, "vmem_reserve", 12) == 0);
-    CHECK(vmem_is_aligned(3, 2) == 0); // cannot fail: leaves the message alone
+    CHECK(vmem_get_page_size() > 0); // cannot fail: leaves the message alone
     CHECK(strlen(vmem_get_error_message()) > 0);
-    CHECK(vmem_get_page_size() > 0); // likewise
-    CHECK(strlen(vmem_get_error_message()) > 0);
+    CHECK(vmem_is_aligned(3, 2) == 0); // can fail, succeeded ("not aligned"): empties it
+    CHECK_NO_ERROR();
+    CHECK(vmem_is_aligned(4, 3) == 0); // an invalid alignment: an error, not "not aligned"
+    CHECK(strncmp(vmem_get_error_message(), "vmem_is_aligned", 15) == 0);
     CHECK(vmem_align_forward(1, 2) == 2); // can fail, succeeded: empties it
     CHECK_NO_ERROR();
 }
