@@ -416,9 +416,11 @@ impl Reservation {
     /// unsafe { vmem::release(base.as_ptr(), len).unwrap() };
     /// ```
     pub fn into_raw(self) -> (NonNull<u8>, usize) {
-        let parts = (self.base, self.len);
-        core::mem::forget(self);
-        parts
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: the record is read out once, to be dropped (its heap memory freed); `this`
+        // is never used or dropped again, so nothing else sees the record.
+        drop(unsafe { core::ptr::read(&this.record) });
+        (this.base, this.len)
     }
 
     /// Takes ownership of a reservation made by [`reserve`](crate::reserve) or given up by
