@@ -25,7 +25,7 @@
 //!    variant can reuse memory a previous run faulted in. The child first touches as much
 //!    fresh memory as the run will need and unmaps it (this VM hands idle memory back to its
 //!    host, and first touch after that is several times slower), then resets its peak RSS
-//!    (`/proc/self/clear_refs`), times one fill and reads the peak (`VmHWM`). The variants
+//!    (`vmem::reset_peak_resident`), times one fill and reads the peak (`vmem::process_memory`). The variants
 //!    alternate (ABBA order) and the medians are compared. `VMEM_BENCH_ROUNDS` sets the
 //!    number of rounds; `VMEM_BENCH_VERBOSE` prints every round's time. To run only these:
 //!    `cargo bench --bench virtual_vec -- rounds_only` (a filter that matches no group).
@@ -136,14 +136,6 @@ fn push_reused(c: &mut Criterion, n: u64) {
 // Fresh-process rounds
 // ---------------------------------------------------------------------------------------
 
-/// A field of `/proc/self/status` in bytes (Linux), or `None`.
-fn status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
-    let kib: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// Touches `bytes` of fresh memory and unmaps it, so that the host backs the guest pages
 /// the measured run will get. Plain `mmap`/`munmap` (through vmem's raw layer) for both
 /// variants, so neither gets memory from the other's allocator.
@@ -169,14 +161,15 @@ fn child(spec: &str) {
         "Vec" => drop(black_box(fill_vec(1000))),
         _ => drop(black_box(fill_virtual_vec(1000))),
     }
-    let peak_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let rss_before = status_bytes("VmRSS");
+    let peak_reset = vmem::reset_peak_resident().is_ok();
+    let rss_before = vmem::resident_bytes().ok().map(|b| b as u64);
     let elapsed = match variant {
         "Vec" => time_fresh(1, n, fill_vec),
         "VirtualVec" => time_fresh(1, n, fill_virtual_vec),
         other => panic!("unknown variant {other}"),
     };
-    let peak = match (peak_reset, status_bytes("VmHWM"), rss_before) {
+    let hwm = vmem::process_memory().ok().and_then(|m| m.peak_resident_bytes).map(|b| b as u64);
+    let peak = match (peak_reset, hwm, rss_before) {
         (true, Some(hwm), Some(before)) => hwm.saturating_sub(before).to_string(),
         _ => "-".to_string(),
     };

@@ -96,7 +96,10 @@ pub use raw::protect::{protect, Protection};
 pub use raw::query::{query, PageState, RegionInfo};
 pub use raw::reservation::Reservation;
 pub use raw::reserve::{release, reserve, reserve_aligned};
-pub use raw::status::{memory_status, resident_bytes, MemoryStatus};
+pub use raw::status::{
+    memory_status, process_memory, reset_peak_resident, resident_bytes, resource_limits, system_memory, HugePageMode,
+    MemoryStatus, Overcommit, ProcessMemory, ResourceLimit, ResourceLimits, SystemMemory,
+};
 pub use region::cache;
 pub use region::cache::trim;
 

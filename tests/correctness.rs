@@ -299,4 +299,3 @@ fn sync_arena_small_allocations_use_the_whole_budget() {
     assert_eq!(err.kind(), ErrorKind::OutOfMemory);
     assert_eq!(err.size(), Some(8), "the error names the request: {err}");
 }
-

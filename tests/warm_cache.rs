@@ -286,20 +286,10 @@ fn a_refused_reservation_empties_the_cache_and_retries() {
     .assert_success();
 }
 
-/// `VmData` of this process: private writable memory, what `RLIMIT_DATA` counts.
+/// Private writable memory of this process: what `RLIMIT_DATA` counts.
 #[cfg(target_os = "linux")]
 fn vmem_data_bytes() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmData:"))
-        .unwrap()
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap();
-    kib * 1024
+    vmem::process_memory().unwrap().private_bytes.expect("private bytes (VmData)")
 }
 
 /// A steady reset loop settles: its committed bytes stop changing after the first round. A

@@ -49,7 +49,7 @@ pub fn gather() -> anyhow::Result<Info> {
         commit_charge_bytes: status.committed_bytes,
         commit_limit_bytes: status.commit_limit_bytes,
         virtual_address_bits: bits,
-        user_address_space_bytes: sys::user_address_space(bits),
+        user_address_space_bytes: sys::user_address_space(),
         rlimit_as: sys::address_space_limit(),
         rlimit_data: sys::data_limit(),
         rlimit_memlock: sys::memlock_limit(),

@@ -172,6 +172,106 @@ pub(crate) fn query(ptr: *mut u8, size: usize, out: &mut Vec<RegionInfo>) -> Res
     push_run(out, cursor, end, PageState::Free, Protection::NoAccess)
 }
 
+/// A `kB` field of `/proc/self/status` (`VmHWM:   1234 kB`), in bytes.
+fn status_field(status: &[u8], name: &[u8]) -> Option<usize> {
+    usize::try_from(meminfo_field(status, name)?).ok()
+}
+
+pub(crate) fn process_figures() -> super::ProcessFigures {
+    let Ok(status) = read_file("process_memory", c"/proc/self/status") else { return super::ProcessFigures::default() };
+    super::ProcessFigures {
+        peak_resident: status_field(&status, b"VmHWM"),
+        mapped: status_field(&status, b"VmSize"),
+        private: status_field(&status, b"VmData"),
+        locked: status_field(&status, b"VmLck"),
+    }
+}
+
+/// Writing 5 to `/proc/self/clear_refs` resets the peak resident size (Linux 4.0+).
+pub(crate) fn reset_peak_resident() -> Result<()> {
+    let fail = |errno: Errno| {
+        let kind = if errno == Errno::INVAL || errno == Errno::NOENT { ErrorKind::Unsupported } else { ErrorKind::Os };
+        Error::from_os(kind, "reset_peak_resident", errno.raw_os_error())
+            .because("cannot write /proc/self/clear_refs (Linux 4.0+)")
+    };
+    let fd =
+        rustix::fs::open(c"/proc/self/clear_refs", OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()).map_err(fail)?;
+    loop {
+        match rustix::io::write(&fd, b"5") {
+            Ok(_) => return Ok(()),
+            Err(Errno::INTR) => continue,
+            Err(errno) => return Err(fail(errno)),
+        }
+    }
+}
+
+pub(crate) fn system_memory() -> Result<crate::SystemMemory> {
+    use crate::{HugePageMode, Overcommit};
+    let text = |path: &CStr| read_file("system_memory", path).ok();
+    let transparent_huge_pages = text(c"/sys/kernel/mm/transparent_hugepage/enabled").and_then(|line| {
+        let start = line.iter().position(|&b| b == b'[')?;
+        let end = line.iter().position(|&b| b == b']')?;
+        match line.get(start + 1..end)? {
+            b"always" => Some(HugePageMode::Always),
+            b"madvise" => Some(HugePageMode::Madvise),
+            b"never" => Some(HugePageMode::Never),
+            _ => None,
+        }
+    });
+    let overcommit = text(c"/proc/sys/vm/overcommit_memory").and_then(|t| match parse_u64(&t)? {
+        0 => Some(Overcommit::Heuristic),
+        1 => Some(Overcommit::Always),
+        2 => Some(Overcommit::Never),
+        _ => None,
+    });
+    let mut huge_page_sizes = Vec::new();
+    if let Ok(dir) = rustix::fs::open(
+        c"/sys/kernel/mm/hugepages",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        if let Ok(mut entries) = rustix::fs::Dir::read_from(&dir) {
+            while let Some(Ok(entry)) = entries.read() {
+                let name = entry.file_name().to_bytes();
+                let kib = name.strip_prefix(b"hugepages-").and_then(|n| n.strip_suffix(b"kB")).and_then(parse_u64);
+                if let Some(bytes) = kib.and_then(|k| usize::try_from(k.saturating_mul(1024)).ok()) {
+                    huge_page_sizes.try_reserve(1).map_err(|_| {
+                        Error::new(ErrorKind::OutOfMemory, "system_memory", "no heap memory for the result")
+                    })?;
+                    huge_page_sizes.push(bytes);
+                }
+            }
+        }
+    }
+    huge_page_sizes.sort_unstable();
+    // The stack sits just below the end of user space: the end of the highest mapping,
+    // rounded up to a power of two, is the space a process gets by default (47 bits on
+    // x86-64 even with 5-level paging, which only mappings that ask get).
+    let user_address_space_bytes = text(c"/proc/self/maps").and_then(|maps| {
+        let top = maps
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.ends_with(b"[vsyscall]"))
+            .filter_map(parse_header)
+            .map(|m| m.end as u64)
+            .max()?;
+        let bits = u64::BITS - top.checked_sub(1)?.leading_zeros();
+        1u64.checked_shl(bits)
+    });
+    let cpu_virtual_address_bits = text(c"/proc/cpuinfo").and_then(|info| {
+        let text = core::str::from_utf8(&info).ok()?;
+        let line = text.lines().find(|l| l.starts_with("address sizes"))?;
+        let part = line.split(',').find(|p| p.contains("virtual"))?;
+        part.split_whitespace().find_map(|w| w.parse().ok())
+    });
+    Ok(crate::SystemMemory {
+        transparent_huge_pages,
+        huge_page_sizes,
+        overcommit,
+        user_address_space_bytes,
+        cpu_virtual_address_bits,
+    })
+}
+
 /// `struct procmap_query` of `<linux/fs.h>` (Linux 6.11+): one mapping, asked by address.
 #[repr(C)]
 #[derive(Default)]

@@ -92,6 +92,40 @@ pub(crate) fn resident_bytes() -> Result<usize> {
     Ok(usize::try_from(resident).unwrap_or(usize::MAX))
 }
 
+/// Peak resident and mapped sizes from `task_info`.
+pub(crate) fn process_figures() -> super::ProcessFigures {
+    let mut info = MaybeUninit::<MachTaskBasicInfo>::zeroed();
+    let mut count = (size_of::<MachTaskBasicInfo>() / size_of::<i32>()) as u32;
+    // SAFETY: as in `resident_bytes`.
+    let rc =
+        unsafe { mach2::task::task_info(mach_task_self(), MACH_TASK_BASIC_INFO, info.as_mut_ptr().cast(), &mut count) };
+    if rc != KERN_SUCCESS {
+        return super::ProcessFigures::default();
+    }
+    // SAFETY: task_info succeeded and filled the struct.
+    let info = unsafe { info.assume_init() };
+    super::ProcessFigures {
+        peak_resident: usize::try_from(info.resident_size_max).ok(),
+        mapped: usize::try_from(info.virtual_size).ok(),
+        private: None,
+        locked: None,
+    }
+}
+
+pub(crate) fn reset_peak_resident() -> Result<()> {
+    Err(Error::new(ErrorKind::Unsupported, "reset_peak_resident", "macOS cannot restart the peak resident size"))
+}
+
+pub(crate) fn system_memory() -> Result<crate::SystemMemory> {
+    Ok(crate::SystemMemory {
+        transparent_huge_pages: None,
+        huge_page_sizes: Vec::new(),
+        overcommit: None,
+        user_address_space_bytes: None,
+        cpu_virtual_address_bits: None,
+    })
+}
+
 fn protection_of(prot: i32) -> Protection {
     Protection::from_flags(prot & VM_PROT_READ != 0, prot & VM_PROT_WRITE != 0, prot & VM_PROT_EXECUTE != 0)
         .unwrap_or(Protection::ReadWrite)

@@ -20,6 +20,10 @@
 //! | `protect(ptr, size, Protection) -> Result<()>` | change the protection of committed pages |
 //! | `lock(ptr, size)`, `unlock(ptr, size)` | pin in RAM / unpin; unlocking pages that are not locked succeeds |
 //! | `query(ptr, size, &mut Vec<RegionInfo>) -> Result<()>` | append the runs of pages covering the range, in order, clipped to it |
+//! | `process_figures() -> ProcessFigures` | peak resident, mapped, private (commit-charged) and locked bytes of this process, `None` where unknown (default: all `None`) |
+//! | `reset_peak_resident() -> Result<()>` | restart the peak (default: `Unsupported`) |
+//! | `resource_limits() -> ResourceLimits` | `RLIMIT_AS`, `RLIMIT_DATA`, `RLIMIT_MEMLOCK` (Unix; elsewhere none) |
+//! | `system_memory() -> Result<SystemMemory>` | huge page mode and sizes, overcommit, user address space, CPU address bits (default: all unknown) |
 //! | `quick_query(ptr, size, &mut Vec<RegionInfo>) -> Result<()>` | the same, cheaply, where inaccessible pages may be reported `Reserved` although committed (Linux: no commit-charge information); elsewhere it is `query` |
 //! | `prefault(ptr, size) -> Result<()>` | fault in committed, writable pages now; never write to a page it cannot prove writable (an ambiguous OS answer is an error, not a touch) |
 //! | `advise_huge_pages(ptr, size) -> Result<()>` | ask for transparent huge pages, or `Unsupported` |
@@ -131,6 +135,58 @@ mod bsd;
     )
 ))]
 pub(crate) use bsd::*;
+
+/// This process's memory figures beyond its resident size, where the OS reports them (see
+/// `raw::status::ProcessMemory`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ProcessFigures {
+    pub(crate) peak_resident: Option<usize>,
+    pub(crate) mapped: Option<usize>,
+    pub(crate) private: Option<usize>,
+    pub(crate) locked: Option<usize>,
+}
+
+/// Backends without process figures, a peak to reset, or system settings to report.
+#[cfg(not(any(
+    all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android")),
+    windows,
+    vmem_check_windows,
+    all(not(vmem_check_windows), any(target_os = "macos", target_os = "ios")),
+)))]
+mod no_figures {
+    use crate::{Error, ErrorKind, Result, SystemMemory};
+
+    pub(crate) fn process_figures() -> super::ProcessFigures {
+        super::ProcessFigures::default()
+    }
+
+    pub(crate) fn system_memory() -> Result<SystemMemory> {
+        Ok(SystemMemory {
+            transparent_huge_pages: None,
+            huge_page_sizes: alloc::vec::Vec::new(),
+            overcommit: None,
+            user_address_space_bytes: None,
+            cpu_virtual_address_bits: None,
+        })
+    }
+
+    pub(crate) fn reset_peak_resident() -> Result<()> {
+        Err(Error::new(ErrorKind::Unsupported, "reset_peak_resident", "this system cannot restart the peak"))
+    }
+}
+#[cfg(not(any(
+    all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android")),
+    windows,
+    vmem_check_windows,
+    all(not(vmem_check_windows), any(target_os = "macos", target_os = "ios")),
+)))]
+pub(crate) use no_figures::*;
+
+/// Without `getrlimit`, no limits.
+#[cfg(not(all(unix, not(vmem_check_windows))))]
+pub(crate) fn resource_limits() -> crate::ResourceLimits {
+    crate::ResourceLimits { address_space: None, data: None, locked: None }
+}
 
 /// Where the OS answers `query` cheaply already (every backend but Linux's), the quick
 /// query is the query.

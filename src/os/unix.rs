@@ -383,6 +383,21 @@ mod tests {
     }
 }
 
+/// The process's address-space, data and lock limits.
+pub(crate) fn resource_limits() -> crate::ResourceLimits {
+    let limit = |resource: Option<Resource>| {
+        resource.map(|resource| {
+            let l = getrlimit(resource);
+            crate::ResourceLimit { soft: l.current, hard: l.maximum }
+        })
+    };
+    crate::ResourceLimits {
+        address_space: limit(ADDRESS_SPACE_LIMIT),
+        data: limit(Some(Resource::Data)),
+        locked: limit(LOCK_LIMIT),
+    }
+}
+
 // ---- mapped files and shared memory ----
 //
 // A mapped file lives in a reservation (`map_reserve`): its bytes `[0, page_round(len))` are

@@ -125,6 +125,41 @@ pub(crate) fn resident_bytes() -> Result<usize> {
     }
 }
 
+/// Peak working set and commit charge (`PagefileUsage`) of this process.
+pub(crate) fn process_figures() -> super::ProcessFigures {
+    // SAFETY: as in `resident_bytes`.
+    unsafe {
+        let mut counters: PROCESS_MEMORY_COUNTERS = zeroed();
+        counters.cb = size_of::<PROCESS_MEMORY_COUNTERS>() as u32;
+        if K32GetProcessMemoryInfo(GetCurrentProcess(), &mut counters, counters.cb) == 0 {
+            return super::ProcessFigures::default();
+        }
+        super::ProcessFigures {
+            peak_resident: Some(counters.PeakWorkingSetSize),
+            mapped: None,
+            private: Some(counters.PagefileUsage),
+            locked: None,
+        }
+    }
+}
+
+pub(crate) fn reset_peak_resident() -> Result<()> {
+    Err(Error::new(ErrorKind::Unsupported, "reset_peak_resident", "Windows cannot restart the peak working set"))
+}
+
+/// What Windows says: the highest address a program can map.
+pub(crate) fn system_memory() -> Result<crate::SystemMemory> {
+    let info = system_info();
+    let top = info.lpMaximumApplicationAddress as u64;
+    Ok(crate::SystemMemory {
+        transparent_huge_pages: None,
+        huge_page_sizes: Vec::new(),
+        overcommit: None,
+        user_address_space_bytes: top.checked_add(1),
+        cpu_virtual_address_bits: None,
+    })
+}
+
 /// The error for a failed `MEM_RESERVE` of `size` bytes anywhere: `OutOfAddressSpace`, the
 /// kind callers retry smaller on, for every code that can mean "too large". Microsoft does
 /// not document which one comes: a length past the user address space is refused as a bad

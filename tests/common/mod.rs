@@ -117,17 +117,12 @@ pub fn set_soft_limit(resource: rustix::process::Resource, bytes: Option<u64>) {
     rustix::process::setrlimit(resource, rustix::process::Rlimit { current: bytes, maximum: hard }).expect("setrlimit");
 }
 
-/// Sets `RLIMIT_AS` to what the process maps now (`VmSize`) plus `headroom` bytes. Skips
-/// under AddressSanitizer as [`set_limit`] does.
+/// Sets `RLIMIT_AS` to what the process maps now plus `headroom` bytes. Skips under
+/// AddressSanitizer as [`set_limit`] does.
 #[cfg(target_os = "linux")]
 pub fn limit_address_space(headroom: u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let vm_kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmSize:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    set_limit(rustix::process::Resource::As, vm_kib * 1024 + headroom);
+    let mapped = vmem::process_memory().unwrap().mapped_bytes.expect("mapped bytes (VmSize)");
+    set_limit(rustix::process::Resource::As, mapped as u64 + headroom);
 }
 
 /// This process's resident set size in bytes.
