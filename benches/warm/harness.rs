@@ -133,9 +133,7 @@ impl Subject for vmem::Arena {
     }
     #[inline(never)]
     fn fill(&mut self, n: usize) {
-        for i in 0..n as u64 {
-            black_box(self.alloc([i, i]));
-        }
+        vmem_workloads::fill::arena(self, n)
     }
     fn clear(&mut self) {
         self.reset()
@@ -150,9 +148,7 @@ impl Subject for bumpalo::Bump {
     }
     #[inline(never)]
     fn fill(&mut self, n: usize) {
-        for i in 0..n as u64 {
-            black_box(self.alloc([i, i]));
-        }
+        vmem_workloads::fill::bump(self, n)
     }
     fn clear(&mut self) {
         self.reset()
@@ -167,9 +163,7 @@ impl Subject for vmem::VirtualVec<u64> {
     }
     #[inline(never)]
     fn fill(&mut self, n: usize) {
-        for i in 0..n as u64 {
-            self.push(i);
-        }
+        vmem_workloads::fill::virtual_vec(self, n)
     }
     fn clear(&mut self) {
         vmem::VirtualVec::clear(self)
@@ -184,9 +178,7 @@ impl Subject for Vec<u64> {
     }
     #[inline(never)]
     fn fill(&mut self, n: usize) {
-        for i in 0..n as u64 {
-            self.push(i);
-        }
+        vmem_workloads::fill::vec(self, n)
     }
     fn clear(&mut self) {
         Vec::clear(self)
@@ -201,9 +193,7 @@ impl Subject for vmem::Pool<u64> {
     }
     #[inline(never)]
     fn fill(&mut self, n: usize) {
-        for i in 0..n as u64 {
-            self.insert(i);
-        }
+        vmem_workloads::fill::pool(self, n)
     }
     fn clear(&mut self) {
         vmem::Pool::clear(self)
@@ -218,9 +208,7 @@ impl Subject for slab::Slab<u64> {
     }
     #[inline(never)]
     fn fill(&mut self, n: usize) {
-        for i in 0..n as u64 {
-            self.insert(i);
-        }
+        vmem_workloads::fill::slab(self, n)
     }
     fn clear(&mut self) {
         slab::Slab::clear(self)

@@ -247,19 +247,17 @@ fn pools(n: usize) -> Comparison {
 /// scans it: the ring buffer hands it `readable()` in place; `VecDeque` must first copy the
 /// message out of its two halves.
 fn rings(total: usize) -> anyhow::Result<Comparison> {
+    use vmem_workloads::stream::{self as workload, Reader};
     const MESSAGE: usize = 1536;
     const CAPACITY: usize = 64 << 10;
-    fn scan(bytes: &[u8]) -> u64 {
-        bytes.chunks(128).map(|c| u64::from(c.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>())).sum()
-    }
-    let backlog = vec![0u8; CAPACITY - MESSAGE];
     let mut ring = vmem::RingBuffer::with_capacity(CAPACITY).map_err(vmem_err("ring buffer"))?;
-    ring.push_slice(&backlog);
+    workload::prime_ring(&mut ring, MESSAGE);
     let mut deque: VecDeque<u8> = VecDeque::with_capacity(CAPACITY);
-    deque.extend(&backlog);
+    workload::prime_deque(&mut deque, CAPACITY, MESSAGE);
     let message: Vec<u8> = (0..MESSAGE).map(|i| i as u8).collect();
     let message2 = message.clone();
-    let mut scratch = vec![0u8; MESSAGE];
+    let mut out = vec![0u8; MESSAGE];
+    let mut out2 = vec![0u8; MESSAGE];
     Ok(Comparison {
         name: format!("stream {} MiB through a 64 KiB ring, one slice per message", total >> 20),
         label: "RingBuffer vs VecDeque",
@@ -268,9 +266,7 @@ fn rings(total: usize) -> anyhow::Result<Comparison> {
             Ok(timed(|| {
                 let mut lines = 0u64;
                 for _ in 0..total / MESSAGE {
-                    ring.push_slice(black_box(&message));
-                    lines += scan(&ring.readable()[..MESSAGE]);
-                    let _ = ring.advance_read(MESSAGE);
+                    lines += workload::through_ring(&mut ring, black_box(&message), &mut out, Reader::Scan);
                 }
                 black_box(lines);
             }))
@@ -279,13 +275,7 @@ fn rings(total: usize) -> anyhow::Result<Comparison> {
             Ok(timed(|| {
                 let mut lines = 0u64;
                 for _ in 0..total / MESSAGE {
-                    deque.extend(black_box(&message2[..]).iter());
-                    let (front, back) = deque.as_slices();
-                    let split = front.len().min(MESSAGE);
-                    scratch[..split].copy_from_slice(&front[..split]);
-                    scratch[split..].copy_from_slice(&back[..MESSAGE - split]);
-                    deque.drain(..MESSAGE);
-                    lines += scan(&scratch);
+                    lines += workload::through_deque(&mut deque, black_box(&message2), &mut out2, Reader::Scan);
                 }
                 black_box(lines);
             }))
