@@ -69,7 +69,7 @@ use core::mem;
 use core::ops::Index;
 use core::panic::RefUnwindSafe;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
 use crate::{Error, ErrorKind, Result};
@@ -126,7 +126,8 @@ pub struct ConcurrentVec<T> {
     limit: AtomicUsize,
     /// The most elements the vector may ever hold.
     max_capacity: AtomicUsize,
-    lock: AtomicBool,
+    /// Held while `state` changes (the slow path).
+    lock: crate::sync::Lock<()>,
     /// Touched only under `lock` or through `&mut self`.
     state: UnsafeCell<State>,
     _owns: PhantomData<T>,
@@ -169,15 +170,6 @@ unsafe impl<T: Send + Sync> Sync for ConcurrentVec<T> {}
 // half-changed, so a panic in a user's closure leaves the vector consistent.
 impl<T: RefUnwindSafe> RefUnwindSafe for ConcurrentVec<T> {}
 
-/// Holds the slow-path lock; releases it on drop.
-struct LockGuard<'a>(&'a AtomicBool);
-
-impl Drop for LockGuard<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
-    }
-}
-
 impl<T> Default for ConcurrentVec<T> {
     fn default() -> Self {
         Self::new()
@@ -209,7 +201,7 @@ impl<T> ConcurrentVec<T> {
             flags: AtomicPtr::new(NonNull::dangling().as_ptr()),
             limit: AtomicUsize::new(max_capacity),
             max_capacity: AtomicUsize::new(max_capacity),
-            lock: AtomicBool::new(false),
+            lock: crate::sync::Lock::new(()),
             state: UnsafeCell::new(state),
             _owns: PhantomData,
         }
@@ -247,20 +239,8 @@ impl<T> ConcurrentVec<T> {
         Ok(vec)
     }
 
-    fn lock(&self) -> LockGuard<'_> {
-        let mut spins = 0u32;
-        while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            spins += 1;
-            if spins < 64 {
-                core::hint::spin_loop();
-            } else {
-                #[cfg(feature = "std")]
-                std::thread::yield_now();
-                #[cfg(not(feature = "std"))]
-                core::hint::spin_loop();
-            }
-        }
-        LockGuard(&self.lock)
+    fn lock(&self) -> crate::sync::LockGuard<'_, ()> {
+        self.lock.lock()
     }
 
     /// Appends `value` from any thread and returns its index, or hands the value back with
@@ -299,7 +279,7 @@ impl<T> ConcurrentVec<T> {
     pub fn push(&self, value: T) -> usize {
         match self.try_push(value) {
             Ok(index) => index,
-            Err((_, err)) => push_failed(err),
+            Err((_, err)) => crate::sync::failed(err),
         }
     }
 
@@ -649,12 +629,6 @@ fn pointers<T>(state: &State) -> (*mut T, *mut AtomicU8) {
 fn full_error(max: usize) -> Error {
     Error::new(ErrorKind::OutOfMemory, "ConcurrentVec::push", "the vector is at its maximum capacity")
         .with_limit("max_capacity", max as u64)
-}
-
-#[cold]
-#[inline(never)]
-fn push_failed(err: Error) -> ! {
-    panic!("ConcurrentVec::push failed: {err}")
 }
 
 impl<T> Drop for ConcurrentVec<T> {

@@ -622,7 +622,7 @@ impl IpcRing {
     }
 }
 
-#[cfg(all(unix, not(vmem_check_windows)))]
+#[cfg(unix_backend)]
 impl IpcRing {
     /// Takes the free side of a ring from a descriptor of its object (inherited from the
     /// creator, received with [`receive_from`](Self::receive_from), or a duplicate).
@@ -686,14 +686,14 @@ impl IpcRing {
     }
 }
 
-#[cfg(all(unix, not(vmem_check_windows)))]
+#[cfg(unix_backend)]
 impl std::os::fd::AsFd for IpcRing {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.memory.as_fd()
     }
 }
 
-#[cfg(all(unix, not(vmem_check_windows)))]
+#[cfg(unix_backend)]
 impl std::os::fd::AsRawFd for IpcRing {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         std::os::fd::AsRawFd::as_raw_fd(&self.memory)

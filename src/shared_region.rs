@@ -439,7 +439,7 @@ impl SharedRegion {
     }
 }
 
-#[cfg(all(unix, not(vmem_check_windows)))]
+#[cfg(unix_backend)]
 impl SharedRegion {
     /// Maps a region from a descriptor of its object: inherited from the creator, received
     /// with [`receive_from`](Self::receive_from), or a duplicate. The region does not grow
@@ -514,14 +514,14 @@ impl SharedRegion {
     }
 }
 
-#[cfg(all(unix, not(vmem_check_windows)))]
+#[cfg(unix_backend)]
 impl std::os::fd::AsFd for SharedRegion {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.memory.as_fd()
     }
 }
 
-#[cfg(all(unix, not(vmem_check_windows)))]
+#[cfg(unix_backend)]
 impl std::os::fd::AsRawFd for SharedRegion {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         std::os::fd::AsRawFd::as_raw_fd(&self.memory)

@@ -8,6 +8,18 @@
 
 use core::ops::{Deref, DerefMut};
 
+use crate::Error;
+
+/// Panics with `err`: the one cold path behind every convenience method that panics
+/// (`push`, `insert`, `alloc`, ...) where its `try_` form returns the error. The error's
+/// message names the operation, what was asked and the limit.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn failed(err: Error) -> ! {
+    panic!("{err}")
+}
+
 /// A mutual-exclusion cell: see the [module docs](self).
 pub(crate) struct Lock<T> {
     #[cfg(feature = "std")]

@@ -60,81 +60,32 @@
 //! | `wake_all(&AtomicU32)` | wake every `wait_on` of the word, in any process |
 //! | `process_alive(pid) -> bool` | whether the process runs (a zombie counts as dead where the OS can tell) |
 
-// Which file serves which target. `--cfg vmem_check_windows` (any host) and
-// `--cfg vmem_check_bsd` (a Linux host) swap in another family's backend so that
-// `scripts/check-platforms.sh` can type-check it here; such a build is checked, never run.
-// Unix targets not named below (Haiku, AIX, Hurd, QNX, Redox, tvOS, ...) get the stub: no
-// backend has been written or checked for them.
+// Which file serves which target: the conditions are named once, in build.rs
+// (`unix_backend`, `linux_backend`, ...). Unix targets not named there (Haiku, AIX, Hurd,
+// QNX, Redox, tvOS, ...) get the stub: no backend has been written or checked for them.
 
-#[cfg(all(
-    not(vmem_check_windows),
-    any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "illumos",
-        target_os = "solaris",
-    )
-))]
-mod unix;
-#[cfg(all(
-    not(vmem_check_windows),
-    any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "illumos",
-        target_os = "solaris",
-    )
-))]
-pub(crate) use unix::*;
+/// Declares backend modules and re-exports their functions, each under its condition.
+macro_rules! backends {
+    ($($(#[$doc:meta])* $cond:ident => $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[cfg($cond)]
+        mod $name;
+        #[cfg($cond)]
+        pub(crate) use $name::*;
+    )*};
+}
 
-#[cfg(all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android")))]
-mod linux;
-#[cfg(all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android")))]
-pub(crate) use linux::*;
-
-#[cfg(all(not(vmem_check_windows), any(target_os = "macos", target_os = "ios")))]
-mod macos;
-#[cfg(all(not(vmem_check_windows), any(target_os = "macos", target_os = "ios")))]
-pub(crate) use macos::*;
-
-#[cfg(all(
-    not(vmem_check_windows),
-    any(
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "illumos",
-        target_os = "solaris",
-        all(vmem_check_bsd, any(target_os = "linux", target_os = "android")),
-    )
-))]
-mod bsd;
-#[cfg(all(
-    not(vmem_check_windows),
-    any(
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "illumos",
-        target_os = "solaris",
-        all(vmem_check_bsd, any(target_os = "linux", target_os = "android")),
-    )
-))]
-pub(crate) use bsd::*;
+backends! {
+    unix_backend => unix;
+    linux_backend => linux;
+    macos_backend => macos;
+    bsd_backend => bsd;
+    windows_backend => windows;
+    stub_backend => stub;
+    /// The stub's mapped files, for the stub backend, and in place of the Windows backend's
+    /// file code when that is type-checked off Windows (it needs `std::os::windows`).
+    stub_files_backend => stub_files;
+}
 
 /// This process's memory figures beyond its resident size, where the OS reports them (see
 /// `raw::status::ProcessMemory`).
@@ -147,12 +98,7 @@ pub(crate) struct ProcessFigures {
 }
 
 /// Backends without process figures, a peak to reset, or system settings to report.
-#[cfg(not(any(
-    all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android")),
-    windows,
-    vmem_check_windows,
-    all(not(vmem_check_windows), any(target_os = "macos", target_os = "ios")),
-)))]
+#[cfg(not(any(linux_backend, windows_backend, macos_backend)))]
 mod no_figures {
     use crate::{Error, ErrorKind, Result, SystemMemory};
 
@@ -174,99 +120,19 @@ mod no_figures {
         Err(Error::new(ErrorKind::Unsupported, "reset_peak_resident", "this system cannot restart the peak"))
     }
 }
-#[cfg(not(any(
-    all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android")),
-    windows,
-    vmem_check_windows,
-    all(not(vmem_check_windows), any(target_os = "macos", target_os = "ios")),
-)))]
+#[cfg(not(any(linux_backend, windows_backend, macos_backend)))]
 pub(crate) use no_figures::*;
 
 /// Without `getrlimit`, no limits.
-#[cfg(not(all(unix, not(vmem_check_windows))))]
+#[cfg(not(unix_backend))]
 pub(crate) fn resource_limits() -> crate::ResourceLimits {
     crate::ResourceLimits { address_space: None, data: None, locked: None }
 }
 
 /// Where the OS answers `query` cheaply already (every backend but Linux's), the quick
 /// query is the query.
-#[cfg(not(all(not(any(vmem_check_windows, vmem_check_bsd)), any(target_os = "linux", target_os = "android"))))]
+#[cfg(not(linux_backend))]
 pub(crate) use self::query as quick_query;
-
-#[cfg(any(windows, vmem_check_windows))]
-mod windows;
-#[cfg(any(windows, vmem_check_windows))]
-pub(crate) use windows::*;
-
-#[cfg(not(any(
-    windows,
-    vmem_check_windows,
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "illumos",
-    target_os = "solaris",
-)))]
-mod stub;
-#[cfg(not(any(
-    windows,
-    vmem_check_windows,
-    target_os = "linux",
-    target_os = "android",
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "dragonfly",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "illumos",
-    target_os = "solaris",
-)))]
-pub(crate) use stub::*;
-
-/// The stub's mapped files, for the stub backend, and in place of the Windows backend's
-/// file code when that is type-checked off Windows.
-#[cfg(any(
-    all(vmem_check_windows, not(windows)),
-    not(any(
-        windows,
-        vmem_check_windows,
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "illumos",
-        target_os = "solaris",
-    ))
-))]
-mod stub_files;
-#[cfg(any(
-    all(vmem_check_windows, not(windows)),
-    not(any(
-        windows,
-        vmem_check_windows,
-        target_os = "linux",
-        target_os = "android",
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "dragonfly",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "illumos",
-        target_os = "solaris",
-    ))
-))]
-pub(crate) use stub_files::*;
 
 /// Touches one byte per page of `[ptr, ptr + size)` as a write that keeps its value: the
 /// portable way to fault pages in, shared by every backend's `prefault` fallback.

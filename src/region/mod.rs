@@ -225,7 +225,6 @@ impl GrowRegion {
             return Ok(());
         }
         self.reserve(operation, needed)?;
-        let page = crate::page_size();
         let reserved = self.reserved();
         if needed > reserved {
             return Err(Error::new(ErrorKind::OutOfMemory, operation, "the request is larger than the reservation")
@@ -233,8 +232,8 @@ impl GrowRegion {
                 .with_limit("reserved bytes", reserved as u64));
         }
         // `needed <= reserved <= isize::MAX`, a multiple of the page size: no overflow below.
-        let exact = needed.div_ceil(page) * page;
-        let mut target = exact.max(self.committed.saturating_add(step).min(reserved).div_ceil(page) * page);
+        let exact = crate::raw::page::page_round_up(needed);
+        let mut target = exact.max(crate::raw::page::page_round_up(self.committed.saturating_add(step).min(reserved)));
         if target <= self.warm {
             self.committed = target;
             return Ok(());
@@ -317,8 +316,7 @@ impl GrowRegion {
     /// # Errors
     /// The OS's refusal (the region keeps its memory then).
     pub(crate) fn decommit_from(&mut self, keep: usize) -> Result<()> {
-        let page = crate::page_size();
-        let keep = keep.min(self.warm).div_ceil(page) * page;
+        let keep = crate::raw::page::page_round_up(keep.min(self.warm));
         if keep >= self.warm {
             self.committed = self.committed.min(self.warm);
             return Ok(());
