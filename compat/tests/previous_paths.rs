@@ -1,6 +1,6 @@
 //! Every public path of vmem 0.1.0 (commit 1cd9c34), named: the ones that moved resolve
 //! through deprecated re-exports.
-#![allow(deprecated, dead_code)]
+#![allow(deprecated, dead_code, clippy::type_complexity)]
 
 use std::marker::PhantomData;
 
