@@ -33,6 +33,19 @@
 //! - [`truncate`](VirtualVec::truncate), [`clear`](VirtualVec::clear): drop the elements;
 //!   memory stays committed for reuse. [`shrink_to_fit`](VirtualVec::shrink_to_fit): one
 //!   `decommit` system call that really returns memory (and commit charge) to the OS.
+//! - [`with_capacity`](VirtualVec::with_capacity): a region from the warm cache or one
+//!   `reserve`, and one `commit` of what is asked. [`shrink_to`](VirtualVec::shrink_to):
+//!   one `decommit`, as `shrink_to_fit`.
+//! - [`split_off`](VirtualVec::split_off), [`append`](VirtualVec::append), and the
+//!   conversions from `Vec`, arrays and slices: one copy of the elements that change vector
+//!   (so their addresses change, once), plus growth as for `push`; `split_off` gets the new
+//!   vector a region (from the warm cache, or one `reserve`). Into a `Vec`: one heap
+//!   allocation and one copy.
+//! - [`resize`](VirtualVec::resize), [`splice`](VirtualVec::splice),
+//!   [`extend_from_within`](VirtualVec::extend_from_within), [`dedup`](VirtualVec::dedup),
+//!   [`extract_if`](VirtualVec::extract_if): the element moves of `Vec`'s versions, in place;
+//!   growth as for `push`. [`leak`](VirtualVec::leak): no system call; the reservation stays
+//!   for the rest of the program.
 //! - Drop: drops the elements and gives the region, with its committed memory, to the
 //!   [warm cache](crate::cache) (no system call; beyond the cache's bound, one `decommit` or
 //!   `release`). So a vector built and dropped in a loop finds its memory faulted in, as a
@@ -105,10 +118,16 @@ const MAX_SLICE_BYTES: usize = isize::MAX as usize;
 /// growth never copies and [`as_ptr`](VirtualVec::as_ptr) never changes. What each call
 /// costs is in the [module docs](self#cost-model).
 ///
-/// It has the `Vec` methods most code uses, dereferences to a slice (so `iter`, `sort`,
-/// `binary_search`, `first`, `windows`… all work), and implements the same traits: `Extend`,
-/// `FromIterator`, `IntoIterator` (owned, `&`, `&mut`), `Clone`, `Debug`, `PartialEq`, `Eq`,
-/// `PartialOrd`, `Ord`, `Hash` (equal to the slice's, like `Vec`), `Index`, `Default`, and
+/// It has `Vec`'s stable methods that do not depend on an allocator (`push`, `insert`,
+/// `retain`, `drain`, `splice`, `extract_if`, `dedup`, `resize`, `split_off`, `append`,
+/// `extend_from_within`, `spare_capacity_mut`, `leak`…, with `try_` forms returning
+/// [`Error`] where `Vec` would panic or abort on memory), dereferences to a slice (so `iter`,
+/// `sort`, `binary_search`, `first`, `windows`… all work), and implements the same traits:
+/// `Extend`, `FromIterator`, `IntoIterator` (owned, `&`, `&mut`), `Clone`, `Debug`,
+/// `PartialEq`, `Eq`, `PartialOrd`, `Ord`, `Hash` (equal to the slice's, like `Vec`),
+/// `Index`, `Default`, `From` (`Vec<T>`, `&[T]`, `&mut [T]`, `[T; N]`, `&[T; N]`), `Into<Vec<T>>`,
+/// `AsRef`/`AsMut` (`[T]` and itself), `Borrow`/`BorrowMut<[T]>`, `io::Write` for
+/// `VirtualVec<u8>` (with `std`), `Serialize`/`Deserialize` (with the `serde` feature), and
 /// `Send`/`Sync` when `T` is.
 ///
 /// ```
@@ -1549,8 +1568,9 @@ impl<T> VirtualVec<T> {
     /// ```
     /// let mut v = vmem::VirtualVec::<u8>::with_capacity(10);
     /// v.push(1);
+    /// let capacity = v.capacity();
     /// let spare = v.spare_capacity_mut();
-    /// assert_eq!(spare.len(), v.capacity() - 1);
+    /// assert_eq!(spare.len(), capacity - 1);
     /// spare[0].write(2);
     /// // SAFETY: slot 1 was just written.
     /// unsafe { v.set_len(2) };
