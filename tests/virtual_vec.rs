@@ -186,6 +186,8 @@ enum Op {
     /// `extract_if` on `start..end` (fractions) of the values the (changing) predicate
     /// picks, taking `take` items before the iterator is dropped.
     ExtractIf(usize, usize, u16, usize),
+    /// `try_extract_if` on a raw range, taking everything.
+    TryExtractIf(usize, usize, u16),
     /// Into a `Vec` and back (`From<Vec<T>>`, then `append` into a vector of the same maximum).
     VecRoundTrip,
     /// `From<&[T]>`, `From<&mut [T]>` and `From<[T; 3]>` of the contents.
@@ -264,6 +266,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..5000).prop_map(Op::ShrinkTo),
         1 => (0usize..5000).prop_map(Op::TryShrinkTo),
         2 => (index.clone(), index.clone(), 1u16..5, 0usize..10).prop_map(|(a, b, m, t)| Op::ExtractIf(a, b, m, t)),
+        1 => (index.clone(), index.clone(), 1u16..5).prop_map(|(a, b, m)| Op::TryExtractIf(a, b, m)),
         1 => Just(Op::VecRoundTrip),
         1 => Just(Op::FromSlices),
     ]
@@ -648,6 +651,17 @@ fn apply(v: &mut VirtualVec<Elem>, model: &mut Vec<Elem>, op: Op, live: &Rc<Cell
             let expected: Vec<Elem> = model.extract_if(start..end, f).take(take).collect();
             assert_eq!(got, expected);
         }
+        Op::TryExtractIf(start, end, m) => match v.try_extract_if(start..end, |x| x.value % m == 0) {
+            Ok(it) => {
+                #[allow(clippy::incompatible_msrv)] // as above
+                let expected = model.extract_if(start..end, |x| x.value % m == 0);
+                assert!(it.eq(expected));
+            }
+            Err(err) => {
+                assert!(start > end || end > len);
+                assert_eq!(err.kind(), ErrorKind::OutOfBounds);
+            }
+        },
         Op::VecRoundTrip => {
             let as_vec: Vec<Elem> = std::mem::take(v).into();
             assert_eq!(as_vec, *model);
@@ -1079,32 +1093,38 @@ fn resident(ptr: *const u8) -> bool {
     status & 1 == 1
 }
 
+/// In a child process with the warm cache off: a region from the cache may be resident
+/// already (faulted in by its previous owner, another test), and this is about fresh memory.
 #[cfg(target_os = "linux")]
 #[test]
 fn push_faults_in_the_next_128_kib_and_no_further() {
-    let page = vmem::page_size();
-    let mut v: VirtualVec<u64> = VirtualVec::new();
-    // 256 KiB of elements: from there on, push faults pages in ahead of itself. The push
-    // at exactly 256 KiB faults in the next page and 128 KiB after it. (One by one: `extend`
-    // would commit exactly what the iterator promises.)
-    for i in 0..(256 << 10) / 8 + 1 {
-        v.push(i);
-    }
-    let base = v.as_ptr().cast::<u8>();
-    let ahead = (256 << 10) + page;
-    let end = ahead + (128 << 10);
-    assert!(v.committed_bytes() >= end + 16 * page, "committed {}", v.committed_bytes());
-    for offset in (ahead..end).step_by(page) {
-        // SAFETY: inside the vector's committed bytes.
-        assert!(resident(unsafe { base.add(offset) }), "page at {offset} was not faulted in ahead");
-    }
-    for offset in (end..v.committed_bytes()).step_by(page) {
-        // SAFETY: as above.
-        assert!(!resident(unsafe { base.add(offset) }), "page at {offset} is resident, beyond 128 KiB ahead");
-    }
-    // The pages faulted in ahead read zero and take elements like any other.
-    v.extend((256 << 10) / 8 + 1..(512 << 10) / 8);
-    assert!(v.iter().copied().eq(0..(512 << 10) / 8));
+    common::in_child("push_faults_in_the_next_128_kib_and_no_further", || {
+        vmem::cache::set_max_entries(0);
+        let page = vmem::page_size();
+        let mut v: VirtualVec<u64> = VirtualVec::new();
+        // 256 KiB of elements: from there on, push faults pages in ahead of itself. The push
+        // at exactly 256 KiB faults in the next page and 128 KiB after it. (One by one: `extend`
+        // would commit exactly what the iterator promises.)
+        for i in 0..(256 << 10) / 8 + 1 {
+            v.push(i);
+        }
+        let base = v.as_ptr().cast::<u8>();
+        let ahead = (256 << 10) + page;
+        let end = ahead + (128 << 10);
+        assert!(v.committed_bytes() >= end + 16 * page, "committed {}", v.committed_bytes());
+        for offset in (ahead..end).step_by(page) {
+            // SAFETY: inside the vector's committed bytes.
+            assert!(resident(unsafe { base.add(offset) }), "page at {offset} was not faulted in ahead");
+        }
+        for offset in (end..v.committed_bytes()).step_by(page) {
+            // SAFETY: as above.
+            assert!(!resident(unsafe { base.add(offset) }), "page at {offset} is resident, beyond 128 KiB ahead");
+        }
+        // The pages faulted in ahead read zero and take elements like any other.
+        v.extend((256 << 10) / 8 + 1..(512 << 10) / 8);
+        assert!(v.iter().copied().eq(0..(512 << 10) / 8));
+    })
+    .assert_success();
 }
 
 #[cfg(target_os = "linux")]
@@ -1697,40 +1717,46 @@ fn shrink_to_returns_resident_memory() {
     .assert_success();
 }
 
+/// In a child process: its warm cache starts empty, and the leaked reservation (with its
+/// page record, on the heap) is one the test made, which LeakSanitizer is told about.
+#[cfg(unix)]
 #[test]
 fn leaked_memory_is_never_handed_out_again() {
-    let mut v: VirtualVec<u64> = (0..10_000).collect();
-    v.shrink_to_fit();
-    let leaked: &'static mut [u64] = v.leak();
-    let base = leaked.as_ptr();
-    assert!(leaked.iter().copied().eq(0..10_000));
-    // Were the region given back, a new vector of the same size would take it from the
-    // cache; and `trim` would release it.
-    vmem::trim();
-    let others: Vec<VirtualVec<u64>> = (0..20)
-        .map(|i| {
-            let mut w = VirtualVec::new();
-            w.extend(std::iter::repeat_n(i, 20_000));
-            w
-        })
-        .collect();
-    for w in &others {
-        assert_ne!(w.as_ptr(), base);
-    }
-    drop(others);
-    vmem::trim();
-    assert!(leaked.iter().copied().eq(0..10_000));
-    let runs = vmem::query(base.cast(), 10_000 * 8).unwrap();
-    assert!(runs.iter().all(|r| r.state == vmem::PageState::Committed), "{runs:?}");
-    leaked[0] = 99;
-    assert_eq!(leaked[0], 99);
-    // Elements are never dropped.
-    let tracker = Tracker::default();
-    let l = tracked_vec(&tracker, 3).leak();
-    assert_eq!(ids(l), [0, 1, 2]);
-    assert_eq!(tracker.drops.borrow().iter().sum::<usize>(), 0);
-    // An empty vector leaks nothing at all.
-    assert!(VirtualVec::<u8>::new().leak().is_empty());
+    common::in_child("leaked_memory_is_never_handed_out_again", || {
+        let mut v: VirtualVec<u64> = (0..10_000).collect();
+        v.shrink_to_fit();
+        let leaked: &'static mut [u64] = v.leak();
+        let base = leaked.as_ptr();
+        assert!(leaked.iter().copied().eq(0..10_000));
+        // Were the region given back, a new vector of the same size would take it from the
+        // cache; and `trim` would release it.
+        vmem::trim();
+        let others: Vec<VirtualVec<u64>> = (0..20)
+            .map(|i| {
+                let mut w = VirtualVec::new();
+                w.extend(std::iter::repeat_n(i, 20_000));
+                w
+            })
+            .collect();
+        for w in &others {
+            assert_ne!(w.as_ptr(), base);
+        }
+        drop(others);
+        vmem::trim();
+        assert!(leaked.iter().copied().eq(0..10_000));
+        let runs = vmem::query(base.cast(), 10_000 * 8).unwrap();
+        assert!(runs.iter().all(|r| r.state == vmem::PageState::Committed), "{runs:?}");
+        leaked[0] = 99;
+        assert_eq!(leaked[0], 99);
+        // Elements are never dropped.
+        let tracker = Tracker::default();
+        let l = tracked_vec(&tracker, 3).leak();
+        assert_eq!(ids(l), [0, 1, 2]);
+        assert_eq!(tracker.drops.borrow().iter().sum::<usize>(), 0);
+        // An empty vector leaks nothing at all.
+        assert!(VirtualVec::<u8>::new().leak().is_empty());
+    })
+    .assert_success();
 }
 
 #[test]

@@ -1473,6 +1473,8 @@ impl<T> VirtualVec<T> {
     /// finds that the new items do not fit (maximum capacity, or memory the OS refuses), it
     /// panics, leaving the vector valid with the items placed so far (followed by the
     /// tail); the rest of `replace_with` is dropped. If `replace_with` panics, likewise.
+    /// A splice cannot run out of room when [`try_reserve`](VirtualVec::try_reserve) made
+    /// room for the growth first (new items less removed ones).
     ///
     /// ```
     /// let mut v: vmem::VirtualVec<_> = (0..6).collect();
@@ -1527,8 +1529,34 @@ impl<T> VirtualVec<T> {
         F: FnMut(&mut T) -> bool,
         R: RangeBounds<usize>,
     {
+        let Some((start, end)) = bounds(&range, self.len) else { range_failed("extract_if", &range, self.len) };
+        self.extract_if_unchecked(start, end, filter)
+    }
+
+    /// The same as [`extract_if`](VirtualVec::extract_if), or `OutOfBounds` when the range
+    /// starts after it ends or ends past the length.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = (0..4).collect();
+    /// assert!(v.try_extract_if(3..5, |_| true).is_err());
+    /// assert_eq!(v.try_extract_if(1.., |x| *x > 1)?.count(), 2);
+    /// assert_eq!(v, [0, 1]);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn try_extract_if<F, R>(&mut self, range: R, filter: F) -> Result<ExtractIf<'_, T, F>>
+    where
+        F: FnMut(&mut T) -> bool,
+        R: RangeBounds<usize>,
+    {
+        match bounds(&range, self.len) {
+            Some((start, end)) => Ok(self.extract_if_unchecked(start, end, filter)),
+            None => Err(out_of_bounds("VirtualVec::extract_if", "the range is out of bounds or decreasing", self.len)),
+        }
+    }
+
+    /// An `ExtractIf` over `start..end`, which lies within `0..len`.
+    fn extract_if_unchecked<F>(&mut self, start: usize, end: usize, filter: F) -> ExtractIf<'_, T, F> {
         let old_len = self.len;
-        let Some((start, end)) = bounds(&range, old_len) else { range_failed("extract_if", &range, old_len) };
         // While elements are visited the vector has holes: its length says 0 until the
         // iterator is dropped (a leaked iterator leaks the elements instead of dropping them
         // twice).
