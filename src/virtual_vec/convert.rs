@@ -29,7 +29,9 @@ impl<T> VirtualVec<T> {
     }
 }
 
-/// Moves the elements of a `Vec` into a new vector (one copy; the `Vec`'s buffer is freed).
+/// Moves the elements of a `Vec` into a new vector made as by [`VirtualVec::new`]: one copy
+/// into its reservation, so their addresses change this once (and never again); the `Vec`'s
+/// buffer is freed.
 ///
 /// # Panics
 /// When the elements do not fit in the default maximum, or the OS refuses memory.
@@ -122,7 +124,7 @@ impl<T: Clone, const N: usize> From<&[T; N]> for VirtualVec<T> {
     }
 }
 
-/// Moves the elements of an array into a new vector (one copy).
+/// Moves the elements of an array into a new vector (one copy: their addresses change).
 ///
 /// # Panics
 /// When the elements do not fit, or the OS refuses memory (the array is dropped then).
