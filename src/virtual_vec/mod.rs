@@ -33,6 +33,19 @@
 //! - [`truncate`](VirtualVec::truncate), [`clear`](VirtualVec::clear): drop the elements;
 //!   memory stays committed for reuse. [`shrink_to_fit`](VirtualVec::shrink_to_fit): one
 //!   `decommit` system call that really returns memory (and commit charge) to the OS.
+//! - [`with_capacity`](VirtualVec::with_capacity): a region from the warm cache or one
+//!   `reserve`, and one `commit` of what is asked. [`shrink_to`](VirtualVec::shrink_to):
+//!   one `decommit`, as `shrink_to_fit`.
+//! - [`split_off`](VirtualVec::split_off), [`append`](VirtualVec::append), and the
+//!   conversions from `Vec`, arrays and slices: one copy of the elements that change vector
+//!   (so their addresses change, once), plus growth as for `push`; `split_off` gets the new
+//!   vector a region (from the warm cache, or one `reserve`). Into a `Vec`: one heap
+//!   allocation and one copy.
+//! - [`resize`](VirtualVec::resize), [`splice`](VirtualVec::splice),
+//!   [`extend_from_within`](VirtualVec::extend_from_within), [`dedup`](VirtualVec::dedup),
+//!   [`extract_if`](VirtualVec::extract_if): the element moves of `Vec`'s versions, in place;
+//!   growth as for `push`. [`leak`](VirtualVec::leak): no system call; the reservation stays
+//!   for the rest of the program.
 //! - Drop: drops the elements and gives the region, with its committed memory, to the
 //!   [warm cache](crate::cache) (no system call; beyond the cache's bound, one `decommit` or
 //!   `release`). So a vector built and dropped in a loop finds its memory faulted in, as a
@@ -63,7 +76,6 @@
 //! assert!(v.committed_bytes() <= vmem::page_size());
 //! ```
 
-use core::borrow::{Borrow, BorrowMut};
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem;
@@ -76,11 +88,18 @@ use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
 use crate::{Error, ErrorKind, Result};
 
 mod cmp;
+mod convert;
 mod drain;
+mod extract_if;
 mod into_iter;
+#[cfg(feature = "serde")]
+mod serde;
+mod splice;
 
 pub use drain::Drain;
+pub use extract_if::ExtractIf;
 pub use into_iter::IntoIter;
+pub use splice::Splice;
 
 /// The smallest commit step.
 const MIN_COMMIT_BYTES: usize = 64 << 10;
@@ -99,10 +118,16 @@ const MAX_SLICE_BYTES: usize = isize::MAX as usize;
 /// growth never copies and [`as_ptr`](VirtualVec::as_ptr) never changes. What each call
 /// costs is in the [module docs](self#cost-model).
 ///
-/// It has the `Vec` methods most code uses, dereferences to a slice (so `iter`, `sort`,
-/// `binary_search`, `first`, `windows`… all work), and implements the same traits: `Extend`,
-/// `FromIterator`, `IntoIterator` (owned, `&`, `&mut`), `Clone`, `Debug`, `PartialEq`, `Eq`,
-/// `PartialOrd`, `Ord`, `Hash` (equal to the slice's, like `Vec`), `Index`, `Default`, and
+/// It has `Vec`'s stable methods that do not depend on an allocator (`push`, `insert`,
+/// `retain`, `drain`, `splice`, `extract_if`, `dedup`, `resize`, `split_off`, `append`,
+/// `extend_from_within`, `spare_capacity_mut`, `leak`…, with `try_` forms returning
+/// [`Error`] where `Vec` would panic or abort on memory), dereferences to a slice (so `iter`,
+/// `sort`, `binary_search`, `first`, `windows`… all work), and implements the same traits:
+/// `Extend`, `FromIterator`, `IntoIterator` (owned, `&`, `&mut`), `Clone`, `Debug`,
+/// `PartialEq`, `Eq`, `PartialOrd`, `Ord`, `Hash` (equal to the slice's, like `Vec`),
+/// `Index`, `Default`, `From` (`Vec<T>`, `&[T]`, `&mut [T]`, `[T; N]`, `&[T; N]`), `Into<Vec<T>>`,
+/// `AsRef`/`AsMut` (`[T]` and itself), `Borrow`/`BorrowMut<[T]>`, `io::Write` for
+/// `VirtualVec<u8>` (with `std`), `Serialize`/`Deserialize` (with the `serde` feature), and
 /// `Send`/`Sync` when `T` is.
 ///
 /// ```
@@ -180,6 +205,51 @@ impl<T> VirtualVec<T> {
             DEFAULT_RESERVE_BYTES / Self::ELEMENT_SIZE
         };
         Self::unreserved(max_capacity)
+    }
+
+    /// An empty vector with the default maximum of [`new`](VirtualVec::new) and room for
+    /// `capacity` elements committed up front (`capacity() >= capacity`), so that pushes up
+    /// to that length make no system call. `with_capacity(0)` reserves nothing, as `new`.
+    ///
+    /// Costs one `reserve` system call (or a region from the [warm cache](crate::cache))
+    /// and one `commit`; the pages are backed on first touch.
+    ///
+    /// # Panics
+    /// When `capacity` exceeds the default maximum (64 GiB worth of elements on 64-bit
+    /// systems) or the OS refuses the memory; see
+    /// [`try_with_capacity`](VirtualVec::try_with_capacity).
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::<u64>::with_capacity(100_000);
+    /// assert!(v.capacity() >= 100_000);
+    /// assert!(v.committed_bytes() >= 800_000);
+    /// let p = v.as_ptr();
+    /// v.extend(0..100_000);
+    /// assert_eq!((v.as_ptr(), v.len()), (p, 100_000));
+    /// ```
+    #[track_caller]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::try_with_capacity(capacity).unwrap_or_else(|err| capacity_exhausted(err))
+    }
+
+    /// An empty vector with room for `capacity` elements committed up front, or
+    /// `OutOfMemory` when `capacity` exceeds the default maximum or the OS refuses the
+    /// memory (`OutOfAddressSpace` when it refuses the reservation).
+    ///
+    /// ```
+    /// use vmem::{ErrorKind, VirtualVec};
+    ///
+    /// let v = VirtualVec::<u32>::try_with_capacity(1000)?;
+    /// assert!(v.capacity() >= 1000);
+    /// let too_many = VirtualVec::<u64>::new().max_capacity() + 1;
+    /// assert_eq!(VirtualVec::<u64>::try_with_capacity(too_many).unwrap_err().kind(), ErrorKind::OutOfMemory);
+    /// assert_eq!(VirtualVec::<u64>::try_with_capacity(usize::MAX).unwrap_err().kind(), ErrorKind::OutOfMemory);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn try_with_capacity(capacity: usize) -> Result<Self> {
+        let mut vec = Self::new();
+        vec.make_room(capacity, "VirtualVec::with_capacity")?;
+        Ok(vec)
     }
 
     /// A vector of at most `max_capacity` elements, with its address space reserved now (and
@@ -401,6 +471,47 @@ impl<T> VirtualVec<T> {
         }
     }
 
+    /// Makes sure that `additional` more elements fit in the committed memory, growing if
+    /// needed; the vector is unchanged on error.
+    #[inline]
+    fn make_room(&mut self, additional: usize, operation: &'static str) -> Result<()> {
+        if additional > self.capacity - self.len {
+            self.try_grow(additional, operation)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Before `count` elements are written at the end in one go: past
+    /// [`PREFAULT_FROM_BYTES`] of them, faults their pages in with one system call instead
+    /// of a page fault each. `len + count <= capacity`.
+    fn prefault_append(&self, count: usize) {
+        // Not zero-sized beyond 0 bytes; `(len + count) * size` fits in isize (`<= capacity`).
+        let bytes = count * Self::ELEMENT_SIZE;
+        if bytes >= PREFAULT_FROM_BYTES {
+            let from = self.len * Self::ELEMENT_SIZE;
+            self.prefault_bytes(from, from + bytes);
+        }
+    }
+
+    /// Moves `count` elements from `src` to the end of the vector (one copy), or returns
+    /// `OutOfMemory` when they do not fit; the vector is unchanged then.
+    ///
+    /// # Safety
+    /// `src` points to `count` initialized elements outside this vector's buffer. On `Ok`
+    /// the vector owns them: the caller must not use or drop them again (it may free their
+    /// memory). On `Err` they still belong to the caller.
+    unsafe fn try_append_raw(&mut self, src: *const T, count: usize, operation: &'static str) -> Result<()> {
+        self.make_room(count, operation)?;
+        self.prefault_append(count);
+        // SAFETY: `len + count <= capacity`: the destination is committed, uninitialized and
+        // does not overlap `src` (which lies outside the buffer); the caller hands the
+        // elements over, so they are owned exactly once.
+        unsafe { ptr::copy_nonoverlapping(src, self.ptr.as_ptr().add(self.len), count) };
+        self.len += count;
+        Ok(())
+    }
+
     /// Appends `value`.
     ///
     /// # Panics
@@ -441,9 +552,15 @@ impl<T> VirtualVec<T> {
     /// ```
     #[inline]
     pub fn try_push(&mut self, value: T) -> core::result::Result<(), (T, Error)> {
+        self.try_push_for(value, "VirtualVec::try_push")
+    }
+
+    /// [`try_push`](VirtualVec::try_push) with the operation its errors name.
+    #[inline]
+    fn try_push_for(&mut self, value: T, operation: &'static str) -> core::result::Result<(), (T, Error)> {
         let len = self.len;
         if len >= self.push_limit {
-            if let Err(err) = self.push_slow("VirtualVec::try_push") {
+            if let Err(err) = self.push_slow(operation) {
                 return Err((value, err));
             }
         }
@@ -790,14 +907,8 @@ impl<T> VirtualVec<T> {
     where
         T: Clone,
     {
-        if other.len() > self.capacity - self.len {
-            self.try_grow(other.len(), "VirtualVec::extend_from_slice")?;
-        }
-        let bytes = mem::size_of_val(other);
-        if bytes >= PREFAULT_FROM_BYTES {
-            // Fault in what the copy will fill with one system call, not a fault per page.
-            self.prefault_bytes(self.len * Self::ELEMENT_SIZE, self.len * Self::ELEMENT_SIZE + bytes);
-        }
+        self.make_room(other.len(), "VirtualVec::extend_from_slice")?;
+        self.prefault_append(other.len());
         let base = self.ptr.as_ptr();
         let mut len = SetLenOnDrop { len: &mut self.len, local: 0 };
         len.local = *len.len;
@@ -907,12 +1018,7 @@ impl<T> VirtualVec<T> {
     pub fn drain<R: RangeBounds<usize>>(&mut self, range: R) -> Drain<'_, T> {
         match bounds(&range, self.len) {
             Some((start, end)) => self.drain_unchecked(start, end),
-            None => panic!(
-                "drain range ({:?}, {:?}) is out of bounds or decreasing for a vector of length {}",
-                range.start_bound(),
-                range.end_bound(),
-                self.len
-            ),
+            None => range_failed("drain", &range, self.len),
         }
     }
 
@@ -1016,6 +1122,564 @@ impl<T> VirtualVec<T> {
         copy.try_extend_from_slice(self)?;
         Ok(copy)
     }
+
+    /// Changes the length to `new_len`: appends clones of `value` (the last slot takes
+    /// `value` itself) or truncates.
+    ///
+    /// # Panics
+    /// When `new_len` exceeds the maximum capacity or the OS refuses memory (nothing is
+    /// appended then); see [`try_resize`](VirtualVec::try_resize). If a `clone` panics, the
+    /// clones made before it stay in the vector.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = ["a"].into_iter().collect();
+    /// v.resize(3, "b");
+    /// assert_eq!(v, ["a", "b", "b"]);
+    /// v.resize(1, "c");
+    /// assert_eq!(v, ["a"]);
+    /// ```
+    #[track_caller]
+    pub fn resize(&mut self, new_len: usize, value: T)
+    where
+        T: Clone,
+    {
+        if let Err(err) = self.try_resize(new_len, value) {
+            capacity_exhausted(err)
+        }
+    }
+
+    /// Changes the length to `new_len` as [`resize`](VirtualVec::resize) does, or returns
+    /// `OutOfMemory` when `new_len` does not fit (the vector is unchanged then).
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::with_max_capacity(4).unwrap();
+    /// v.try_resize(4, 0u8).unwrap();
+    /// assert!(v.try_resize(5, 1).is_err());
+    /// assert_eq!(v, [0, 0, 0, 0]);
+    /// ```
+    pub fn try_resize(&mut self, new_len: usize, value: T) -> Result<()>
+    where
+        T: Clone,
+    {
+        let len = self.len;
+        if new_len <= len {
+            self.truncate(new_len);
+            return Ok(());
+        }
+        const OP: &str = "VirtualVec::resize";
+        let count = new_len - len;
+        self.make_room(count, OP)?;
+        // There is room for all `count`: the fill cannot fail.
+        self.try_fill(count - 1, OP, || value.clone())?;
+        // SAFETY: `make_room` made `count` slots past the old length committed; the fill
+        // used `count - 1` of them, so slot `len` is committed and uninitialized.
+        unsafe { self.ptr.as_ptr().add(self.len).write(value) };
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Changes the length to `new_len`: appends values returned by `f` or truncates.
+    ///
+    /// # Panics
+    /// When `new_len` exceeds the maximum capacity or the OS refuses memory (nothing is
+    /// appended then); see [`try_resize_with`](VirtualVec::try_resize_with). If `f` panics,
+    /// the values made before stay in the vector.
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::new();
+    /// let mut next = 0;
+    /// v.resize_with(4, || {
+    ///     next += 1;
+    ///     next
+    /// });
+    /// assert_eq!(v, [1, 2, 3, 4]);
+    /// ```
+    #[track_caller]
+    pub fn resize_with(&mut self, new_len: usize, f: impl FnMut() -> T) {
+        if let Err(err) = self.try_resize_with(new_len, f) {
+            capacity_exhausted(err)
+        }
+    }
+
+    /// Changes the length to `new_len` as [`resize_with`](VirtualVec::resize_with) does, or
+    /// returns `OutOfMemory` when `new_len` does not fit (the vector is unchanged and `f`
+    /// not called then).
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::<String>::with_max_capacity(2).unwrap();
+    /// v.try_resize_with(2, String::new).unwrap();
+    /// assert!(v.try_resize_with(3, String::new).is_err());
+    /// assert_eq!(v.len(), 2);
+    /// ```
+    pub fn try_resize_with(&mut self, new_len: usize, f: impl FnMut() -> T) -> Result<()> {
+        let len = self.len;
+        if new_len <= len {
+            self.truncate(new_len);
+            return Ok(());
+        }
+        self.try_fill(new_len - len, "VirtualVec::resize_with", f)
+    }
+
+    /// Appends `count` values returned by `f` (called exactly `count` times unless it
+    /// panics), or returns the error of making room for them (nothing called then).
+    fn try_fill(&mut self, count: usize, operation: &'static str, mut f: impl FnMut() -> T) -> Result<()> {
+        self.make_room(count, operation)?;
+        self.prefault_append(count);
+        let base = self.ptr.as_ptr();
+        let mut len = SetLenOnDrop { len: &mut self.len, local: 0 };
+        len.local = *len.len;
+        for _ in 0..count {
+            // SAFETY: `capacity >= len + count`, so every slot written is committed and
+            // uninitialized; the length follows each write (also when `f` panics).
+            unsafe { base.add(len.local).write(f()) };
+            len.local += 1;
+        }
+        Ok(())
+    }
+
+    /// Removes consecutive repeated elements (by `==`), keeping the first of each run.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = [1, 1, 2, 3, 3, 3, 1].into_iter().collect();
+    /// v.dedup();
+    /// assert_eq!(v, [1, 2, 3, 1]);
+    /// ```
+    pub fn dedup(&mut self)
+    where
+        T: PartialEq,
+    {
+        self.dedup_by(|a, b| a == b);
+    }
+
+    /// Removes consecutive elements with equal keys, keeping the first of each run.
+    ///
+    /// If `key` panics, the elements not yet visited are kept and the vector stays valid.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = [10, 11, 20, 21, 12].into_iter().collect();
+    /// v.dedup_by_key(|x| *x / 10);
+    /// assert_eq!(v, [10, 20, 12]);
+    /// ```
+    pub fn dedup_by_key<K: PartialEq>(&mut self, mut key: impl FnMut(&mut T) -> K) {
+        self.dedup_by(|a, b| key(a) == key(b));
+    }
+
+    /// Removes consecutive elements that `same_bucket` calls the same, keeping the first of
+    /// each run. `same_bucket(a, b)` gets the element in question as `a` and the last one
+    /// kept before it as `b`; when it returns true, `a` is dropped.
+    ///
+    /// If `same_bucket` panics, the elements not yet visited are kept and the vector stays
+    /// valid.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = ["a", "A", "b", "B", "a"].into_iter().collect();
+    /// v.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    /// assert_eq!(v, ["a", "b", "a"]);
+    /// ```
+    pub fn dedup_by(&mut self, mut same_bucket: impl FnMut(&mut T, &mut T) -> bool) {
+        let original_len = self.len;
+        if original_len <= 1 {
+            return;
+        }
+        // As in `retain_mut`: the length says 0 while there are holes; the guard closes them.
+        self.len = 0;
+        // The first element is always kept.
+        let mut guard = RetainGuard { vec: self, processed: 1, deleted: 0, original_len };
+        let base = guard.vec.ptr.as_ptr();
+        while guard.processed != original_len {
+            let kept = guard.processed - guard.deleted;
+            // SAFETY: `processed < original_len`: an initialized element not yet visited.
+            // `kept - 1 < processed` is the last element kept (moved down already), another
+            // slot, so the two references do not alias.
+            let (current, previous) = unsafe { (&mut *base.add(guard.processed), &mut *base.add(kept - 1)) };
+            if same_bucket(current, previous) {
+                // Count it as gone first: if its destructor panics, it is not touched again.
+                guard.processed += 1;
+                guard.deleted += 1;
+                // SAFETY: the element is initialized and, counted as deleted, never used again.
+                unsafe { ptr::drop_in_place(current) };
+                continue;
+            }
+            if guard.deleted > 0 {
+                // SAFETY: the hole at `kept` is free (its element was dropped or moved) and
+                // lies before `processed`, so the regions do not overlap.
+                unsafe { ptr::copy_nonoverlapping(current, base.add(kept), 1) };
+            }
+            guard.processed += 1;
+        }
+    }
+
+    /// Splits the vector at `at`: returns the elements `at..` in a new vector (with the same
+    /// maximum capacity, reserved as for [`new`](VirtualVec::new)) and keeps `..at`. The
+    /// moved elements get new addresses; the kept ones keep theirs, and memory stays
+    /// committed (see [`shrink_to_fit`](VirtualVec::shrink_to_fit)). Costs one copy of the
+    /// moved elements, and a reservation when they are not empty.
+    ///
+    /// # Panics
+    /// When `at > len`, or the new vector's memory cannot be reserved or committed (the
+    /// vector is unchanged then); see [`try_split_off`](VirtualVec::try_split_off).
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = (1..=5).collect();
+    /// let tail = v.split_off(3);
+    /// assert_eq!((v, tail), ([1, 2, 3].into(), [4, 5].into()));
+    /// ```
+    #[track_caller]
+    pub fn split_off(&mut self, at: usize) -> Self {
+        let len = self.len;
+        if at > len {
+            index_failed("`at` split", "<=", at, len);
+        }
+        self.try_split_off(at).unwrap_or_else(|err| capacity_exhausted(err))
+    }
+
+    /// Splits the vector at `at` as [`split_off`](VirtualVec::split_off) does, or returns
+    /// `OutOfBounds` when `at > len` and the reservation's error when the new vector cannot
+    /// get memory (the vector is unchanged then).
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = (1..=3).collect();
+    /// assert_eq!(v.try_split_off(4).unwrap_err().kind(), vmem::ErrorKind::OutOfBounds);
+    /// assert_eq!(v.try_split_off(1)?, [2, 3]);
+    /// assert_eq!(v, [1]);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn try_split_off(&mut self, at: usize) -> Result<Self> {
+        const OP: &str = "VirtualVec::split_off";
+        let len = self.len;
+        if at > len {
+            return Err(out_of_bounds(OP, "the split index is past the end of the vector", len));
+        }
+        let mut tail = Self::unreserved(self.max_capacity);
+        // SAFETY: `at..len` are initialized elements of this vector, outside `tail`'s buffer;
+        // on success `tail` owns them and this vector's length stops before them.
+        unsafe { tail.try_append_raw(self.ptr.as_ptr().add(at), len - at, OP)? };
+        self.len = at;
+        Ok(tail)
+    }
+
+    /// Moves every element of `other` to the end of this vector (one copy; they get new
+    /// addresses), leaving `other` empty (its memory stays committed).
+    ///
+    /// # Panics
+    /// When the elements do not fit (as [`push`](VirtualVec::push)); both vectors are
+    /// unchanged then. See [`try_append`](VirtualVec::try_append).
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = [1, 2].into_iter().collect();
+    /// let mut w: vmem::VirtualVec<_> = [3, 4].into_iter().collect();
+    /// v.append(&mut w);
+    /// assert_eq!((v.as_slice(), w.len()), (&[1, 2, 3, 4][..], 0));
+    /// ```
+    #[track_caller]
+    pub fn append(&mut self, other: &mut Self) {
+        if let Err(err) = self.try_append(other) {
+            capacity_exhausted(err)
+        }
+    }
+
+    /// Moves every element of `other` to the end of this vector, or returns `OutOfMemory`
+    /// when they do not fit (both vectors are unchanged then).
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::with_max_capacity(3).unwrap();
+    /// v.push(1);
+    /// let mut w: vmem::VirtualVec<_> = (2..=4).collect();
+    /// assert!(v.try_append(&mut w).is_err());
+    /// assert_eq!((v.len(), w.len()), (1, 3));
+    /// ```
+    pub fn try_append(&mut self, other: &mut Self) -> Result<()> {
+        let count = other.len;
+        // SAFETY: `other`'s elements are initialized and in another buffer (`&mut` makes the
+        // two vectors distinct); on success this vector owns them and `other` forgets them.
+        unsafe { self.try_append_raw(other.ptr.as_ptr(), count, "VirtualVec::append")? };
+        other.len = 0;
+        Ok(())
+    }
+
+    /// Appends clones of the elements in `src`, a range of this vector.
+    ///
+    /// # Panics
+    /// When the range starts after it ends or ends past the length, or the clones do not
+    /// fit (nothing is appended then); see
+    /// [`try_extend_from_within`](VirtualVec::try_extend_from_within). If a `clone` panics,
+    /// the clones made before it stay in the vector.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = ['a', 'b', 'c'].into_iter().collect();
+    /// v.extend_from_within(1..);
+    /// v.extend_from_within(..=0);
+    /// assert_eq!(v, ['a', 'b', 'c', 'b', 'c', 'a']);
+    /// ```
+    #[track_caller]
+    pub fn extend_from_within<R: RangeBounds<usize>>(&mut self, src: R)
+    where
+        T: Clone,
+    {
+        if bounds(&src, self.len).is_none() {
+            range_failed("extend_from_within", &src, self.len);
+        }
+        if let Err(err) = self.try_extend_from_within(src) {
+            capacity_exhausted(err)
+        }
+    }
+
+    /// Appends clones of the elements in `src`, or returns `OutOfBounds` when the range
+    /// starts after it ends or ends past the length and `OutOfMemory` when the clones do
+    /// not fit (nothing is appended then).
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::with_max_capacity(4).unwrap();
+    /// v.extend([1, 2]);
+    /// assert_eq!(v.try_extend_from_within(1..3).unwrap_err().kind(), vmem::ErrorKind::OutOfBounds);
+    /// v.try_extend_from_within(..)?;
+    /// assert_eq!(v.try_extend_from_within(..1).unwrap_err().kind(), vmem::ErrorKind::OutOfMemory);
+    /// assert_eq!(v, [1, 2, 1, 2]);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn try_extend_from_within<R: RangeBounds<usize>>(&mut self, src: R) -> Result<()>
+    where
+        T: Clone,
+    {
+        const OP: &str = "VirtualVec::extend_from_within";
+        let Some((start, end)) = bounds(&src, self.len) else {
+            return Err(out_of_bounds(OP, "the range is out of bounds or decreasing", self.len));
+        };
+        self.make_room(end - start, OP)?;
+        self.prefault_append(end - start);
+        let base = self.ptr.as_ptr();
+        let mut len = SetLenOnDrop { len: &mut self.len, local: 0 };
+        len.local = *len.len;
+        for index in start..end {
+            // SAFETY: `index < end <= len`: an initialized element, only read; the slot
+            // written is past the length (so another one), committed (`capacity >= len +
+            // end - start`) and uninitialized. The buffer never moves, and the length follows
+            // each write (also when `clone` panics).
+            unsafe { base.add(len.local).write((*base.add(index)).clone()) };
+            len.local += 1;
+        }
+        Ok(())
+    }
+
+    /// Replaces the elements in `range` with the items of `replace_with`, and returns the
+    /// removed elements as an iterator. As with [`drain`](VirtualVec::drain), the work is
+    /// done when the iterator is dropped: the elements it did not yield are dropped, the
+    /// new items take their place and the tail moves as needed (once when `replace_with`
+    /// says exactly how many items it has, as a slice iterator does; otherwise the items
+    /// past the gap and its lower size hint are collected in a `Vec` first, as std does).
+    ///
+    /// # Panics
+    /// When the range starts after it ends or ends past the length. When the dropped iterator
+    /// finds that the new items do not fit (maximum capacity, or memory the OS refuses), it
+    /// panics, leaving the vector valid with the items placed so far (followed by the
+    /// tail); the rest of `replace_with` is dropped. If `replace_with` panics, likewise.
+    /// A splice cannot run out of room when [`try_reserve`](VirtualVec::try_reserve) made
+    /// room for the growth first (new items less removed ones).
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = (0..6).collect();
+    /// let removed: Vec<_> = v.splice(1..3, [10, 20, 30]).collect();
+    /// assert_eq!(removed, [1, 2]);
+    /// assert_eq!(v, [0, 10, 20, 30, 3, 4, 5]);
+    /// v.splice(..2, []);
+    /// assert_eq!(v, [20, 30, 3, 4, 5]);
+    /// ```
+    #[track_caller]
+    pub fn splice<R, I>(&mut self, range: R, replace_with: I) -> Splice<'_, I::IntoIter>
+    where
+        R: RangeBounds<usize>,
+        I: IntoIterator<Item = T>,
+    {
+        match bounds(&range, self.len) {
+            Some((start, end)) => {
+                Splice { drain: self.drain_unchecked(start, end), replace_with: replace_with.into_iter() }
+            }
+            None => range_failed("splice", &range, self.len),
+        }
+    }
+
+    /// Returns an iterator that removes and yields the elements in `range` for which
+    /// `filter` returns true, in order; the other elements stay, in order. `filter` may
+    /// change the elements it looks at. This is std's `Vec::extract_if` (stable since Rust
+    /// 1.87), with the same signature.
+    ///
+    /// If the iterator is dropped before the end, the elements not yet visited stay. If
+    /// `filter` panics, the element it was given and those not visited stay, and the vector
+    /// is valid. If the iterator is leaked (`mem::forget`), the vector is left empty and its
+    /// elements leaked.
+    ///
+    /// # Panics
+    /// When the range starts after it ends or ends past the length.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = (1..=10).collect();
+    /// let evens: Vec<_> = v.extract_if(.., |x| *x % 2 == 0).collect();
+    /// assert_eq!(evens, [2, 4, 6, 8, 10]);
+    /// assert_eq!(v, [1, 3, 5, 7, 9]);
+    /// // Only in a range, and changing what stays:
+    /// let big: Vec<_> = v.extract_if(2.., |x| {
+    ///     *x *= 10;
+    ///     *x > 60
+    /// }).collect();
+    /// assert_eq!((big.as_slice(), v.as_slice()), (&[70, 90][..], &[1, 3, 50][..]));
+    /// ```
+    #[track_caller]
+    pub fn extract_if<F, R>(&mut self, range: R, filter: F) -> ExtractIf<'_, T, F>
+    where
+        F: FnMut(&mut T) -> bool,
+        R: RangeBounds<usize>,
+    {
+        let Some((start, end)) = bounds(&range, self.len) else { range_failed("extract_if", &range, self.len) };
+        self.extract_if_unchecked(start, end, filter)
+    }
+
+    /// The same as [`extract_if`](VirtualVec::extract_if), or `OutOfBounds` when the range
+    /// starts after it ends or ends past the length.
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<_> = (0..4).collect();
+    /// assert!(v.try_extract_if(3..5, |_| true).is_err());
+    /// assert_eq!(v.try_extract_if(1.., |x| *x > 1)?.count(), 2);
+    /// assert_eq!(v, [0, 1]);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn try_extract_if<F, R>(&mut self, range: R, filter: F) -> Result<ExtractIf<'_, T, F>>
+    where
+        F: FnMut(&mut T) -> bool,
+        R: RangeBounds<usize>,
+    {
+        match bounds(&range, self.len) {
+            Some((start, end)) => Ok(self.extract_if_unchecked(start, end, filter)),
+            None => Err(out_of_bounds("VirtualVec::extract_if", "the range is out of bounds or decreasing", self.len)),
+        }
+    }
+
+    /// An `ExtractIf` over `start..end`, which lies within `0..len`.
+    fn extract_if_unchecked<F>(&mut self, start: usize, end: usize, filter: F) -> ExtractIf<'_, T, F> {
+        let old_len = self.len;
+        // While elements are visited the vector has holes: its length says 0 until the
+        // iterator is dropped (a leaked iterator leaks the elements instead of dropping them
+        // twice).
+        self.len = 0;
+        ExtractIf { vec: self, next: start, end, deleted: 0, old_len, filter }
+    }
+
+    /// Sets the length without dropping or initializing anything, as `Vec::set_len`.
+    ///
+    /// # Safety
+    /// `new_len <= capacity()`, and the elements at `old_len..new_len` are initialized
+    /// (for example through [`spare_capacity_mut`](VirtualVec::spare_capacity_mut)). When
+    /// shortening, the elements at `new_len..old_len` are then no longer dropped by the
+    /// vector.
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::<u32>::with_capacity(4);
+    /// for (i, slot) in v.spare_capacity_mut()[..4].iter_mut().enumerate() {
+    ///     slot.write(i as u32 * 10);
+    /// }
+    /// // SAFETY: the first 4 elements were just written, and 4 <= capacity.
+    /// unsafe { v.set_len(4) };
+    /// assert_eq!(v, [0, 10, 20, 30]);
+    /// ```
+    #[inline]
+    pub unsafe fn set_len(&mut self, new_len: usize) {
+        debug_assert!(new_len <= self.capacity, "set_len({new_len}) past the capacity {}", self.capacity);
+        self.len = new_len;
+    }
+
+    /// The committed but unused slots after the elements, as `MaybeUninit<T>`: exactly
+    /// `capacity() - len()` of them (never into pages that are only reserved). Write
+    /// elements there, then [`set_len`](VirtualVec::set_len). What the slots hold is
+    /// unspecified (memory from the warm cache may hold what a previous owner wrote): treat
+    /// them as uninitialized.
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::<u8>::with_capacity(10);
+    /// v.push(1);
+    /// let capacity = v.capacity();
+    /// let spare = v.spare_capacity_mut();
+    /// assert_eq!(spare.len(), capacity - 1);
+    /// spare[0].write(2);
+    /// // SAFETY: slot 1 was just written.
+    /// unsafe { v.set_len(2) };
+    /// assert_eq!(v, [1, 2]);
+    /// ```
+    #[inline]
+    pub fn spare_capacity_mut(&mut self) -> &mut [mem::MaybeUninit<T>] {
+        // SAFETY: the slots `len..capacity` are committed and writable (or zero-sized), lie
+        // in one allocation of at most `isize::MAX` bytes, hold no initialized element the
+        // vector owns, and `MaybeUninit` allows any contents; `&mut self` makes the access
+        // exclusive. The pointer is aligned (dangling only when `capacity` is 0 or `T` is
+        // zero-sized).
+        unsafe { slice::from_raw_parts_mut(self.ptr.as_ptr().add(self.len).cast(), self.capacity - self.len) }
+    }
+
+    /// Decommits the pages past the first `max(len, min_capacity)` elements (rounded up to
+    /// pages), returning their memory to the OS; nothing happens when the capacity is
+    /// already no larger (except that memory committed beyond the capacity goes back too).
+    /// The elements keep their addresses. One `decommit` system call, as
+    /// [`shrink_to_fit`](VirtualVec::shrink_to_fit), whose errors it ignores the same way;
+    /// [`try_shrink_to`](VirtualVec::try_shrink_to) returns them.
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::<u64>::with_capacity(1 << 20);
+    /// v.extend(0..10);
+    /// v.shrink_to(1000);
+    /// assert!(v.capacity() >= 1000 && v.capacity() < 1 << 20);
+    /// assert_eq!(v.committed_bytes(), (8000usize).next_multiple_of(vmem::page_size()));
+    /// ```
+    pub fn shrink_to(&mut self, min_capacity: usize) {
+        // On failure the memory simply stays committed, which is still correct.
+        let _ = self.try_shrink_to(min_capacity);
+    }
+
+    /// Decommits the pages past the first `max(len, min_capacity)` elements, or returns the
+    /// OS error (the vector is unchanged then).
+    ///
+    /// ```
+    /// let mut v: vmem::VirtualVec<u16> = (0..10_000).collect();
+    /// v.clear();
+    /// v.try_shrink_to(0)?;
+    /// assert_eq!(v.committed_bytes(), 0);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn try_shrink_to(&mut self, min_capacity: usize) -> Result<()> {
+        if Self::IS_ZERO_SIZED {
+            return Ok(());
+        }
+        let keep = self.len.max(min_capacity.min(self.capacity));
+        // Not zero-sized: `keep <= capacity`, so `keep * size` fits in isize.
+        self.region.decommit_from(keep * Self::ELEMENT_SIZE)?;
+        self.capacity = (self.region.committed() / Self::ELEMENT_SIZE).min(self.max_capacity);
+        self.push_limit = self.push_limit.min(self.capacity);
+        Ok(())
+    }
+
+    /// Consumes the vector and returns its elements as a mutable slice that lives for the
+    /// rest of the program (`'static` when `T` is). The elements are never dropped, and
+    /// the reservation is never released: it does not go to the [warm cache](crate::cache)
+    /// either, so nothing else is ever given this memory. Its address space (the whole
+    /// maximum, 64 GiB by default) and committed memory stay taken; call
+    /// [`shrink_to_fit`](VirtualVec::shrink_to_fit) first to return the memory past the
+    /// elements, or give the vector a smaller maximum.
+    ///
+    /// ```
+    /// let mut v = vmem::VirtualVec::with_max_capacity(3)?;
+    /// v.extend([1, 2, 3]);
+    /// let forever: &'static mut [i32] = v.leak();
+    /// forever[0] = 10;
+    /// assert_eq!(forever, [10, 2, 3]);
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn leak<'a>(self) -> &'a mut [T] {
+        // Without its destructor the vector neither drops its elements nor gives its region
+        // back (`GrowRegion`'s drop never runs), so the reservation stays mapped and ours.
+        let mut vec = mem::ManuallyDrop::new(self);
+        // SAFETY: the first `len` elements are initialized; the memory stays reserved,
+        // committed and unused by anything else for the rest of the program, and the vector
+        // that owned it is gone, so this is the only reference.
+        unsafe { slice::from_raw_parts_mut(vec.as_mut_ptr(), vec.len) }
+    }
 }
 
 /// `(start, end)` of `range` in a vector of `len` elements, or `None` when out of bounds.
@@ -1042,6 +1706,17 @@ fn out_of_bounds(operation: &'static str, detail: &'static str, len: usize) -> E
 #[track_caller]
 fn capacity_exhausted(err: Error) -> ! {
     panic!("{err}")
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn range_failed(operation: &str, range: &impl RangeBounds<usize>, len: usize) -> ! {
+    panic!(
+        "{operation} range ({:?}, {:?}) is out of bounds or decreasing for a vector of length {len}",
+        range.start_bound(),
+        range.end_bound(),
+    )
 }
 
 #[cold]
@@ -1133,30 +1808,6 @@ impl<T, I: SliceIndex<[T]>> IndexMut<I> for VirtualVec<T> {
     #[inline]
     fn index_mut(&mut self, index: I) -> &mut I::Output {
         IndexMut::index_mut(self.as_mut_slice(), index)
-    }
-}
-
-impl<T> AsRef<[T]> for VirtualVec<T> {
-    fn as_ref(&self) -> &[T] {
-        self
-    }
-}
-
-impl<T> AsMut<[T]> for VirtualVec<T> {
-    fn as_mut(&mut self) -> &mut [T] {
-        self
-    }
-}
-
-impl<T> Borrow<[T]> for VirtualVec<T> {
-    fn borrow(&self) -> &[T] {
-        self
-    }
-}
-
-impl<T> BorrowMut<[T]> for VirtualVec<T> {
-    fn borrow_mut(&mut self) -> &mut [T] {
-        self
     }
 }
 
