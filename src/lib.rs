@@ -87,15 +87,15 @@ pub mod virtual_vec;
 mod error;
 
 pub use error::{Error, ErrorKind, Result};
-pub use raw::advise::{advise_huge_pages, prefault};
+pub use raw::advise::{advise, advise_huge_pages, prefault, Advice};
 pub use raw::align::{align_down, align_up, is_aligned};
 pub use raw::commit::{commit, decommit};
 pub use raw::lock::{lock, unlock};
 pub use raw::page::{allocation_granularity, huge_page_size, page_size};
 pub use raw::protect::{protect, Protection};
 pub use raw::query::{query, PageState, RegionInfo};
-pub use raw::reservation::Reservation;
-pub use raw::reserve::{release, reserve, reserve_aligned};
+pub use raw::reservation::{LockGuard, ProtectGuard, Reservation};
+pub use raw::reserve::{release, reserve, reserve_aligned, reserve_at};
 pub use raw::status::{
     memory_status, process_memory, reset_peak_resident, resident_bytes, resource_limits, system_memory, HugePageMode,
     MemoryStatus, Overcommit, ProcessMemory, ResourceLimit, ResourceLimits, SystemMemory,
@@ -110,7 +110,7 @@ pub use file_vec::{FileVec, FileVecOptions};
 #[cfg(feature = "std")]
 pub use ipc_ring::{IpcRing, Side};
 #[cfg(feature = "std")]
-pub use mapped_file::{MapAdvice, MappedFile, MappedFileOptions};
+pub use mapped_file::{MappedFile, MappedFileOptions};
 pub use pool::{Handle, Pool};
 #[cfg(feature = "std")]
 pub use ring::{Consumer, Producer, RingBuffer};

@@ -75,21 +75,7 @@ use std::fs::File;
 use std::path::Path;
 use std::ptr::NonNull;
 
-use crate::{os, Error, ErrorKind, Result};
-
-/// How the pages of a [`MappedFile`] will be used, for [`MappedFile::advise`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MapAdvice {
-    /// No special pattern (the default).
-    Normal,
-    /// Read front to back: read ahead aggressively, drop pages behind.
-    Sequential,
-    /// Random access: do not read ahead.
-    Random,
-    /// The range will be needed soon: start reading it in.
-    WillNeed,
-}
+use crate::{os, Advice, Error, ErrorKind, Result};
 
 /// The default maximum size: 64 GiB of address space on 64-bit systems, 1 GiB on 32-bit ones.
 const DEFAULT_MAX_SIZE: usize = if usize::BITS >= 64 { 64 << 30 } else { 1 << 30 };
@@ -746,11 +732,11 @@ impl MappedFile {
     /// # let path = std::env::temp_dir().join(format!("vmem-doc-advise-{}", std::process::id()));
     /// let mut file = vmem::MappedFile::create(&path)?;
     /// file.set_len(1 << 20)?;
-    /// file.advise(0, 1 << 20, vmem::MapAdvice::Sequential)?;
+    /// file.advise(0, 1 << 20, vmem::Advice::Sequential)?;
     /// # drop(file); std::fs::remove_file(&path).unwrap();
     /// # Ok::<(), vmem::Error>(())
     /// ```
-    pub fn advise(&self, offset: usize, count: usize, advice: MapAdvice) -> Result<()> {
+    pub fn advise(&self, offset: usize, count: usize, advice: Advice) -> Result<()> {
         self.check_range("MappedFile::advise", offset, count)?;
         if count == 0 {
             return Ok(());
@@ -759,8 +745,19 @@ impl MappedFile {
         let start = offset / page * page;
         // No overflow, as in `flush_pages`.
         let end = (offset + count).div_ceil(page) * page;
-        // SAFETY: the page range lies inside our views; the advice kinds never change data.
-        unsafe { os::advise_file(self.base.as_ptr().add(start), end - start, advice) }
+        if advice == Advice::Free {
+            // `MADV_FREE` is for private memory: on a shared view it would do nothing or drop
+            // data that belongs to the file.
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "MappedFile::advise",
+                "Advice::Free is for private memory, not file views",
+            )
+            .at(self.base.as_ptr() as usize + start, end - start));
+        }
+        // SAFETY: the page range lies inside our views; every advice but `Free` (refused above)
+        // leaves the data alone.
+        unsafe { os::advise(self.base.as_ptr().add(start), end - start, advice) }
     }
 }
 

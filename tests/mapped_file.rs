@@ -158,7 +158,7 @@ fn zero_length_file() {
     assert!(unsafe { file.as_slice() }.is_empty());
     file.flush().unwrap();
     file.flush_async().unwrap();
-    file.advise(0, 0, vmem::MapAdvice::Random).unwrap();
+    file.advise(0, 0, vmem::Advice::Random).unwrap();
     file.read_at(0, &mut []).unwrap();
     file.set_len(0).unwrap();
     drop(file);

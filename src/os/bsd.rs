@@ -133,8 +133,7 @@ mod freebsd {
 
     /// The calling thread's `errno`.
     fn errno() -> i32 {
-        // SAFETY: `__error` returns the calling thread's errno location, always valid.
-        unsafe { *libc::__error() }
+        errno::errno().0
     }
 
     /// The process's map as `kinfo_getvmmap(3)` returns it: an array of `count` entries in
@@ -251,6 +250,38 @@ mod freebsd {
 pub(crate) unsafe fn prefault(ptr: *mut u8, size: usize) -> Result<()> {
     // SAFETY: the caller promises committed, writable memory.
     unsafe { touch_pages(ptr, size) };
+    Ok(())
+}
+
+/// # Safety
+/// The range lies inside reservations owned by the caller, who no longer relies on the
+/// contents for `Free`.
+pub(crate) unsafe fn advise(ptr: *mut u8, size: usize, advice: crate::Advice) -> Result<()> {
+    use crate::Advice as A;
+    let how = match advice {
+        A::Normal => libc::MADV_NORMAL,
+        A::Sequential => libc::MADV_SEQUENTIAL,
+        A::Random => libc::MADV_RANDOM,
+        A::WillNeed => libc::MADV_WILLNEED,
+        #[cfg(any(target_os = "freebsd", target_os = "dragonfly", target_os = "netbsd", target_os = "openbsd"))]
+        A::Free => libc::MADV_FREE,
+        #[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+        A::DontDump => libc::MADV_NOCORE,
+        #[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+        A::DoDump => libc::MADV_CORE,
+        _ => {
+            return Err(Error::new(ErrorKind::Unsupported, "advise", "this system has no such advice").at(ptr as usize, size))
+        }
+    };
+    // SAFETY: advice only; the caller accepts what `Free` does to the contents.
+    if unsafe { libc::madvise(ptr.cast(), size, how) } != 0 {
+        let code = errno::errno().0;
+        if code == libc::EINVAL && !matches!(advice, A::Free | A::DontDump | A::DoDump) {
+            // An access-pattern hint the system does not know is ignored, as the contract says.
+            return Ok(());
+        }
+        return Err(Error::from_os(ErrorKind::InvalidArgument, "advise", code).at(ptr as usize, size));
+    }
     Ok(())
 }
 

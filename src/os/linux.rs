@@ -455,6 +455,46 @@ pub(crate) unsafe fn prefault(ptr: *mut u8, size: usize) -> Result<()> {
 }
 
 /// # Safety
+/// `[ptr, ptr + size)` lies inside reservations owned by the caller, who no longer relies on
+/// the contents for `Free`.
+pub(crate) unsafe fn advise(ptr: *mut u8, size: usize, advice: crate::Advice) -> Result<()> {
+    use crate::Advice as A;
+    let how = match advice {
+        A::Normal => Advice::Normal,
+        A::Sequential => Advice::Sequential,
+        A::Random => Advice::Random,
+        A::WillNeed => Advice::WillNeed,
+        A::Free => Advice::LinuxFree,
+        A::DontDump => Advice::LinuxDontDump,
+        A::DoDump => Advice::LinuxDoDump,
+        A::HugePages => Advice::LinuxHugepage,
+        A::NoHugePages => Advice::LinuxNoHugepage,
+    };
+    let hint = matches!(advice, A::Normal | A::Sequential | A::Random | A::WillNeed);
+    // SAFETY: advice only; the caller accepts what `Free` does to the contents.
+    match unsafe { mm::madvise(ptr.cast(), size, how) } {
+        // A hint the kernel does not know is ignored, as the contract says.
+        Err(Errno::INVAL) if hint => return Ok(()),
+        result => result,
+    }
+    .map_err(|errno| {
+        let kind = match errno {
+            Errno::INVAL if matches!(advice, A::Free | A::HugePages) => ErrorKind::InvalidArgument,
+            Errno::INVAL => ErrorKind::Unsupported,
+            Errno::NOMEM => ErrorKind::InvalidArgument,
+            _ => ErrorKind::Os,
+        };
+        os_error(kind, "advise", errno, ptr, size).because(match (kind, advice) {
+            (ErrorKind::InvalidArgument, A::Free) => "MADV_FREE needs committed, private, writable pages (Linux 4.5+)",
+            (ErrorKind::InvalidArgument, A::HugePages) => "the kernel has no transparent huge pages for this range",
+            (ErrorKind::InvalidArgument, _) => "part of the range is not mapped",
+            (ErrorKind::Unsupported, _) => "this kernel does not know the advice",
+            _ => "",
+        })
+    })
+}
+
+/// # Safety
 /// `[ptr, ptr + size)` lies inside reservations owned by the caller.
 pub(crate) unsafe fn advise_huge_pages(ptr: *mut u8, size: usize) -> Result<()> {
     // SAFETY: MADV_HUGEPAGE is advice about page size only; contents stay as they are.

@@ -184,6 +184,33 @@ pub(crate) unsafe fn prefault(ptr: *mut u8, size: usize) -> Result<()> {
 }
 
 /// # Safety
+/// The range lies inside reservations owned by the caller, who no longer relies on the
+/// contents for `Free`.
+pub(crate) unsafe fn advise(ptr: *mut u8, size: usize, advice: crate::Advice) -> Result<()> {
+    use crate::Advice as A;
+    let how = match advice {
+        A::Normal => libc::MADV_NORMAL,
+        A::Sequential => libc::MADV_SEQUENTIAL,
+        A::Random => libc::MADV_RANDOM,
+        A::WillNeed => libc::MADV_WILLNEED,
+        A::Free => libc::MADV_FREE,
+        _ => {
+            return Err(Error::new(ErrorKind::Unsupported, "advise", "macOS has no such advice").at(ptr as usize, size))
+        }
+    };
+    // SAFETY: advice only; the caller accepts what `Free` does to the contents.
+    if unsafe { libc::madvise(ptr.cast(), size, how) } != 0 {
+        let code = errno::errno().0;
+        if code == libc::EINVAL && advice != A::Free {
+            // An access-pattern hint the system does not know is ignored, as the contract says.
+            return Ok(());
+        }
+        return Err(Error::from_os(ErrorKind::InvalidArgument, "advise", code).at(ptr as usize, size));
+    }
+    Ok(())
+}
+
+/// # Safety
 /// The range lies inside reservations owned by the caller.
 pub(crate) unsafe fn advise_huge_pages(ptr: *mut u8, size: usize) -> Result<()> {
     Err(Error::new(ErrorKind::Unsupported, "advise_huge_pages", "macOS has no transparent huge pages")

@@ -13,6 +13,7 @@
 //! | `huge_page_size() -> Option<usize>` | the (transparent) huge page size, if any |
 //! | `memory_status() -> Result<MemoryStatus>`, `resident_bytes() -> Result<usize>` | machine and process figures |
 //! | `reserve(size) -> Result<*mut u8>` | address space with no access and no commit charge |
+//! | `reserve_at(address, size) -> Result<*mut u8>` | reserve exactly `[address, address + size)` (aligned to the granularity), or fail with `OutOfAddressSpace`; never elsewhere, never over a mapping |
 //! | `reserve_aligned(size, align) -> Result<*mut u8>` | the same, base aligned to `align` (a power of two above the granularity) |
 //! | `release(ptr, size) -> Result<()>` | give the whole reservation back |
 //! | `commit(ptr, size) -> Result<()>` | back the pages, read-write; fresh pages read zero; committed pages keep their contents |
@@ -27,6 +28,7 @@
 //! | `quick_query(ptr, size, &mut Vec<RegionInfo>) -> Result<()>` | the same, cheaply, where inaccessible pages may be reported `Reserved` although committed (Linux: no commit-charge information); elsewhere it is `query` |
 //! | `prefault(ptr, size) -> Result<()>` | fault in committed, writable pages now; never write to a page it cannot prove writable (an ambiguous OS answer is an error, not a touch) |
 //! | `advise_huge_pages(ptr, size) -> Result<()>` | ask for transparent huge pages, or `Unsupported` |
+//! | `advise(ptr, size, Advice) -> Result<()>` | pass the advice on (anonymous memory and file views alike); an access-pattern hint the OS lacks is accepted and ignored; any other advice it lacks is `Unsupported` |
 //! | `QUERY_SUPPORTED: bool` | whether `query` works here |
 //! | `CHECKS_COMMIT_ITSELF: bool` | whether the OS itself refuses to lock or protect pages that are not committed (else the public layer asks `query` first) |
 //! | `ring_map(size) -> Result<*mut u8>` | (feature `std`) `2 * size` bytes where the second half maps the same memory as the first; `size` is a non-zero multiple of the allocation granularity; no descriptor or handle stays open; a `fork`ed child sees the whole double mapping, sharing the bytes with its parent |
@@ -41,7 +43,6 @@
 //! | `unsafe map_release(base, size, len) -> Result<()>` | unmap the views of `[0, len)` and release the whole `map_reserve(size)` |
 //! | `unsafe remap_file(base, size, old_len, len, file, writable) -> Result<()>` | make `[base, base + page_round(len))` show the file's bytes `[0, len)`, at the same addresses as the views of `[0, old_len)` made by earlier calls; pages past it back to reserved; no page wholly past the file's end mapped; on failure the mapping is as it was |
 //! | `unsafe flush_file(ptr, size, file, wait) -> Result<()>` | write dirty pages of the views back (`wait`: and wait until they are on disk) |
-//! | `unsafe advise_file(ptr, size, MapAdvice) -> Result<()>` | access-pattern advice for views (or accept and ignore it) |
 //! | `file_set_len(file, len) -> Result<()>` | set the file's length, refusing (not signalling) a length past the OS's file-size limit |
 //! | `file_extend(file, old, new) -> Result<()>` | grow the file from `old` to `new` bytes, allocating its blocks where the file system can; on failure the file keeps length `old` |
 //! | `file_len(file) -> Result<u64>` | the file's current length |

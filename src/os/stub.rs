@@ -94,6 +94,18 @@ pub(crate) unsafe fn prefault(ptr: *mut u8, size: usize) -> Result<()> {
 
 /// # Safety
 /// Nothing is required: it always fails.
+pub(crate) unsafe fn advise(ptr: *mut u8, size: usize, _advice: crate::Advice) -> Result<()> {
+    Err(unsupported("advise", ptr, size))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
+pub(crate) unsafe fn reserve_at(address: usize, size: usize) -> Result<*mut u8> {
+    Err(unsupported("reserve_at", address as *mut u8, size))
+}
+
+/// # Safety
+/// Nothing is required: it always fails.
 pub(crate) unsafe fn advise_huge_pages(ptr: *mut u8, size: usize) -> Result<()> {
     Err(unsupported("advise_huge_pages", ptr, size))
 }

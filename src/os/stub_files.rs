@@ -47,13 +47,6 @@ pub(crate) unsafe fn flush_file(ptr: *mut u8, size: usize, _file: &std::fs::File
     Err(unsupported("flush", ptr, size))
 }
 
-/// # Safety
-/// Nothing is required: it always fails.
-#[cfg(feature = "std")]
-pub(crate) unsafe fn advise_file(ptr: *mut u8, size: usize, _advice: crate::MapAdvice) -> Result<()> {
-    Err(unsupported("advise", ptr, size))
-}
-
 #[cfg(feature = "std")]
 pub(crate) fn file_set_len(_file: &std::fs::File, _len: u64) -> Result<()> {
     Err(Error::new(ErrorKind::Unsupported, "set_len", WHY))

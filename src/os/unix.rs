@@ -133,6 +133,39 @@ pub(crate) unsafe fn reserve(size: usize) -> Result<*mut u8> {
     }
 }
 
+/// Reserves exactly `[address, address + size)`, or refuses: never elsewhere, never over an
+/// existing mapping. Linux 4.17+ refuses at once (`MAP_FIXED_NOREPLACE`); elsewhere the
+/// address is a hint, and a mapping placed anywhere else is undone.
+///
+/// # Safety
+/// `size` is a non-zero multiple of the page size; `address` is page-aligned and non-null,
+/// and `address + size` does not overflow.
+pub(crate) unsafe fn reserve_at(address: usize, size: usize) -> Result<*mut u8> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = MapFlags::PRIVATE | MapFlags::FIXED_NOREPLACE;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = MapFlags::PRIVATE;
+    let wanted = address as *mut c_void;
+    // SAFETY: without MAP_FIXED (MAP_FIXED_NOREPLACE never replaces a mapping) the kernel
+    // changes no existing mapping: it maps fresh address space, at the hint or elsewhere.
+    let ptr = unsafe { mm::mmap_anonymous(wanted, size, ProtFlags::empty(), flags) };
+    let in_use = || {
+        Error::new(ErrorKind::OutOfAddressSpace, "reserve_at", "part of the range is already mapped")
+            .at(address, size)
+    };
+    match ptr {
+        Ok(got) if got == wanted => Ok(got.cast()),
+        Ok(got) => {
+            // Placed elsewhere (an older kernel took the address as a hint): undo it.
+            // SAFETY: the mapping was made just now and nothing refers to it.
+            let _ = unsafe { mm::munmap(got, size) };
+            Err(in_use())
+        }
+        Err(Errno::EXIST) => Err(in_use()),
+        Err(errno) => Err(reserve_error(errno, size)),
+    }
+}
+
 /// # Safety
 /// `size` is a non-zero multiple of the page size; `align` is a power of two larger than
 /// the page size.
@@ -514,23 +547,6 @@ pub(crate) unsafe fn flush_file(ptr: *mut u8, size: usize, _file: &std::fs::File
         let kind = if errno == Errno::NOSPC || errno == Errno::DQUOT { ErrorKind::OutOfMemory } else { ErrorKind::Os };
         os_error(kind, "flush", errno, ptr, size).because("writing the pages back to the file failed")
     })
-}
-
-/// Passes access-pattern advice for file views.
-///
-/// # Safety
-/// The range lies in file views made by `remap_file`.
-#[cfg(feature = "std")]
-pub(crate) unsafe fn advise_file(ptr: *mut u8, size: usize, advice: crate::MapAdvice) -> Result<()> {
-    use crate::MapAdvice;
-    let advice = match advice {
-        MapAdvice::Normal => mm::Advice::Normal,
-        MapAdvice::Sequential => mm::Advice::Sequential,
-        MapAdvice::Random => mm::Advice::Random,
-        MapAdvice::WillNeed => mm::Advice::WillNeed,
-    };
-    // SAFETY: these four kinds of advice never change the contents of the memory.
-    unsafe { mm::madvise(ptr.cast(), size, advice) }.map_err(|e| os_error(ErrorKind::Os, "advise", e, ptr, size))
 }
 
 /// Refuses a length past `RLIMIT_FSIZE` before asking the kernel.

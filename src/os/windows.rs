@@ -20,10 +20,11 @@ use windows_sys::Win32::Foundation::{
     ERROR_NOACCESS, ERROR_NOT_ENOUGH_MEMORY, ERROR_NOT_LOCKED, ERROR_OUTOFMEMORY, ERROR_WORKING_SET_QUOTA,
 };
 use windows_sys::Win32::System::Memory::{
-    GetLargePageMinimum, VirtualAlloc, VirtualFree, VirtualLock, VirtualProtect, VirtualQuery, VirtualUnlock,
-    MEMORY_BASIC_INFORMATION, MEM_COMMIT, MEM_DECOMMIT, MEM_FREE, MEM_RELEASE, MEM_RESERVE, PAGE_EXECUTE,
+    GetLargePageMinimum, PrefetchVirtualMemory, VirtualAlloc, VirtualFree, VirtualLock, VirtualProtect, VirtualQuery,
+    VirtualUnlock, MEMORY_BASIC_INFORMATION, MEM_COMMIT, MEM_DECOMMIT, MEM_FREE, MEM_RELEASE, MEM_RESERVE, MEM_RESET,
+    PAGE_EXECUTE,
     PAGE_EXECUTE_READ, PAGE_EXECUTE_READWRITE, PAGE_EXECUTE_WRITECOPY, PAGE_NOACCESS, PAGE_PROTECTION_FLAGS,
-    PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY,
+    PAGE_READONLY, PAGE_READWRITE, PAGE_WRITECOPY, WIN32_MEMORY_RANGE_ENTRY,
 };
 use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
 use windows_sys::Win32::System::SystemInformation::{GetSystemInfo, GlobalMemoryStatusEx, MEMORYSTATUSEX, SYSTEM_INFO};
@@ -187,6 +188,30 @@ pub(crate) unsafe fn reserve(size: usize) -> Result<*mut u8> {
     if ptr.is_null() {
         // SAFETY: reads the calling thread's last-error value.
         Err(reserve_error("reserve", unsafe { GetLastError() }, size))
+    } else {
+        Ok(ptr.cast())
+    }
+}
+
+/// Reserves exactly `[address, address + size)` (`VirtualAlloc` at that address fails
+/// instead of going elsewhere).
+///
+/// # Safety
+/// `size` is a non-zero multiple of the page size; `address` is aligned to the allocation
+/// granularity and non-null.
+pub(crate) unsafe fn reserve_at(address: usize, size: usize) -> Result<*mut u8> {
+    // SAFETY: MEM_RESERVE at a given address maps only free address space, or fails.
+    let ptr = unsafe { VirtualAlloc(address as *const c_void, size, MEM_RESERVE, PAGE_NOACCESS) };
+    if ptr.is_null() {
+        // SAFETY: reads the calling thread's last-error value.
+        let code = unsafe { GetLastError() };
+        Err(Error::from_os(ErrorKind::OutOfAddressSpace, "reserve_at", code as i32)
+            .because("the range is not free address space")
+            .at(address, size))
+    } else if ptr as usize != address {
+        // SAFETY: the reservation was made just now and nothing refers to it.
+        unsafe { VirtualFree(ptr, 0, MEM_RELEASE) };
+        Err(Error::new(ErrorKind::OutOfAddressSpace, "reserve_at", "the system placed it elsewhere").at(address, size))
     } else {
         Ok(ptr.cast())
     }
@@ -397,6 +422,37 @@ pub(crate) unsafe fn prefault(ptr: *mut u8, size: usize) -> Result<()> {
     // SAFETY: the caller promises committed, writable memory.
     unsafe { super::touch_pages(ptr, size) };
     Ok(())
+}
+
+/// `Free` is `MEM_RESET` (the pages stay committed; their contents may be dropped);
+/// `WillNeed` is `PrefetchVirtualMemory`; the other access-pattern hints have no Windows
+/// equivalent and are accepted and ignored; the rest are `Unsupported`.
+///
+/// # Safety
+/// The range lies inside reservations owned by the caller, who no longer relies on the
+/// contents for `Free`.
+pub(crate) unsafe fn advise(ptr: *mut u8, size: usize, advice: crate::Advice) -> Result<()> {
+    use crate::Advice as A;
+    match advice {
+        A::Free => {
+            // SAFETY: MEM_RESET changes only whether the pages' contents are kept; the
+            // protection argument is ignored for it.
+            let done = unsafe { VirtualAlloc(ptr.cast(), size, MEM_RESET, PAGE_NOACCESS) };
+            if done.is_null() {
+                return Err(last_error(ErrorKind::InvalidArgument, "advise", ptr, size));
+            }
+            Ok(())
+        }
+        A::WillNeed => {
+            let entry = WIN32_MEMORY_RANGE_ENTRY { VirtualAddress: ptr.cast(), NumberOfBytes: size };
+            // SAFETY: one range entry of our own process; a prefetch only reads pages in. A
+            // failure is harmless (a hint), so it is ignored.
+            unsafe { PrefetchVirtualMemory(GetCurrentProcess(), 1, &entry, 0) };
+            Ok(())
+        }
+        A::Normal | A::Sequential | A::Random => Ok(()),
+        _ => Err(Error::new(ErrorKind::Unsupported, "advise", "Windows has no such advice").at(ptr as usize, size)),
+    }
 }
 
 /// # Safety
@@ -628,7 +684,7 @@ mod files {
 
     #[cfg(feature = "std")]
     pub(crate) use mapped::{
-        advise_file, file_extend, file_len, file_lock, file_set_len, flush_file, map_release, map_reserve, remap_file,
+        file_extend, file_len, file_lock, file_set_len, flush_file, map_release, map_reserve, remap_file,
     };
     #[cfg(feature = "std")]
     pub(crate) use shared::{
@@ -645,9 +701,8 @@ mod files {
         use windows_sys::Win32::Storage::FileSystem::FlushFileBuffers;
         use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
         use windows_sys::Win32::System::Memory::{
-            CreateFileMappingW, FlushViewOfFile, PrefetchVirtualMemory, UnmapViewOfFile2, MEMORY_MAPPED_VIEW_ADDRESS,
-            MEM_EXTENDED_PARAMETER, MEM_PRESERVE_PLACEHOLDER, MEM_REPLACE_PLACEHOLDER, MEM_RESERVE_PLACEHOLDER,
-            WIN32_MEMORY_RANGE_ENTRY,
+            CreateFileMappingW, FlushViewOfFile, UnmapViewOfFile2, MEMORY_MAPPED_VIEW_ADDRESS, MEM_EXTENDED_PARAMETER,
+            MEM_PRESERVE_PLACEHOLDER, MEM_REPLACE_PLACEHOLDER, MEM_RESERVE_PLACEHOLDER,
         };
 
         /// `MEM_COALESCE_PLACEHOLDERS` (winnt.h; windows-sys does not define it).
@@ -897,18 +952,6 @@ mod files {
             if wait && unsafe { FlushFileBuffers(file.as_raw_handle() as HANDLE) } == 0 {
                 return Err(last_error(ErrorKind::Os, "flush", ptr, size));
             }
-            Ok(())
-        }
-
-        /// # Safety
-        /// The range lies in a view made by `remap_file`.
-        pub(crate) unsafe fn advise_file(ptr: *mut u8, size: usize, advice: crate::MapAdvice) -> Result<()> {
-            if advice == crate::MapAdvice::WillNeed {
-                let entry = WIN32_MEMORY_RANGE_ENTRY { VirtualAddress: ptr.cast(), NumberOfBytes: size };
-                // SAFETY: prefetching reads pages in; it changes no data. A failure is harmless.
-                unsafe { PrefetchVirtualMemory(GetCurrentProcess(), 1, &entry, 0) };
-            }
-            // Windows has no other access-pattern advice for views: accepted and ignored.
             Ok(())
         }
 

@@ -7,13 +7,13 @@
 //! | `checks.rs` | argument checks shared by the operations: null, zero, overflow, whole pages, commit state |
 //! | `page.rs` | page, granularity and huge page sizes, and all the crate's rounding helpers |
 //! | `align.rs` | the public `align_up` / `align_down` / `is_aligned` |
-//! | `reserve.rs` | `reserve`, `reserve_aligned`, `release` |
-//! | `reservation.rs` | `Reservation`: an owned reservation with a record of its pages |
+//! | `reserve.rs` | `reserve`, `reserve_aligned`, `reserve_at`, `release` |
+//! | `reservation.rs` | `Reservation`: an owned reservation with a record of its pages; its `LockGuard` and `ProtectGuard` |
 //! | `commit.rs` | `commit`, `decommit` |
 //! | `protect.rs` | `Protection`, `protect` |
 //! | `lock.rs` | `lock`, `unlock` |
 //! | `query.rs` | `query`, `PageState`, `RegionInfo`, and the run merging every backend uses |
-//! | `advise.rs` | `prefault`, `advise_huge_pages` |
+//! | `advise.rs` | `prefault`, `advise_huge_pages`, `advise` and `Advice` |
 //! | `status.rs` | `memory_status`, `resident_bytes`, process memory figures |
 
 pub(crate) mod advise;

@@ -93,6 +93,25 @@ impl Reservation {
         Ok(Reservation { base, len, record: Lock::new(PageRecord::new()) })
     }
 
+    /// Reserves exactly `[address, address + size)` (size rounded up to whole pages), or
+    /// fails without reserving anything: see [`reserve_at`](crate::reserve_at).
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a null or misaligned address or a zero size;
+    /// `OutOfAddressSpace` when part of the range is in use.
+    ///
+    /// ```
+    /// let taken = vmem::Reservation::new(1 << 20).unwrap();
+    /// // The range is in use: refused, not moved elsewhere.
+    /// let err = vmem::Reservation::new_at(taken.as_ptr() as usize, 1 << 20).unwrap_err();
+    /// assert_eq!(err.kind(), vmem::ErrorKind::OutOfAddressSpace);
+    /// ```
+    pub fn new_at(address: usize, size: usize) -> Result<Reservation> {
+        let base = crate::reserve_at(address, size)?;
+        let len = crate::align_up(size, crate::page_size())?;
+        Ok(Reservation { base, len, record: Lock::new(PageRecord::new()) })
+    }
+
     /// The first byte of the reservation.
     ///
     /// ```
@@ -300,6 +319,109 @@ impl Reservation {
         unsafe { os::lock(ptr, end - start) }
     }
 
+    /// Locks the pages holding `[offset, offset + len)` as [`lock`](Reservation::lock) does,
+    /// and unlocks them when the returned guard drops: for secrets that must never reach swap
+    /// for as long as they live, or latency-critical buffers during one phase.
+    ///
+    /// Locks do not nest (on every OS): the guard's unlock unlocks the pages even if another
+    /// call locked them too.
+    ///
+    /// # Errors
+    /// As [`lock`](Reservation::lock); nothing is locked on error.
+    ///
+    /// ```
+    /// let r = vmem::Reservation::new(4096).unwrap();
+    /// r.commit(0, 4096).unwrap();
+    /// match r.lock_guard(0, 4096) {
+    ///     Ok(locked) => {
+    ///         // ... the page stays in RAM while `locked` lives ...
+    ///         locked.unlock().unwrap(); // or just drop it
+    ///     }
+    ///     Err(e) => println!("no lock here: {e}"), // RLIMIT_MEMLOCK, for example
+    /// };
+    /// ```
+    pub fn lock_guard(&self, offset: usize, len: usize) -> Result<LockGuard<'_>> {
+        self.lock(offset, len)?;
+        let (_, start, end) = self.pages("lock", offset, len)?;
+        Ok(LockGuard { reservation: self, start, end })
+    }
+
+    /// Sets the protection of the pages holding `[offset, offset + len)` as
+    /// [`protect`](Reservation::protect) does, and puts back the protection each page had
+    /// when the returned guard drops (or at [`ProtectGuard::restore`], which reports errors):
+    /// write-protect a table during a phase that must not change it, or make code pages
+    /// writable only while patching them.
+    ///
+    /// Pages decommitted while the guard lives stay decommitted: only pages still committed
+    /// get their protection back.
+    ///
+    /// # Errors
+    /// As [`protect`](Reservation::protect); nothing is changed on error.
+    ///
+    /// ```
+    /// use vmem::Protection;
+    /// let page = vmem::page_size();
+    /// let r = vmem::Reservation::new(2 * page).unwrap();
+    /// r.commit(0, 2 * page).unwrap();
+    /// r.protect(page, page, Protection::Read).unwrap();
+    /// {
+    ///     let _frozen = r.protect_guard(0, 2 * page, Protection::NoAccess).unwrap();
+    ///     assert!(!r.is_writable(0, page));
+    /// }
+    /// assert!(r.is_writable(0, page));          // read-write again
+    /// assert!(!r.is_writable(page, page));      // read-only again, as before
+    /// assert!(r.is_committed(page, page));
+    /// ```
+    pub fn protect_guard(&self, offset: usize, len: usize, protection: Protection) -> Result<ProtectGuard<'_>> {
+        let (ptr, start, end) = self.pages("protect", offset, len)?;
+        let mut record = self.record.lock();
+        self.require(&record, "protect", start, end, Need::Committed)?;
+        let previous = match record.protections(start, end) {
+            Some(runs) => runs,
+            // Committed behind the record's back (raw calls): the OS says what it was.
+            None => self
+                .query_range(start, end - start)?
+                .into_iter()
+                .map(|run| {
+                    let from = run.start - self.base.as_ptr() as usize;
+                    Run { start: from, end: from + run.size, protection: run.protection }
+                })
+                .collect(),
+        };
+        record.make_room("protect")?;
+        // SAFETY: as in `protect`: the pages lie inside this reservation and are committed.
+        unsafe { os::protect(ptr, end - start, protection)? };
+        record.set(start, end, Some(protection));
+        Ok(ProtectGuard { reservation: self, previous })
+    }
+
+    /// Puts back the protections a [`ProtectGuard`] saved, on the pages that are still
+    /// committed; the first error, after trying every run.
+    fn restore_protections(&self, previous: &[Run]) -> Result<()> {
+        let mut record = self.record.lock();
+        let mut first_error = None;
+        for run in previous {
+            // The still-committed pieces of the run, by the record (which the guard's own
+            // `protect` brought up to date for the whole range).
+            let mut cursor = run.start;
+            while let Some((start, end)) = record.next_committed(cursor, run.end) {
+                cursor = end;
+                let done = record.make_room("protect").and_then(|()| {
+                    // SAFETY: the pages lie inside this reservation and are committed (the
+                    // record says so, under its lock).
+                    unsafe { os::protect(self.base.as_ptr().wrapping_add(start), end - start, run.protection) }
+                });
+                match done {
+                    Ok(()) => record.set(start, end, Some(run.protection)),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
     /// Unlocks the pages holding `[offset, offset + len)`: see [`unlock`](crate::unlock).
     ///
     /// ```
@@ -369,6 +491,42 @@ impl Reservation {
         let Ok((_, start, end)) = self.pages("", offset, len) else { return false };
         let record = self.record.lock();
         self.require(&record, "", start, end, need).is_ok()
+    }
+
+    /// Gives the OS `advice` about the pages holding `[offset, offset + len)`: see
+    /// [`advise`](crate::advise) and [`Advice`](crate::Advice).
+    ///
+    /// Safe for the reason [`decommit`](Reservation::decommit) is: the reservation hands out
+    /// no references. After [`Advice::Free`](crate::Advice::Free) the contents of the pages
+    /// are unspecified (old bytes or zeros) until written, so code reading them through raw
+    /// pointers must not rely on them; the pages must be committed for it.
+    ///
+    /// # Errors
+    /// `InvalidArgument` for a zero length, or for `Free` on pages that are not committed;
+    /// `OutOfBounds` past the end; `Unsupported` where the OS cannot do the advice.
+    ///
+    /// ```
+    /// use vmem::Advice;
+    /// let r = vmem::Reservation::new(1 << 20).unwrap();
+    /// r.advise(0, 1 << 20, Advice::Random).unwrap(); // hints are accepted everywhere
+    /// assert!(r.advise(0, 1 << 20, Advice::Free).is_err()); // nothing committed to free
+    /// r.commit(0, 1 << 20).unwrap();
+    /// let _ = r.advise(0, 1 << 20, Advice::Free); // Unsupported on some systems
+    /// ```
+    pub fn advise(&self, offset: usize, len: usize, advice: crate::Advice) -> Result<()> {
+        let (ptr, start, end) = self.pages("advise", offset, len)?;
+        if advice == crate::Advice::Free {
+            // Held through the call, so no other thread decommits or protects the pages in
+            // between (MEM_RESET on reserved pages fails on Windows; be the same everywhere).
+            let record = self.record.lock();
+            self.require(&record, "advise", start, end, Need::Writable)?;
+            // SAFETY: the pages lie inside this reservation and are committed; readers through
+            // raw pointers must not rely on their contents, as documented.
+            return unsafe { crate::advise(ptr, end - start, advice) };
+        }
+        // SAFETY: the pages lie inside this reservation; every advice but `Free` leaves the
+        // contents alone.
+        unsafe { crate::advise(ptr, end - start, advice) }
     }
 
     /// Asks for transparent huge pages for `[offset, offset + len)`: see
@@ -455,6 +613,138 @@ impl fmt::Debug for Reservation {
     }
 }
 
+/// Pages of a [`Reservation`] locked in RAM until this guard drops: see
+/// [`Reservation::lock_guard`].
+///
+/// ```
+/// let r = vmem::Reservation::new(4096).unwrap();
+/// r.commit(0, 4096).unwrap();
+/// if let Ok(guard) = r.lock_guard(0, 4096) {
+///     assert_eq!(guard.len(), 4096);
+/// }; // unlocked here
+/// ```
+#[must_use = "the pages are unlocked as soon as the guard drops"]
+pub struct LockGuard<'a> {
+    reservation: &'a Reservation,
+    start: usize,
+    end: usize,
+}
+
+impl LockGuard<'_> {
+    /// The offset of the first locked page in the reservation.
+    ///
+    /// ```
+    /// let page = vmem::page_size();
+    /// let r = vmem::Reservation::new(2 * page).unwrap();
+    /// r.commit(0, 2 * page).unwrap();
+    /// if let Ok(guard) = r.lock_guard(page + 1, 1) {
+    ///     assert_eq!(guard.offset(), page);
+    /// };
+    /// ```
+    pub fn offset(&self) -> usize {
+        self.start
+    }
+
+    /// The number of locked bytes: whole pages.
+    ///
+    /// ```
+    /// let r = vmem::Reservation::new(4096).unwrap();
+    /// r.commit(0, 4096).unwrap();
+    /// if let Ok(guard) = r.lock_guard(0, 1) {
+    ///     assert_eq!(guard.len(), vmem::page_size());
+    /// };
+    /// ```
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Unlocks now and reports the OS's answer (dropping the guard ignores it).
+    ///
+    /// # Errors
+    /// The OS error, which on the supported systems does not happen for pages of a live
+    /// reservation.
+    ///
+    /// ```
+    /// let r = vmem::Reservation::new(4096).unwrap();
+    /// r.commit(0, 4096).unwrap();
+    /// if let Ok(guard) = r.lock_guard(0, 4096) {
+    ///     guard.unlock().unwrap();
+    /// };
+    /// ```
+    pub fn unlock(self) -> Result<()> {
+        let this = core::mem::ManuallyDrop::new(self);
+        this.reservation.unlock(this.start, this.end - this.start)
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        // Nothing to do about a failure here; `unlock` reports it.
+        let _ = self.reservation.unlock(self.start, self.end - self.start);
+    }
+}
+
+impl fmt::Debug for LockGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockGuard").field("offset", &self.start).field("len", &self.len()).finish()
+    }
+}
+
+/// Pages of a [`Reservation`] whose earlier protection comes back when this guard drops: see
+/// [`Reservation::protect_guard`].
+///
+/// ```
+/// use vmem::Protection;
+/// let r = vmem::Reservation::new(4096).unwrap();
+/// r.commit(0, 4096).unwrap();
+/// let guard = r.protect_guard(0, 4096, Protection::Read).unwrap();
+/// assert!(!r.is_writable(0, 4096));
+/// guard.restore().unwrap();
+/// assert!(r.is_writable(0, 4096));
+/// ```
+#[must_use = "the protection comes back as soon as the guard drops"]
+pub struct ProtectGuard<'a> {
+    reservation: &'a Reservation,
+    /// The protections before the guard, as runs of page offsets covering its range.
+    previous: Vec<Run>,
+}
+
+impl ProtectGuard<'_> {
+    /// Puts the earlier protections back now and reports the OS's answer (dropping the guard
+    /// ignores it). Pages decommitted meanwhile are left alone.
+    ///
+    /// # Errors
+    /// The first OS error (after trying every page): `OutOfMemory` when the OS has no room
+    /// to split its records of the mapping.
+    ///
+    /// ```
+    /// let r = vmem::Reservation::new(4096).unwrap();
+    /// r.commit(0, 4096).unwrap();
+    /// r.protect_guard(0, 4096, vmem::Protection::NoAccess).unwrap().restore().unwrap();
+    /// assert!(r.is_writable(0, 4096));
+    /// ```
+    pub fn restore(self) -> Result<()> {
+        let mut this = core::mem::ManuallyDrop::new(self);
+        let previous = core::mem::take(&mut this.previous);
+        this.reservation.restore_protections(&previous)
+    }
+}
+
+impl Drop for ProtectGuard<'_> {
+    fn drop(&mut self) {
+        // Nothing to do about a failure here; `restore` reports it.
+        let _ = self.reservation.restore_protections(&self.previous);
+    }
+}
+
+impl fmt::Debug for ProtectGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let runs: Vec<_> = self.previous.iter().map(|run| (run.start..run.end, run.protection)).collect();
+        f.debug_struct("ProtectGuard").field("previous", &runs).finish()
+    }
+}
+
 /// One run of committed pages: byte offsets `[start, end)` from the base, page-aligned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Run {
@@ -521,6 +811,25 @@ impl PageRecord {
         }
     }
 
+    /// The runs of `[start, end)`, clipped to it, when the record has every page of it
+    /// committed; `None` when it does not.
+    fn protections(&self, start: usize, end: usize) -> Option<Vec<Run>> {
+        self.check(start, end, Need::Committed).ok()?;
+        let first = self.runs.partition_point(|run| run.end <= start);
+        let runs = self.runs[first..].iter().take_while(|run| run.start < end);
+        Some(runs.map(|run| Run { start: run.start.max(start), end: run.end.min(end), ..*run }).collect())
+    }
+
+    /// The first committed part of `[start, end)` by the record, clipped to it.
+    fn next_committed(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+        if start >= end {
+            return None;
+        }
+        let first = self.runs.partition_point(|run| run.end <= start);
+        let run = self.runs.get(first).filter(|run| run.start < end)?;
+        Some((run.start.max(start), run.end.min(end)))
+    }
+
     /// `Ok` when every page of `[start, end)` is committed with a protection `need`
     /// accepts; else the first part that is not: `(from, to, state)`.
     fn check(
@@ -585,6 +894,23 @@ mod tests {
         assert_eq!(runs(&r), [(0, 50, ReadWrite), (60, 70, NoAccess)]);
         set(&mut r, 0, 100, None);
         assert_eq!(runs(&r), []);
+    }
+
+    #[test]
+    fn record_lists_protections_and_committed_pieces() {
+        let mut record = PageRecord::new();
+        set(&mut record, 0, 4, Some(ReadWrite));
+        set(&mut record, 1, 2, Some(Read));
+        set(&mut record, 6, 8, Some(NoAccess));
+        let clipped = record.protections(0, 3).unwrap();
+        let clipped: Vec<_> = clipped.iter().map(|r| (r.start, r.end, r.protection)).collect();
+        assert_eq!(clipped, [(0, 1, ReadWrite), (1, 2, Read), (2, 3, ReadWrite)]);
+        assert!(record.protections(3, 7).is_none(), "4..6 is reserved");
+        assert_eq!(record.next_committed(3, 8), Some((3, 4)));
+        assert_eq!(record.next_committed(4, 8), Some((6, 8)));
+        assert_eq!(record.next_committed(4, 6), None);
+        assert_eq!(record.next_committed(2, 2), None, "an empty range has no pieces");
+        assert_eq!(record.next_committed(8, 100), None);
     }
 
     #[test]

@@ -65,7 +65,72 @@ pub fn reserve_aligned(size: usize, align: usize) -> Result<NonNull<u8>> {
     NonNull::new(ptr).ok_or(Error::new(ErrorKind::Os, "reserve", "the OS returned a null address").sized(size))
 }
 
-/// Releases a reservation made by [`reserve`] or [`reserve_aligned`]: its address space
+/// Reserves exactly `[address, address + size)` (size rounded up to whole pages), or fails:
+/// never at another address, and never over memory already mapped there.
+///
+/// For layouts that must sit at a known address: a heap shared between processes at the same
+/// base, pointers stored relative to a fixed base, or memory below 4 GiB for 32-bit offsets.
+/// Where other code keeps mapping things, expect `OutOfAddressSpace` and be ready to pick
+/// another address. Release it with [`release`] as usual.
+///
+/// Cost: one system call (Linux 4.17+ refuses an occupied range at once with
+/// `MAP_FIXED_NOREPLACE`; other Unix systems take the address as a hint, and a reservation
+/// placed elsewhere is undone; Windows `VirtualAlloc` at the address).
+///
+/// # Errors
+/// `InvalidArgument` for a null or misaligned `address` (it must be a multiple of
+/// [`allocation_granularity`](crate::allocation_granularity)), a zero size, or a range past
+/// the end of the address space; `OutOfAddressSpace` when part of the range is in use.
+///
+/// ```
+/// // Find free space, give it back, and ask for exactly that address.
+/// let size = 1 << 20;
+/// let probe = vmem::reserve(size).unwrap();
+/// let address = probe.as_ptr() as usize;
+/// // SAFETY: the probe is released once and not used afterwards.
+/// unsafe { vmem::release(probe.as_ptr(), size).unwrap() };
+/// match vmem::reserve_at(address, size) {
+///     Ok(base) => {
+///         assert_eq!(base.as_ptr() as usize, address);
+///         // A second reservation of the same range is refused, not moved.
+///         assert_eq!(vmem::reserve_at(address, size).unwrap_err().kind(), vmem::ErrorKind::OutOfAddressSpace);
+///         // SAFETY: the reservation is released once and not used afterwards.
+///         unsafe { vmem::release(base.as_ptr(), size).unwrap() };
+///     }
+///     // Another thread may have mapped something there in between.
+///     Err(e) => assert_eq!(e.kind(), vmem::ErrorKind::OutOfAddressSpace),
+/// }
+/// ```
+pub fn reserve_at(address: usize, size: usize) -> Result<NonNull<u8>> {
+    if address == 0 {
+        return Err(Error::new(ErrorKind::InvalidArgument, "reserve_at", "the address is null").sized(size));
+    }
+    let granularity = crate::allocation_granularity();
+    if !crate::is_aligned(address, granularity) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "reserve_at",
+            "the address is not aligned to the allocation granularity",
+        )
+        .at(address, size)
+        .with_limit("allocation granularity", granularity as u64));
+    }
+    let size = reservation_size("reserve_at", size).map_err(|e| e.at(address, size))?;
+    if address.checked_add(size).is_none() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "reserve_at",
+            "the range runs past the end of the address space",
+        )
+        .at(address, size));
+    }
+    // SAFETY: `size` is a non-zero multiple of the page size; `address` is non-null, aligned
+    // to the granularity, and the range does not overflow, as the backend requires.
+    let ptr = unsafe { os::reserve_at(address, size)? };
+    NonNull::new(ptr).ok_or(Error::new(ErrorKind::Os, "reserve_at", "the OS returned a null address").sized(size))
+}
+
+/// Releases a reservation made by [`reserve`], [`reserve_aligned`] or [`reserve_at`]: its address space
 /// and any memory committed in it go back to the OS.
 ///
 /// `size` is the size given to `reserve` (it is rounded up to pages the same way).
