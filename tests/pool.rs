@@ -22,7 +22,8 @@ fn handles_are_small_plain_values() {
     assert_eq!(format!("{a:?}"), "Handle(0v1)");
     assert_eq!(Handle::from_bits(b.to_bits()), Some(b));
     assert_eq!(Handle::from_bits(2), None, "even generations are never handed out");
-    assert_eq!(Handle::from_bits((u32::MAX as u64) << 32 | 1), None, "nor the index u32::MAX");
+    assert_eq!(Handle::from_bits((u32::MAX as u64) << 32 | 3), None, "nor the index u32::MAX");
+    assert_eq!(Handle::from_bits((u32::MAX as u64) << 32 | 1), Some(Handle::NULL), "but for the null handle");
 }
 
 #[derive(Clone, Debug)]
