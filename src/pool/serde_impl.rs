@@ -2,21 +2,25 @@
 //! [`SecondaryPool`] (typed keys get theirs from [`new_key_type!`](crate::new_key_type)).
 //!
 //! A handle is written as `{ index, generation }`. A pool is written as
-//! `{ max_capacity, used, slots, free }`: every slot below `max(used, written)` with its
-//! generation and its value if it holds one (`{ generation, value }`), the free stack from
-//! bottom to top, and the slots that were used since the pool was made or last cleared.
-//! Reading it back rebuilds the same pool, slot for slot: live handles find their values,
-//! stale ones find nothing, and the next inserts hand out the handles the original would
-//! have. Slots from `used` on whose value went with a `clear` (an odd generation) are
-//! written with the even generation above it, which gives the next insert the same
-//! generation. A secondary pool is written as its entries, `{ generation, value }` each.
+//! `{ max_capacity, used, generations, values, free }`: the generation of every slot below
+//! `max(used, written)`, the values of the occupied ones (an odd generation below `used`)
+//! in slot order, the free stack from bottom to top, and how many slots were used since the
+//! pool was made or last cleared. Reading it back rebuilds the same pool, slot for slot:
+//! live handles find their values, stale ones find nothing, and the next inserts hand out
+//! the handles the original would have. Slots from `used` on whose value went with a
+//! `clear` (an odd generation) are written with the even generation above it, which gives
+//! the next insert the same generation. A secondary pool is written as
+//! `{ generations, values }`, the same way. (Occupancy is in the generations, not in an
+//! `Option` per value, so that values which are themselves `null` in a format, such as
+//! `()` or `None` in JSON, come back as they were.)
 //!
 //! Everything read is checked before a pool is built, so that a hostile input gives an
-//! error and never a pool that breaks its invariants: a value needs an odd generation no
-//! higher than the last a handle can have, in a slot below `used`; a vacant slot needs an
-//! even one; free-stack entries must be distinct vacant slots below `used`; a vacant slot
-//! below `used` that is not on the free stack must be retired; at most `max_capacity`
-//! (itself at most `u32::MAX`) slots. Memory is taken only for what the input holds.
+//! error and never a pool that breaks its invariants: an occupied slot's generation (odd)
+//! is no higher than the last a handle can have; slots from `used` on are vacant (even);
+//! there is one value per occupied slot; free-stack entries are distinct vacant slots below
+//! `used`; a vacant slot below `used` that is not on the free stack is retired; at most
+//! `max_capacity` (itself at most `u32::MAX`) slots. Memory is taken only for what the
+//! input holds.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -76,26 +80,28 @@ impl<'de> Deserialize<'de> for Handle {
     }
 }
 
-/// A slot of a pool or an entry of a secondary pool as written: `V` is `&T` when writing.
-#[derive(Serialize, Deserialize)]
-#[serde(rename = "Slot", deny_unknown_fields)]
-struct SlotRepr<V> {
-    generation: u32,
-    value: Option<V>,
-}
-
 /// A pool as read.
 #[derive(Deserialize)]
 #[serde(rename = "Pool", deny_unknown_fields)]
 struct PoolRepr<T> {
     max_capacity: u64,
     used: u64,
-    slots: Vec<SlotRepr<T>>,
+    generations: Vec<u32>,
+    values: Vec<T>,
     free: Vec<u32>,
 }
 
+/// A secondary pool as read.
+#[derive(Deserialize)]
+#[serde(rename = "SecondaryPool", deny_unknown_fields)]
+struct SecondaryRepr<V> {
+    generations: Vec<u32>,
+    values: Vec<V>,
+}
+
 impl<T: Serialize, K: Key> Serialize for Pool<T, K> {
-    /// As `{ max_capacity, used, slots, free }`: see the [module docs](crate::pool#serde).
+    /// As `{ max_capacity, used, generations, values, free }`: see the
+    /// [module docs](crate::pool#serde).
     ///
     /// ```
     /// let mut pool = vmem::Pool::with_max_capacity(4)?;
@@ -104,39 +110,48 @@ impl<T: Serialize, K: Key> Serialize for Pool<T, K> {
     /// pool.remove(a);
     /// assert_eq!(
     ///     serde_json::to_string(&pool).unwrap(),
-    ///     r#"{"max_capacity":4,"used":2,"slots":[{"generation":2,"value":null},{"generation":1,"value":"b"}],"free":[0]}"#
+    ///     r#"{"max_capacity":4,"used":2,"generations":[2,1],"values":["b"],"free":[0]}"#
     /// );
     /// # Ok::<(), vmem::Error>(())
     /// ```
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut state = serializer.serialize_struct("Pool", 4)?;
+        let mut state = serializer.serialize_struct("Pool", 5)?;
         state.serialize_field("max_capacity", &(self.max_capacity as u64))?;
         state.serialize_field("used", &(self.used as u64))?;
-        state.serialize_field("slots", &SlotsOf(self))?;
+        state.serialize_field("generations", &GenerationsOf(self))?;
+        state.serialize_field("values", &ValuesOf(self))?;
         state.serialize_field("free", &FreeStackOf(self))?;
         state.end()
     }
 }
 
-/// The slots of a pool, to write.
-struct SlotsOf<'a, T, K: Key>(&'a Pool<T, K>);
+/// The generations of a pool's slots, to write.
+struct GenerationsOf<'a, T, K: Key>(&'a Pool<T, K>);
 
-impl<T: Serialize, K: Key> Serialize for SlotsOf<'_, T, K> {
+impl<T, K: Key> Serialize for GenerationsOf<'_, T, K> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let pool = self.0;
         serializer.collect_seq((0..pool.used.max(pool.written)).map(|index| {
             // SAFETY: a committed slot below `max(used, written)`: its generation was
             // written by the pool, which is borrowed.
-            let slot = unsafe { &*pool.slots.as_ptr().add(index) };
-            if index < pool.used && slot.generation % 2 == 1 {
-                // SAFETY: odd generation below `used`: the slot holds a value.
-                SlotRepr { generation: slot.generation, value: Some(unsafe { slot.value.assume_init_ref() }) }
+            let generation = unsafe { (*pool.slots.as_ptr().add(index)).generation };
+            if index < pool.used {
+                generation
             } else {
                 // Vacant. From `used` on an odd generation is a value gone with a `clear`,
                 // which acts as the even generation above it. At most `RETIRED`: no overflow.
-                SlotRepr { generation: (slot.generation + 1) & !1, value: None }
+                (generation + 1) & !1
             }
         }))
+    }
+}
+
+/// The values of a pool, in slot order, to write.
+struct ValuesOf<'a, T, K: Key>(&'a Pool<T, K>);
+
+impl<T: Serialize, K: Key> Serialize for ValuesOf<'_, T, K> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.values())
     }
 }
 
@@ -166,9 +181,9 @@ impl<'de, T: Deserialize<'de>, K: Key> Deserialize<'de> for Pool<T, K> {
     /// assert_eq!((back.get(a), back[b].as_str()), (None, "b"));
     /// assert_eq!(back.insert(String::from("c")), pool.insert(String::from("c")));
     ///
-    /// let forged = r#"{"max_capacity":4,"used":1,"slots":[{"generation":2,"value":"x"}],"free":[]}"#;
+    /// let forged = r#"{"max_capacity":4,"used":1,"generations":[2],"values":["x"],"free":[]}"#;
     /// let err = serde_json::from_str::<vmem::Pool<String>>(forged).unwrap_err();
-    /// assert!(err.to_string().contains("even"), "{err}");
+    /// assert!(err.to_string().contains("1 values for 0 occupied slots"), "{err}");
     /// ```
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let repr = PoolRepr::<T>::deserialize(deserializer)?;
@@ -181,10 +196,9 @@ enum Invalid {
     MaxCapacity(u64),
     TooManySlots { slots: usize, max_capacity: u64 },
     UsedPastSlots { used: u64, slots: usize },
-    ValueAtEvenGeneration { index: usize, generation: u32 },
-    ValueAtRetiredGeneration { index: usize, generation: u32 },
-    ValuePastUsed { index: usize, used: usize },
-    VacantAtOddGeneration { index: usize, generation: u32 },
+    PastLastGeneration { index: usize, generation: u32 },
+    OccupiedPastUsed { index: usize, generation: u32, used: usize },
+    ValueCount { values: usize, occupied: usize },
     FreeOutOfRange { entry: u32, used: usize },
     FreeNotVacant { entry: u32 },
     FreeTwice { entry: u32 },
@@ -201,21 +215,19 @@ impl fmt::Display for Invalid {
                 write!(f, "{slots} slots are more than its max_capacity of {max_capacity}")
             }
             Invalid::UsedPastSlots { used, slots } => write!(f, "used is {used} but there are {slots} slots"),
-            Invalid::ValueAtEvenGeneration { index, generation } => {
-                write!(f, "slot {index} holds a value at the even (vacant) generation {generation}")
-            }
-            Invalid::ValueAtRetiredGeneration { index, generation } => {
-                write!(
-                    f,
-                    "slot {index} holds a value at generation {generation}, past the last one ({LAST_GENERATION})"
-                )
-            }
-            Invalid::ValuePastUsed { index, used } => write!(f, "slot {index} holds a value but used is {used}"),
-            Invalid::VacantAtOddGeneration { index, generation } => {
-                write!(f, "slot {index} holds no value at the odd (occupied) generation {generation}")
+            Invalid::PastLastGeneration { index, generation } => write!(
+                f,
+                "slot {index} is occupied at generation {generation}, past the last one a handle can have ({LAST_GENERATION})"
+            ),
+            Invalid::OccupiedPastUsed { index, generation, used } => write!(
+                f,
+                "slot {index} has the odd (occupied) generation {generation} but is not below used ({used})"
+            ),
+            Invalid::ValueCount { values, occupied } => {
+                write!(f, "{values} values for {occupied} occupied slots (odd generations below used)")
             }
             Invalid::FreeOutOfRange { entry, used } => write!(f, "free-stack entry {entry} is not below used ({used})"),
-            Invalid::FreeNotVacant { entry } => write!(f, "free-stack entry {entry} is a slot that holds a value"),
+            Invalid::FreeNotVacant { entry } => write!(f, "free-stack entry {entry} is an occupied slot"),
             Invalid::FreeTwice { entry } => write!(f, "slot {entry} is on the free stack twice"),
             Invalid::Unreachable { index, generation } => write!(
                 f,
@@ -230,30 +242,34 @@ impl<T, K: Key> Pool<T, K> {
     /// The pool `repr` describes, checked first.
     fn from_repr(repr: PoolRepr<T>) -> Result<Self, Invalid> {
         const OP: &str = "Pool::deserialize";
-        let PoolRepr { max_capacity, used, slots, free } = repr;
+        let PoolRepr { max_capacity, used, generations, values, free } = repr;
         if max_capacity > NO_SLOT as u64 {
             return Err(Invalid::MaxCapacity(max_capacity));
         }
         let max = max_capacity as usize;
         reserve_bytes::<T>(OP, max).map_err(Invalid::Memory)?;
-        if slots.len() > max {
-            return Err(Invalid::TooManySlots { slots: slots.len(), max_capacity });
+        let len = generations.len();
+        if len > max {
+            return Err(Invalid::TooManySlots { slots: len, max_capacity });
         }
-        if used > slots.len() as u64 {
-            return Err(Invalid::UsedPastSlots { used, slots: slots.len() });
+        if used > len as u64 {
+            return Err(Invalid::UsedPastSlots { used, slots: len });
         }
         let used = used as usize;
-        for (index, slot) in slots.iter().enumerate() {
-            let generation = slot.generation;
-            match slot.value {
-                Some(_) if generation % 2 == 0 => return Err(Invalid::ValueAtEvenGeneration { index, generation }),
-                Some(_) if generation > LAST_GENERATION => {
-                    return Err(Invalid::ValueAtRetiredGeneration { index, generation })
+        let mut occupied = 0;
+        for (index, &generation) in generations.iter().enumerate() {
+            if generation % 2 == 1 {
+                if index >= used {
+                    return Err(Invalid::OccupiedPastUsed { index, generation, used });
                 }
-                Some(_) if index >= used => return Err(Invalid::ValuePastUsed { index, used }),
-                None if generation % 2 == 1 => return Err(Invalid::VacantAtOddGeneration { index, generation }),
-                _ => {}
+                if generation > LAST_GENERATION {
+                    return Err(Invalid::PastLastGeneration { index, generation });
+                }
+                occupied += 1;
             }
+        }
+        if values.len() != occupied {
+            return Err(Invalid::ValueCount { values: values.len(), occupied });
         }
         let mut stacked = vec![false; used];
         for &entry in &free {
@@ -261,7 +277,7 @@ impl<T, K: Key> Pool<T, K> {
             if index >= used {
                 return Err(Invalid::FreeOutOfRange { entry, used });
             }
-            if slots[index].value.is_some() {
+            if generations[index] % 2 == 1 {
                 return Err(Invalid::FreeNotVacant { entry });
             }
             if core::mem::replace(&mut stacked[index], true) {
@@ -270,28 +286,31 @@ impl<T, K: Key> Pool<T, K> {
         }
         // Vacant slots below `used` off the stack are lost: they must be retired.
         let mut lost = 0;
-        for (index, slot) in slots[..used].iter().enumerate() {
-            if slot.value.is_none() && !stacked[index] {
-                if slot.generation != RETIRED {
-                    return Err(Invalid::Unreachable { index, generation: slot.generation });
+        for (index, &generation) in generations[..used].iter().enumerate() {
+            if generation % 2 == 0 && !stacked[index] {
+                if generation != RETIRED {
+                    return Err(Invalid::Unreachable { index, generation });
                 }
                 lost += 1;
             }
         }
 
         let mut pool = Self::empty(max);
-        let len = slots.len();
         if len > 0 {
             pool.commit_slots(OP, len).map_err(Invalid::Memory)?;
         }
-        for (index, slot) in slots.into_iter().enumerate() {
+        let mut values = values.into_iter();
+        for (index, &generation) in generations.iter().enumerate() {
             // SAFETY: `index < len <= committed`; the slot is the new pool's alone.
             let target = unsafe { pool.slots.as_ptr().add(index) };
             // SAFETY: as above.
-            unsafe { ptr::addr_of_mut!((*target).generation).write(slot.generation) };
-            if let Some(value) = slot.value {
-                // SAFETY: as above; checked: an odd generation below `used`.
-                unsafe { ptr::addr_of_mut!((*target).value).write(MaybeUninit::new(value)) };
+            unsafe { ptr::addr_of_mut!((*target).generation).write(generation) };
+            if generation % 2 == 1 {
+                // Checked: one value per odd generation, all below `used`.
+                if let Some(value) = values.next() {
+                    // SAFETY: as above.
+                    unsafe { ptr::addr_of_mut!((*target).value).write(MaybeUninit::new(value)) };
+                }
             }
         }
         pool.used = used;
@@ -306,61 +325,80 @@ impl<T, K: Key> Pool<T, K> {
 }
 
 impl<K: Key, V: Serialize> Serialize for SecondaryPool<K, V> {
-    /// As its entries, `{ generation, value }` each, in index order.
+    /// As `{ generations, values }`: the generation of every entry, and the values of the
+    /// occupied ones (odd generations) in index order.
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
     /// let mut side = vmem::pool::SecondaryPool::new();
+    /// pool.insert(());
     /// side.insert(pool.insert(()), 5u8);
-    /// assert_eq!(serde_json::to_string(&side).unwrap(), r#"[{"generation":1,"value":5}]"#);
+    /// assert_eq!(serde_json::to_string(&side).unwrap(), r#"{"generations":[0,1],"values":[5]}"#);
     /// ```
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.entries.iter().map(|entry| SlotRepr {
-            generation: entry.generation,
-            // SAFETY: odd generation: the entry holds a value.
-            value: (entry.generation % 2 == 1).then(|| unsafe { entry.value.assume_init_ref() }),
-        }))
+        let mut state = serializer.serialize_struct("SecondaryPool", 2)?;
+        state.serialize_field("generations", &EntryGenerations(self))?;
+        state.serialize_field("values", &EntryValues(self))?;
+        state.end()
+    }
+}
+
+/// The generations of a secondary pool's entries, to write.
+struct EntryGenerations<'a, K: Key, V>(&'a SecondaryPool<K, V>);
+
+impl<K: Key, V> Serialize for EntryGenerations<'_, K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.entries.iter().map(|entry| entry.generation))
+    }
+}
+
+/// The values of a secondary pool, in index order, to write.
+struct EntryValues<'a, K: Key, V>(&'a SecondaryPool<K, V>);
+
+impl<K: Key, V: Serialize> Serialize for EntryValues<'_, K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.values())
     }
 }
 
 impl<'de, K: Key, V: Deserialize<'de>> Deserialize<'de> for SecondaryPool<K, V> {
-    /// From what [`serialize`](SecondaryPool::serialize) wrote, checked: a value needs an
-    /// odd generation no higher than the last a handle can have, a vacant entry an even one;
-    /// at most `u32::MAX` entries.
+    /// From what [`serialize`](SecondaryPool::serialize) wrote, checked: odd (occupied)
+    /// generations no higher than the last a handle can have, one value for each, at most
+    /// `u32::MAX` entries.
     ///
     /// ```
     /// use vmem::pool::SecondaryPool;
     /// use vmem::Handle;
     ///
-    /// let side: SecondaryPool<Handle, u8> = serde_json::from_str(r#"[{"generation":1,"value":5}]"#).unwrap();
+    /// let side: SecondaryPool<Handle, u8> = serde_json::from_str(r#"{"generations":[1],"values":[5]}"#).unwrap();
     /// assert_eq!(side[Handle::from_bits(1).unwrap()], 5);
-    /// assert!(serde_json::from_str::<SecondaryPool<Handle, u8>>(r#"[{"generation":1,"value":null}]"#).is_err());
+    /// assert!(serde_json::from_str::<SecondaryPool<Handle, u8>>(r#"{"generations":[1],"values":[]}"#).is_err());
     /// ```
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let entries = Vec::<SlotRepr<V>>::deserialize(deserializer)?;
-        if entries.len() > NO_SLOT as usize {
-            return Err(D::Error::custom(format_args!(
-                "not a valid SecondaryPool: {} entries are more than {NO_SLOT}",
-                entries.len()
-            )));
+        let SecondaryRepr { generations, values } = SecondaryRepr::<V>::deserialize(deserializer)?;
+        let invalid = |why: fmt::Arguments<'_>| D::Error::custom(format_args!("not a valid SecondaryPool: {why}"));
+        if generations.len() > NO_SLOT as usize {
+            return Err(invalid(format_args!("{} entries are more than {NO_SLOT}", generations.len())));
         }
-        for (index, entry) in entries.iter().enumerate() {
-            let generation = entry.generation;
-            let fault = match entry.value {
-                Some(_) if generation % 2 == 0 => "holds a value at an even (vacant) generation",
-                Some(_) if generation > LAST_GENERATION => "holds a value at a generation past the last one",
-                None if generation % 2 == 1 => "holds no value at an odd (occupied) generation",
-                _ => continue,
-            };
-            return Err(D::Error::custom(format_args!(
-                "not a valid SecondaryPool: entry {index} {fault} ({generation})"
-            )));
+        let mut occupied = 0;
+        for (index, &generation) in generations.iter().enumerate() {
+            if generation % 2 == 1 {
+                if generation > LAST_GENERATION {
+                    return Err(invalid(format_args!(
+                        "entry {index} is occupied at generation {generation}, past the last one a handle can have"
+                    )));
+                }
+                occupied += 1;
+            }
+        }
+        if values.len() != occupied {
+            return Err(invalid(format_args!("{} values for {occupied} occupied entries", values.len())));
         }
         let mut side = SecondaryPool { entries: crate::VirtualVec::new(), len: 0, _key: PhantomData };
-        side.entries
-            .try_reserve(entries.len())
-            .map_err(|err| D::Error::custom(format_args!("not a valid SecondaryPool: {err}")))?;
-        for SlotRepr { generation, value } in entries {
+        side.entries.try_reserve(generations.len()).map_err(|err| invalid(format_args!("{err}")))?;
+        let mut values = values.into_iter();
+        for generation in generations {
+            let value = if generation % 2 == 1 { values.next() } else { None };
             let occupied = value.is_some();
             let entry = Entry { generation, value: value.map_or(MaybeUninit::uninit(), MaybeUninit::new) };
             if let Err((entry, err)) = side.entries.try_push(entry) {
@@ -369,7 +407,7 @@ impl<'de, K: Key, V: Deserialize<'de>> Deserialize<'de> for SecondaryPool<K, V> 
                     // SAFETY: just put there.
                     drop(unsafe { entry.value.assume_init() });
                 }
-                return Err(D::Error::custom(format_args!("not a valid SecondaryPool: {err}")));
+                return Err(invalid(format_args!("{err}")));
             }
             side.len += usize::from(occupied);
         }
