@@ -1413,6 +1413,56 @@ mod tests {
     }
 
     #[test]
+    fn new_paths_take_retired_slots_off_the_stack_too() {
+        // A value at the last generation, removed: its slot goes on the free stack retired.
+        let (mut pool, last) = pool_at_generation(LAST_GENERATION);
+        assert_eq!(pool.get_disjoint_mut([last]).map(|[v]| *v), Some(1), "the mark at the last generation");
+        assert!(pool.contains(last));
+        pool.remove(last);
+        let mut clone = pool.clone();
+        let entry = pool.vacant_entry();
+        assert_eq!(entry.key().index(), 1, "the retired slot is skipped");
+        let shown = entry.key();
+        assert_eq!(pool.insert_with_key(|key| key.index() as i32), shown);
+        assert_eq!((pool.free_len(), pool.lost, pool.len()), (0, 1, 1));
+        assert_eq!(clone.insert(5), shown, "the clone has the retired slot too");
+        assert_eq!(clone.try_reserve(0).map(|()| clone.len()), Ok(1));
+    }
+
+    #[test]
+    fn a_clear_at_the_last_generation_retires_on_the_new_paths() {
+        let (mut pool, last) = pool_at_generation(LAST_GENERATION);
+        pool.clear();
+        let clone = pool.clone();
+        for mut pool in [pool, clone] {
+            assert_eq!(pool.vacant_entry().key().index(), 1);
+            assert_eq!(pool.drain().count(), 0);
+            assert_eq!(pool.insert(3).index(), 1);
+            assert_eq!(pool.get(last), None);
+        }
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn round_trips_keep_retired_slots() {
+        let (mut pool, last) = pool_at_generation(LAST_GENERATION);
+        let other = pool.insert(2);
+        pool.remove(last);
+        let json = serde_json::to_string(&pool).unwrap();
+        assert!(json.contains(&format!("[{RETIRED},1]")), "{json}");
+        let mut back: Pool<i32> = serde_json::from_str(&json).unwrap();
+        assert_eq!((back.get(last), back.get(other)), (None, Some(&2)));
+        assert_eq!(back.insert(3).index(), 2, "the retired slot stays out of use");
+        // Cleared at the last generation: written as retired.
+        let (mut pool, _) = pool_at_generation(LAST_GENERATION);
+        pool.clear();
+        let json = serde_json::to_string(&pool).unwrap();
+        assert!(json.contains(&format!(r#""used":0,"generations":[{RETIRED}]"#)), "{json}");
+        let mut back: Pool<i32> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.insert(1).index(), 1);
+    }
+
+    #[test]
     fn no_handle_names_a_retired_slot() {
         assert_eq!(Handle::from_bits(RETIRED as u64), None);
         assert_eq!(Handle::from_bits(u32::MAX as u64), None);
