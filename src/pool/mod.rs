@@ -395,9 +395,9 @@ impl<T, K: Key> Pool<T, K> {
     /// ```
     #[inline]
     pub fn insert(&mut self, value: T) -> K {
-        match self.insert_handle(value) {
+        match self.insert_fast(value) {
             Ok(handle) => K::from(handle),
-            Err((_, err)) => failed("Pool::insert", err),
+            Err(value) => K::from(self.insert_or_panic(value)),
         }
     }
 
@@ -415,18 +415,18 @@ impl<T, K: Key> Pool<T, K> {
     /// ```
     #[inline]
     pub fn try_insert(&mut self, value: T) -> core::result::Result<K, (T, Error)> {
-        match self.insert_handle(value) {
+        match self.insert_fast(value) {
             Ok(handle) => Ok(K::from(handle)),
-            Err(failure) => Err(failure),
+            Err(value) => self.insert_slow(value).map(K::from),
         }
     }
 
     /// The fast paths of an insert: the top of the free stack, or the next fresh slot when
-    /// it is committed and has generations left. Everything else is [`insert_slow`].
-    ///
-    /// [`insert_slow`]: Pool::insert_slow
+    /// it is committed and has generations left. Otherwise it gives the value back for
+    /// [`insert_slow`](Pool::insert_slow), so that nothing of the slow path (nor the error
+    /// it may return) is inlined where `insert` is: the loop of a caller keeps it inlined.
     #[inline(always)]
-    fn insert_handle(&mut self, value: T) -> core::result::Result<Handle, (T, Error)> {
+    fn insert_fast(&mut self, value: T) -> core::result::Result<Handle, T> {
         if let Some(top) = self.stack_top() {
             // SAFETY: `top` is the `stacked` field of slot `free_len() - 1 < used`, which is
             // committed; it holds the index of a vacant, committed slot below `used`.
@@ -441,7 +441,7 @@ impl<T, K: Key> Pool<T, K> {
                 slot.generation = generation + 1; // even, below `RETIRED`, to odd
                 return Ok(Handle::new(index, generation + 1));
             }
-            return self.insert_slow(value);
+            return Err(value);
         }
         let index = self.used;
         if index < self.committed {
@@ -457,7 +457,18 @@ impl<T, K: Key> Pool<T, K> {
                 return Ok(Handle::new(index as u32, generation));
             }
         }
-        self.insert_slow(value)
+        Err(value)
+    }
+
+    /// [`insert_slow`](Pool::insert_slow) for [`insert`](Pool::insert), which panics on its
+    /// error.
+    #[cold]
+    #[inline(never)]
+    fn insert_or_panic(&mut self, value: T) -> Handle {
+        match self.insert_slow(value) {
+            Ok(handle) => handle,
+            Err((_, err)) => failed("Pool::insert", err),
+        }
     }
 
     /// The generation a value put into slot `index`, at or past `used`, gets: past any
@@ -496,9 +507,9 @@ impl<T, K: Key> Pool<T, K> {
     fn next_place(&mut self, operation: &'static str) -> Result<Place> {
         loop {
             if let Some(top) = self.stack_top() {
-                // SAFETY: as in `insert_handle`.
+                // SAFETY: as in `insert_fast`.
                 let index = unsafe { top.read() };
-                // SAFETY: as in `insert_handle`.
+                // SAFETY: as in `insert_fast`.
                 let generation = unsafe { (*self.slots.as_ptr().add(index as usize)).generation };
                 if generation != RETIRED {
                     // Even, below `RETIRED`: the next odd one is at most `LAST_GENERATION`.
@@ -514,7 +525,7 @@ impl<T, K: Key> Pool<T, K> {
                 self.grow(operation)?;
                 continue;
             }
-            // SAFETY: a committed slot from `used` on, as in `insert_handle`.
+            // SAFETY: a committed slot from `used` on, as in `insert_fast`.
             let slot = unsafe { &mut *self.slots.as_ptr().add(index) };
             let generation = self.fresh_generation(index, slot);
             if generation <= LAST_GENERATION {
