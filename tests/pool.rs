@@ -43,6 +43,8 @@ enum Op {
     Vacant(u16, bool),
     /// `get_disjoint_mut` of three handles among all handed out, writing through them.
     GetDisjoint([usize; 3], u16),
+    /// The same with ten handles (past eight, duplicates are found another way).
+    GetDisjointMany([usize; 10], u16),
     /// `drain`, taking this many values before dropping it.
     Drain(usize),
     /// `try_reserve(n)`, then `n` inserts that must not commit.
@@ -64,6 +66,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::InsertWithKeyPanics),
         2 => (any::<u16>(), any::<bool>()).prop_map(|(v, b)| Op::Vacant(v, b)),
         3 => (any::<[usize; 3]>(), any::<u16>()).prop_map(|(i, v)| Op::GetDisjoint(i, v)),
+        2 => (any::<[usize; 10]>(), any::<u16>()).prop_map(|(i, v)| Op::GetDisjointMany(i, v)),
         1 => (0usize..50).prop_map(Op::Drain),
         1 => (0usize..20).prop_map(Op::Reserve),
         1 => Just(Op::Clone),
@@ -216,6 +219,27 @@ proptest! {
                     // Also the two-key form, and the marks it leaves are gone.
                     let two = pool.get_disjoint_mut([hs[0], hs[1]]).is_some();
                     prop_assert_eq!(two, hs[0] != hs[1] && model.contains_key(&hs[0]) && model.contains_key(&hs[1]));
+                }
+                Op::GetDisjointMany(picks, v) if !issued.is_empty() => {
+                    // Mostly few distinct live handles: pick among the last twelve issued.
+                    let recent = &issued[issued.len().saturating_sub(12)..];
+                    let hs = picks.map(|i| recent[i % recent.len()]);
+                    let distinct = (0..10).all(|i| (0..i).all(|j| hs[i] != hs[j]));
+                    let live = hs.iter().all(|h| model.contains_key(h));
+                    match pool.get_disjoint_mut(hs) {
+                        Some(values) => {
+                            prop_assert!(distinct && live);
+                            for (value, h) in values.into_iter().zip(hs) {
+                                prop_assert_eq!(*value, model[&h]);
+                                *value = v;
+                                model.insert(h, v);
+                            }
+                        }
+                        None => prop_assert!(!(distinct && live)),
+                    }
+                    for h in hs {
+                        prop_assert_eq!(pool.get(h), model.get(&h), "no mark left");
+                    }
                 }
                 Op::Drain(take) => {
                     let mut expected: Vec<(Handle, u16)> = model.drain().collect();
@@ -645,6 +669,29 @@ fn get_disjoint_mut_checks_every_key_and_leaves_no_mark() {
     let far = Handle::from_bits(1000 << 32 | 1).unwrap();
     assert!(pool.get_disjoint_mut([hs[0], far]).is_none());
     assert!(pool.iter().all(|(h, _)| pool.contains(h)));
+
+    // Past eight keys (duplicates found by marking the slots).
+    let hs: Vec<_> = (0..20).map(|i| pool.insert(i)).collect();
+    let twelve: [Handle; 12] = std::array::from_fn(|i| hs[i]);
+    for duplicate_at in 1..12 {
+        let mut keys = twelve;
+        keys[duplicate_at] = keys[duplicate_at - 1];
+        assert!(pool.get_disjoint_mut(keys).is_none());
+        keys[duplicate_at] = keys[0];
+        assert!(pool.get_disjoint_mut(keys).is_none());
+        assert!(hs.iter().all(|&h| pool.contains(h)), "the marks are undone");
+    }
+    let values = pool.get_disjoint_mut(twelve).unwrap();
+    for (value, i) in values.into_iter().zip(100..) {
+        *value = i;
+    }
+    assert_eq!(twelve.map(|h| pool[h]), std::array::from_fn(|i| 100 + i as i32));
+    let mut stale = twelve;
+    pool.remove(hs[11]);
+    assert!(pool.get_disjoint_mut(stale).is_none());
+    stale[11] = Handle::NULL;
+    assert!(pool.get_disjoint_mut(stale).is_none());
+    assert!(twelve[..11].iter().all(|&h| pool.contains(h)));
 
     let mut units = Pool::new();
     let (u1, u2) = (units.insert(()), units.insert(()));

@@ -26,6 +26,7 @@ enum Op {
     InsertWithKeyPanics,
     Vacant(u64, bool),
     GetDisjoint([u16; 3], u64),
+    GetDisjointMany([u8; 10], u64),
     Drain(u8),
     Reserve(u8),
     Clone,
@@ -205,6 +206,23 @@ fuzz_target!(|input: Input| {
                         }
                         None => assert!(!ok),
                     }
+                }
+            }
+            Op::GetDisjointMany(picks, x) if !issued.is_empty() => {
+                // Among the last twelve handles: duplicates and live ones both come up.
+                let recent = &issued[issued.len().saturating_sub(12)..];
+                let hs = picks.map(|i| recent[usize::from(i) % recent.len()]);
+                let ok = (0..10).all(|i| (0..i).all(|j| hs[i] != hs[j])) && hs.iter().all(|h| model.contains_key(h));
+                match pool.get_disjoint_mut(hs) {
+                    Some(values) => {
+                        assert!(ok);
+                        for (value, h) in values.into_iter().zip(hs) {
+                            assert_eq!(*value, model[&h]);
+                            *value = x;
+                            model.insert(h, x);
+                        }
+                    }
+                    None => assert!(!ok),
                 }
             }
             Op::Drain(take) => {

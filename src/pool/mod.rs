@@ -27,8 +27,9 @@
 //!   and [`vacant_entry`](Pool::vacant_entry) take the same slot the same way.
 //! - [`get`](Pool::get), [`get_mut`](Pool::get_mut), [`contains`](Pool::contains): a bounds
 //!   check and a compare of the generation. [`get_disjoint_mut`](Pool::get_disjoint_mut)
-//!   of `N` keys: `N` of those, and two stores per key (it marks each slot while it checks
-//!   the others, so that duplicates are found in `O(N)`).
+//!   of `N` keys: `N` of those, and a compare of each pair of indices up to 8 keys; past 8,
+//!   two stores per key instead (it marks each slot while it checks the others, so that
+//!   duplicates are found in `O(N)`).
 //! - [`remove`](Pool::remove): the same check, then push the slot's index on the free
 //!   stack: three stores and a prefetch, no counter besides the stack's top.
 //! - [`clear`](Pool::clear): a few stores for values that need no `Drop` (every handle goes
@@ -504,6 +505,8 @@ impl<T, K: Key> Pool<T, K> {
     /// first if [`new`](Pool::new) put it off): none of which changes the values, the
     /// handles or the length. Fails when the pool is at its maximum capacity or the OS
     /// refuses memory.
+    #[cold]
+    #[inline(never)]
     fn next_place(&mut self, operation: &'static str) -> Result<Place> {
         loop {
             if let Some(top) = self.stack_top() {
@@ -539,15 +542,39 @@ impl<T, K: Key> Pool<T, K> {
         }
     }
 
+    /// The slot the next insert takes, as [`next_place`](Pool::next_place) finds it, by the
+    /// fast paths of [`insert_fast`](Pool::insert_fast) where they apply.
+    #[inline(always)]
+    fn place(&mut self, operation: &'static str) -> Result<Place> {
+        if let Some(top) = self.stack_top() {
+            // SAFETY: as in `insert_fast`.
+            let index = unsafe { top.read() };
+            // SAFETY: as in `insert_fast`.
+            let generation = unsafe { (*self.slots.as_ptr().add(index as usize)).generation };
+            if generation != RETIRED {
+                return Ok(Place { index, generation: generation + 1, stacked: true });
+            }
+        } else if self.used < self.committed {
+            let index = self.used;
+            // SAFETY: a committed slot from `used` on, as in `insert_fast`.
+            let generation = self.fresh_generation(index, unsafe { &*self.slots.as_ptr().add(index) });
+            if generation <= LAST_GENERATION {
+                // `index < committed <= u32::MAX`.
+                return Ok(Place { index: index as u32, generation, stacked: false });
+            }
+        }
+        self.next_place(operation)
+    }
+
     /// Puts `value` in the slot `place` names and returns its handle.
     ///
     /// # Safety
-    /// `place` came from [`next_place`](Pool::next_place) on this pool, and the pool has not
-    /// changed since.
+    /// `place` came from [`place`](Pool::place) or [`next_place`](Pool::next_place) on this
+    /// pool, and the pool has not changed since.
     #[inline]
     unsafe fn occupy(&mut self, place: Place, value: T) -> Handle {
-        // SAFETY: `next_place` found a committed, vacant slot (below `committed`), and the
-        // pool has not changed since (the caller's promise).
+        // SAFETY: `place` or `next_place` found a committed, vacant slot (below `committed`),
+        // and the pool has not changed since (the caller's promise).
         let slot = unsafe { &mut *self.slots.as_ptr().add(place.index as usize) };
         slot.value = MaybeUninit::new(value);
         slot.generation = place.generation;
@@ -576,8 +603,9 @@ impl<T, K: Key> Pool<T, K> {
     /// assert_eq!(pool[leaf].me, leaf);
     /// assert_eq!(pool[leaf].parent, Some(pool[root].me));
     /// ```
+    #[inline]
     pub fn insert_with_key(&mut self, make: impl FnOnce(K) -> T) -> K {
-        let place = match self.next_place("Pool::insert_with_key") {
+        let place = match self.place("Pool::insert_with_key") {
             Ok(place) => place,
             Err(err) => failed("Pool::insert_with_key", err),
         };
@@ -620,8 +648,9 @@ impl<T, K: Key> Pool<T, K> {
     /// assert_eq!(pool.try_vacant_entry().unwrap_err().kind(), vmem::ErrorKind::OutOfMemory);
     /// # Ok::<(), vmem::Error>(())
     /// ```
+    #[inline]
     pub fn try_vacant_entry(&mut self) -> Result<VacantEntry<'_, T, K>> {
-        let place = self.next_place("Pool::vacant_entry")?;
+        let place = self.place("Pool::vacant_entry")?;
         Ok(VacantEntry { pool: self, place })
     }
 
@@ -832,10 +861,25 @@ impl<T, K: Key> Pool<T, K> {
     /// assert!(pool.get_disjoint_mut([a, b]).is_none());
     /// ```
     pub fn get_disjoint_mut<const N: usize>(&mut self, keys: [K; N]) -> Option<[&mut T; N]> {
+        let handles = keys.map(Key::handle);
+        if N <= 8 {
+            // Few keys: compare each pair of indices (at most 28 compares, no stores). Two
+            // live handles of one slot are the same handle, so distinct indices suffice.
+            for (i, a) in handles.iter().enumerate() {
+                if self.slot(*a).is_none() || handles[..i].iter().any(|b| b.index() == a.index()) {
+                    return None;
+                }
+            }
+            // SAFETY: every handle is live (its slot, below `used` and committed, holds a
+            // value) and no two name the same slot, so the references are disjoint;
+            // `&mut self` keeps them unique for their life.
+            return Some(
+                handles.map(|h| unsafe { (*self.slots.as_ptr().add(h.index() as usize)).value.assume_init_mut() }),
+            );
+        }
         let mut found = [ptr::null_mut::<Slot<T>>(); N];
         let mut marked = 0;
-        for (key, found) in keys.iter().zip(found.iter_mut()) {
-            let handle = key.handle();
+        for (handle, found) in handles.iter().zip(found.iter_mut()) {
             let index = handle.index() as usize;
             if index >= self.used {
                 break;
@@ -848,7 +892,8 @@ impl<T, K: Key> Pool<T, K> {
                 break;
             }
             // Mark the slot while the other keys are checked, so that a second key for it
-            // finds it vacant. Odd, at most `LAST_GENERATION`: no overflow.
+            // finds it vacant: `O(N)` instead of `O(N^2)`. Odd, at most `LAST_GENERATION`:
+            // no overflow.
             *generation += 1;
             *found = slot;
             marked += 1;
@@ -1140,27 +1185,40 @@ impl<T, K: Key> Pool<T, K> {
             return Ok(clone);
         }
         clone.commit_slots("Pool::clone", slots)?;
-        let vacant_below_used = self.used - self.len();
-        // The values first, slot by slot, the clone counting what it holds as it goes (its
-        // vacant slots as lost until the free stack is copied), so that if a `clone` panics
-        // the clone drops what it has and nothing else.
-        for index in 0..self.used {
-            // SAFETY: a committed slot below `used` of this pool, and one of the clone, which
-            // has `slots >= used` committed; nothing else refers to the latter.
-            let (source, target) = unsafe { (&*self.slots.as_ptr().add(index), clone.slots.as_ptr().add(index)) };
-            if source.generation % 2 == 1 {
-                // SAFETY: odd generation: the slot holds a value.
-                let value = unsafe { source.value.assume_init_ref() }.clone();
-                // SAFETY: as above; the target slot is vacant (below the clone's `used`
-                // only from the next line on).
-                unsafe { ptr::addr_of_mut!((*target).value).write(MaybeUninit::new(value)) };
-            } else {
-                clone.lost += 1;
-            }
-            // SAFETY: as above.
-            unsafe { ptr::addr_of_mut!((*target).generation).write(source.generation) };
-            clone.used = index + 1;
+        /// Gives the clone the slots filled so far if a `clone` panics (their vacant slots
+        /// counted as lost, off the free stack), so that it drops what it holds and nothing
+        /// else; the counts stay in registers while nothing panics.
+        struct Filled<'a, T, K: Key> {
+            clone: &'a mut Pool<T, K>,
+            used: usize,
+            vacant: usize,
         }
+        impl<T, K: Key> Drop for Filled<'_, T, K> {
+            fn drop(&mut self) {
+                self.clone.used = self.used;
+                self.clone.lost = self.vacant;
+            }
+        }
+        let target = clone.slots.as_ptr();
+        let mut filled = Filled { clone: &mut clone, used: 0, vacant: 0 };
+        for index in 0..self.used {
+            // SAFETY: a committed slot below `used` of this pool.
+            let source = unsafe { &*self.slots.as_ptr().add(index) };
+            let generation = source.generation;
+            let value = if generation % 2 == 1 {
+                // SAFETY: odd generation: the slot holds a value.
+                MaybeUninit::new(unsafe { source.value.assume_init_ref() }.clone())
+            } else {
+                filled.vacant += 1;
+                MaybeUninit::uninit()
+            };
+            // SAFETY: slot `index < used <= slots` of the clone is committed, and only the
+            // clone refers to it (its free-stack entry is written below).
+            unsafe { target.add(index).write(Slot { generation, stacked: 0, value }) };
+            filled.used = index + 1;
+        }
+        let vacant = filled.vacant;
+        drop(filled);
         for index in self.used..slots {
             // SAFETY: below `max(used, written)`: a generation this pool wrote; the clone
             // has the slot committed.
@@ -1174,7 +1232,8 @@ impl<T, K: Key> Pool<T, K> {
             // SAFETY: `i < free_len()`; the clone's stack has `i < used <= committed` entries.
             unsafe { clone.push_free(self.stack_entry(i)) };
         }
-        clone.lost = vacant_below_used - self.free_len();
+        // The vacant slots below `used` are the free stack's and the lost ones.
+        clone.lost = vacant - self.free_len();
         Ok(clone)
     }
 }
@@ -1427,15 +1486,24 @@ mod tests {
     fn new_paths_take_retired_slots_off_the_stack_too() {
         // A value at the last generation, removed: its slot goes on the free stack retired.
         let (mut pool, last) = pool_at_generation(LAST_GENERATION);
-        assert_eq!(pool.get_disjoint_mut([last]).map(|[v]| *v), Some(1), "the mark at the last generation");
+        assert_eq!(pool.get_disjoint_mut([last]).map(|[v]| *v), Some(1));
+        let more: [Handle; 8] = core::array::from_fn(|i| pool.insert(i as i32));
+        let nine: [Handle; 9] = core::array::from_fn(|i| if i == 0 { last } else { more[i - 1] });
+        assert!(pool.get_disjoint_mut(nine).is_some(), "the mark at the last generation");
+        assert!(pool
+            .get_disjoint_mut([last, more[0], more[1], more[2], more[3], more[4], more[5], more[6], last])
+            .is_none());
         assert!(pool.contains(last));
-        pool.remove(last);
+        for h in more {
+            pool.remove(h);
+        }
+        pool.remove(last); // on top of the stack, retired
         let mut clone = pool.clone();
         let entry = pool.vacant_entry();
-        assert_eq!(entry.key().index(), 1, "the retired slot is skipped");
+        assert_eq!(entry.key().index(), 8, "the retired slot is skipped: the next entry down");
         let shown = entry.key();
         assert_eq!(pool.insert_with_key(|key| key.index() as i32), shown);
-        assert_eq!((pool.free_len(), pool.lost, pool.len()), (0, 1, 1));
+        assert_eq!((pool.free_len(), pool.lost, pool.len()), (7, 1, 1));
         assert_eq!(clone.insert(5), shown, "the clone has the retired slot too");
         assert_eq!(clone.try_reserve(0).map(|()| clone.len()), Ok(1));
     }
