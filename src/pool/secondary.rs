@@ -328,7 +328,8 @@ impl<K: Key, V> SecondaryPool<K, V> {
         }
     }
 
-    /// Removes every value. The memory stays committed.
+    /// Removes every value and forgets the keys seen (any key may insert again afterwards,
+    /// as into a new secondary pool). The memory stays committed.
     ///
     /// ```
     /// let mut pool = vmem::Pool::new();
