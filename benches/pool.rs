@@ -11,14 +11,17 @@
 //! committed and touched during warm-up), and only the named operation is timed; the setup
 //! of each iteration (clearing, filling) is not. Keys are read from a `Vec`, as real code
 //! reads handles from its own structures; values go through `black_box`. Ratios:
-//! `scripts/bench_ratios.py pool_ --baseline slab`.
+//! `scripts/bench_ratios.py pool_ --baseline slab`. A second interleaved table (`extras`)
+//! compares the API added after slab and slotmap with theirs: `get_disjoint_mut`,
+//! `insert_with_key`, `clone`, `drain`, and a secondary map's `get`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
 use slab::Slab;
-use slotmap::{DefaultKey, SlotMap};
+use slotmap::{DefaultKey, SecondaryMap, SlotMap};
+use vmem::pool::SecondaryPool;
 
 const N: usize = 100_000;
 
@@ -325,6 +328,185 @@ fn interleaved(rounds: usize) {
     }
 }
 
+/// The state of one variant in [`extras`]: a container of 100k values, their keys, and a
+/// secondary map filled for every key (none for `slab`, which has no such thing).
+struct Extra<C: Container, S> {
+    container: C,
+    keys: Vec<C::Key>,
+    side: S,
+}
+
+/// Runs `op` on `state` `iters` times after `setup` (untimed) each time; the time in `op`.
+fn timed_extra<S>(state: &mut S, iters: u64, setup: impl Fn(&mut S), op: impl Fn(&mut S) -> u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        setup(state);
+        let start = Instant::now();
+        black_box(op(state));
+        total += start.elapsed();
+    }
+    total
+}
+
+/// The API added after slab and slotmap (issue 16) against the peers' own: `get_disjoint_mut`
+/// of 50k pairs (keys in slot order, each pair written), `insert_with_key` of 100k values
+/// (`slab`: `vacant_entry`), `clone` of 100k values, `drain` of 100k values, and `get` of a
+/// secondary map for every key (`SecondaryPool` against `SecondaryMap`; `slab` has none).
+/// Interleaved as [`interleaved`]; ratio = peer time / vmem time in the same round.
+fn extras(rounds: usize) {
+    const ITERS: u64 = 20;
+    type SlabState = Extra<Slab<u64>, ()>;
+    type SlotState = Extra<SlotMap<DefaultKey, u64>, SecondaryMap<DefaultKey, u64>>;
+    type PoolState = Extra<vmem::Pool<u64>, SecondaryPool<vmem::Handle, u64>>;
+    fn refill<C: Container, S>(state: &mut Extra<C, S>) {
+        state.container.clear();
+        fill(&mut state.container, &mut state.keys);
+    }
+    let mut slab: SlabState = Extra { container: Slab::new(), keys: Vec::with_capacity(N), side: () };
+    let mut slotmap: SlotState =
+        Extra { container: SlotMap::new(), keys: Vec::with_capacity(N), side: SecondaryMap::new() };
+    let mut pool: PoolState =
+        Extra { container: vmem::Pool::new(), keys: Vec::with_capacity(N), side: SecondaryPool::new() };
+    refill(&mut slab);
+    refill(&mut slotmap);
+    refill(&mut pool);
+    for (i, &k) in slotmap.keys.iter().enumerate() {
+        slotmap.side.insert(k, i as u64);
+    }
+    for (i, &k) in pool.keys.iter().enumerate() {
+        pool.side.insert(k, i as u64);
+    }
+    let names =
+        ["get_disjoint_mut_50k_pairs", "insert_with_key_100k", "clone_100k", "drain_100k", "secondary_get_100k"];
+    println!("\n## The new API, interleaved rounds ({rounds} per operation; ratio = variant time / vmem time in the same round)\n");
+    println!("| operation | variant | median per run | ratio vs vmem: median (min..max) |");
+    println!("|---|---|---|---|");
+    for (op, name) in names.iter().enumerate() {
+        let mut times: [Vec<f64>; 3] = Default::default();
+        for round in 0..rounds {
+            for k in 0..3 {
+                let variant = (round + k) % 3;
+                let mut run = |iters: u64| -> Option<Duration> {
+                    Some(match (variant, op) {
+                        (0, 0) => timed_extra(&mut slab, iters, refill, |s| {
+                            let mut sum = 0;
+                            for pair in s.keys.chunks_exact(2) {
+                                if let Ok([a, b]) = s.container.get_disjoint_mut([pair[0], pair[1]]) {
+                                    sum += *a + *b;
+                                    *a += 1;
+                                }
+                            }
+                            sum
+                        }),
+                        (1, 0) => timed_extra(&mut slotmap, iters, refill, |s| {
+                            let mut sum = 0;
+                            for pair in s.keys.chunks_exact(2) {
+                                if let Some([a, b]) = s.container.get_disjoint_mut([pair[0], pair[1]]) {
+                                    sum += *a + *b;
+                                    *a += 1;
+                                }
+                            }
+                            sum
+                        }),
+                        (_, 0) => timed_extra(&mut pool, iters, refill, |s| {
+                            let mut sum = 0;
+                            for pair in s.keys.chunks_exact(2) {
+                                if let Some([a, b]) = s.container.get_disjoint_mut([pair[0], pair[1]]) {
+                                    sum += *a + *b;
+                                    *a += 1;
+                                }
+                            }
+                            sum
+                        }),
+                        (0, 1) => timed_extra(
+                            &mut slab,
+                            iters,
+                            |s| s.container.clear(),
+                            |s| {
+                                for i in 0..N as u64 {
+                                    let entry = s.container.vacant_entry();
+                                    let key = entry.key() as u64;
+                                    entry.insert(black_box(i) ^ key);
+                                }
+                                s.container.len() as u64
+                            },
+                        ),
+                        (1, 1) => timed_extra(
+                            &mut slotmap,
+                            iters,
+                            |s| s.container.clear(),
+                            |s| {
+                                for i in 0..N as u64 {
+                                    s.container.insert_with_key(|k| {
+                                        black_box(i) ^ <SlotMap<DefaultKey, u64> as Container>::slot_of(k) as u64
+                                    });
+                                }
+                                s.container.len() as u64
+                            },
+                        ),
+                        (_, 1) => timed_extra(
+                            &mut pool,
+                            iters,
+                            |s| s.container.clear(),
+                            |s| {
+                                for i in 0..N as u64 {
+                                    s.container.insert_with_key(|k| black_box(i) ^ k.index() as u64);
+                                }
+                                s.container.len() as u64
+                            },
+                        ),
+                        (0, 2) => {
+                            timed_extra(&mut slab, iters, refill, |s| black_box(s.container.clone()).len() as u64)
+                        }
+                        (1, 2) => {
+                            timed_extra(&mut slotmap, iters, refill, |s| black_box(s.container.clone()).len() as u64)
+                        }
+                        (_, 2) => {
+                            timed_extra(&mut pool, iters, refill, |s| black_box(s.container.clone()).len() as u64)
+                        }
+                        (0, 3) => timed_extra(&mut slab, iters, refill, |s| s.container.drain().sum()),
+                        (1, 3) => {
+                            timed_extra(&mut slotmap, iters, refill, |s| s.container.drain().map(|(_, v)| v).sum())
+                        }
+                        (_, 3) => timed_extra(&mut pool, iters, refill, |s| s.container.drain().map(|(_, v)| v).sum()),
+                        (0, _) => return None,
+                        (1, _) => timed_extra(
+                            &mut slotmap,
+                            iters,
+                            |_| {},
+                            |s| s.keys.iter().filter_map(|&k| s.side.get(k)).sum(),
+                        ),
+                        (_, _) => timed_extra(
+                            &mut pool,
+                            iters,
+                            |_| {},
+                            |s| s.keys.iter().filter_map(|&k| s.side.get(k)).sum(),
+                        ),
+                    })
+                };
+                run(ITERS / 4);
+                if let Some(time) = run(ITERS) {
+                    times[variant].push(time.as_secs_f64() / ITERS as f64);
+                }
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v[v.len() / 2]
+        };
+        for (variant, peer) in [(0, "slab"), (1, "slotmap"), (2, "vmem")] {
+            if times[variant].is_empty() {
+                continue;
+            }
+            let mut ratios: Vec<f64> = times[variant].iter().zip(&times[2]).map(|(t, v)| t / v).collect();
+            let (min, max) = ratios.iter().fold((f64::MAX, 0f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+            let time = median(&mut times[variant].clone()) * 1e6;
+            let ratio = median(&mut ratios);
+            println!("| {name} | {peer} | {time:.1} µs | {ratio:.2}x ({min:.2}..{max:.2}) |");
+        }
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).warm_up_time(Duration::from_millis(700)).measurement_time(Duration::from_secs(2));
@@ -336,6 +518,7 @@ fn main() {
     // Only when benchmarking (`cargo bench`), not when run as a test.
     if std::env::args().any(|a| a == "--bench") {
         interleaved(15);
+        extras(15);
     }
     Criterion::default().configure_from_args().final_summary();
 }
