@@ -302,3 +302,90 @@ fn arena_push_alternating_arenas() {
         assert_eq!(vmem_arena_deinit_dealloc(&mut b), VMemResult_Success);
     }
 }
+
+/// A push whose check of the registry runs while another thread decommits a copy of the same
+/// arena must not remember "writable" for the pages being decommitted. Decommit bumped
+/// `GENERATION` *before* it took the pages away, so a check that read the bumped generation
+/// and then saw the pages still committed cached a stale answer at the current generation:
+/// the next push of a copy that claims those pages was handed decommitted memory. A third
+/// thread holding the reservation's page record (an `mlock` of a few MiB faults them in under
+/// the record's lock) lines up both threads behind it, so the losing order happens often.
+#[test]
+#[cfg(target_os = "linux")]
+fn arena_push_check_racing_a_decommit_is_not_cached() {
+    in_child("arena_push_check_racing_a_decommit_is_not_cached", arena_push_check_racing_a_decommit_body);
+}
+
+/// A copy of a C arena struct, to hand to another thread as a C program would.
+#[cfg(target_os = "linux")]
+#[derive(Clone, Copy)]
+struct Sendable(VMemArena);
+// SAFETY: the struct is plain data (a pointer into our reservation and three sizes).
+#[cfg(target_os = "linux")]
+unsafe impl Send for Sendable {}
+
+#[cfg(target_os = "linux")]
+fn arena_push_check_racing_a_decommit_body() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Barrier;
+    const LOCKED: usize = 4 << 20;
+    let size = 16 << 20;
+    let mut arena = vmem_arena_init_alloc(size);
+    let mem = arena.mem as usize;
+    // SAFETY: the last 4 MiB of the arena's reservation are only locked and unlocked by the
+    // holder thread; the arena never pushes that far (its pushes stay below 1 MiB).
+    assert_eq!(unsafe { vmem_commit((mem + size - LOCKED) as *mut c_void, LOCKED) }, VMemResult_Success);
+    let stop = AtomicBool::new(false);
+    let barrier = Barrier::new(2);
+    let mut stale_rounds = 0;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: committed above, used by nobody else.
+                unsafe {
+                    vmem_lock((mem + size - LOCKED) as *mut c_void, LOCKED);
+                    vmem_unlock((mem + size - LOCKED) as *mut c_void, LOCKED);
+                }
+            }
+        });
+        for _round in 0..2000 {
+            // SAFETY: valid arena; no pushed memory is used across a reset.
+            unsafe {
+                assert_eq!(vmem_arena_reset(&mut arena), VMemResult_Success);
+                assert!(!vmem_arena_push(&mut arena, 8, 8).is_null()); // commits 64 KiB
+            }
+            let copy = Sendable(arena);
+            let barrier = &barrier;
+            std::thread::scope(|r| {
+                r.spawn(move || {
+                    let mut copy = copy;
+                    barrier.wait();
+                    // SAFETY: a copy of a valid arena; nothing uses its memory meanwhile.
+                    assert_eq!(unsafe { vmem_arena_reset(&mut copy.0) }, VMemResult_Success);
+                });
+                barrier.wait();
+                // Past `commited`: checks the registry, then commits more.
+                // SAFETY: valid arena.
+                assert!(!unsafe { vmem_arena_push(&mut arena, 64 << 10, 8) }.is_null());
+            });
+            // The reset above is over: every page of the copy's claim is decommitted. A push of
+            // `arena` (which claims them too) must commit them again before handing them out.
+            // SAFETY: valid arena; the pointer is checked before it is used.
+            unsafe {
+                assert_eq!(vmem_arena_rewind(&mut arena, 0), VMemResult_Success);
+                let p = vmem_arena_push(&mut arena, 8, 8);
+                assert!(!p.is_null());
+                let runs = vmem_core::query(p.cast(), 8).unwrap();
+                if runs[0].protection != vmem_core::Protection::ReadWrite {
+                    stale_rounds += 1;
+                } else {
+                    p.cast::<u64>().write(1);
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(stale_rounds, 0, "pushes handed out decommitted memory (a write there is a SIGSEGV)");
+    // SAFETY: valid arena, unused from now on.
+    assert_eq!(unsafe { vmem_arena_deinit_dealloc(&mut arena) }, VMemResult_Success);
+}
