@@ -11,8 +11,9 @@
 //! another thread commits or protects it.
 //!
 //! Every call that can take write access away from pages (decommit, protect, release) bumps
-//! [`GENERATION`] first, so a cache of "these pages are writable" answers (the arena push's)
-//! knows when to ask again.
+//! [`GENERATION`] before and after it changes them, so a cache of "these pages are writable"
+//! answers (the arena push's, which reads the generation before it asks) knows when to ask
+//! again: an answer given before the change was read with an older generation.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
@@ -110,7 +111,7 @@ pub(crate) unsafe fn release(function: &'static str, ptr: *mut u8, size: usize) 
 pub(crate) enum Change {
     /// Only adds access (commit read-write, lock, unlock) or changes nothing.
     Widens,
-    /// May take write access away (decommit, protect): bumps [`GENERATION`] first.
+    /// May take write access away (decommit, protect): bumps [`GENERATION`] before and after.
     Narrows,
 }
 
@@ -130,7 +131,17 @@ pub(crate) fn with_reservation<T>(
     if change == Change::Narrows {
         GENERATION.fetch_add(1, Ordering::AcqRel);
     }
-    operation(reservation, (ptr as usize).wrapping_sub(reservation.as_ptr() as usize))
+    let result = operation(reservation, (ptr as usize).wrapping_sub(reservation.as_ptr() as usize));
+    if change == Change::Narrows {
+        // Again once the pages are changed. Other range operations hold the read lock too, so
+        // a check (an arena push's) can run between the bump above and the change: it reads
+        // the bumped generation, then finds the pages still writable. That check reads the
+        // generation before it takes the page record's lock, which it holds before our change
+        // does, which comes before this bump: so it read a value older than this one, and its
+        // answer is void from here on (when this call returns).
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+    }
+    result
 }
 
 /// Checks that `[ptr, ptr + size)` lies inside one live reservation.
