@@ -334,3 +334,52 @@ fn reset_keeps_what_recent_rounds_needed() {
     fixed.reset();
     assert_eq!(fixed.committed_bytes(), 0);
 }
+
+/// A child forked while another thread runs `trim` before anything else used the cache can
+/// use the cache. `trim` took the shard locks without reading the settings first, so the
+/// `fork` handler that takes over a held lock in the child was not registered yet: a child
+/// forked while `trim` held a shard's lock waited for it forever.
+#[cfg(target_os = "linux")]
+#[test]
+fn fork_while_another_thread_trims_before_first_use() {
+    common::in_child("fork_while_another_thread_trims_before_first_use", || {
+        let stop = AtomicBool::new(false);
+        let mut hung = 0;
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    vmem::trim();
+                }
+            });
+            for _ in 0..200 {
+                // SAFETY: the child only runs this crate's code and `_exit`s; `alarm` makes
+                // a deadlock a SIGALRM rather than a hang.
+                let pid = unsafe { libc::fork() };
+                assert!(pid >= 0, "fork failed");
+                if pid == 0 {
+                    // SAFETY: in the child: SIGALRM in 5 s, then leave with `_exit`.
+                    unsafe { libc::alarm(5) };
+                    for i in 0..4 {
+                        churn(i, 4 << 10, 7);
+                    }
+                    // SAFETY: ends the child without running the parent's destructors.
+                    unsafe { libc::_exit(0) };
+                }
+                let mut status = 0;
+                // SAFETY: waits for the child forked above.
+                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+                if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGALRM {
+                    hung += 1;
+                } else {
+                    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status}");
+                }
+                if hung > 0 {
+                    break;
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+        assert_eq!(hung, 0, "a forked child deadlocked on a shard lock `trim` held at the fork");
+    })
+    .assert_success();
+}
