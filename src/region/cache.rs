@@ -160,6 +160,10 @@ pub fn stats() -> CacheStats {
 /// assert_eq!(vmem::cache::stats().entries, 0);
 /// ```
 pub fn trim() -> usize {
+    // The settings first: reading them registers the `fork` handler, which must be in place
+    // before any shard lock is taken (a child forked while this thread held one would wait
+    // for it forever otherwise).
+    settings();
     evict_while(|_| true)
 }
 
