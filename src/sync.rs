@@ -175,4 +175,18 @@ mod tests {
         });
         assert_eq!(*lock.lock(), 40_000);
     }
+
+    /// A `try_lock` that finds the lock taken leaves it taken. It built its guard before it
+    /// knew whether it had the lock (`then_some` takes a value, not a closure), and dropping
+    /// that unused guard released the lock under its holder: the warm cache's shards, which a
+    /// thread whose own shard misses tries this way, then had two threads inside at once.
+    #[test]
+    fn a_failed_try_lock_leaves_the_lock_held() {
+        let lock = SpinLock::new(0u32);
+        let guard = lock.lock();
+        assert!(lock.try_lock().is_none());
+        assert!(lock.try_lock().is_none(), "the first failed try_lock released the holder's lock");
+        drop(guard);
+        assert!(lock.try_lock().is_some());
+    }
 }

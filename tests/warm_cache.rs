@@ -383,3 +383,39 @@ fn fork_while_another_thread_trims_before_first_use() {
     })
     .assert_success();
 }
+
+/// Threads whose own shard of the cache has no region of the size they need take one from
+/// the other shards without waiting (`try_lock`). A failed `try_lock` used to release the
+/// lock of the thread inside that shard, so two threads could change a shard at once: the
+/// same region handed to two structures, a region released while a structure used it, or a
+/// panic inside the cache. Here workers churn small structures of three sizes (so their own
+/// shard often misses) and check that each holds only what it wrote, while another thread
+/// keeps changing the bounds (which takes every shard's lock in turn).
+#[test]
+fn threads_taking_from_each_others_shards_never_share_a_region() {
+    common::in_child("threads_taking_from_each_others_shards_never_share_a_region", || {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for t in 0..3u64 {
+                let stop = &stop;
+                s.spawn(move || {
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let len = 512 * (1 + (i % 3) as usize);
+                        let mut v = VirtualVec::<u64>::with_max_capacity(len).unwrap();
+                        let mark = t << 32 | i;
+                        v.extend(std::iter::repeat_n(mark, len));
+                        assert!(v.iter().all(|&x| x == mark), "thread {t}, round {i}: another structure wrote here");
+                        i += 1;
+                    }
+                });
+            }
+            for round in 0..20_000 {
+                vmem::cache::set_max_entries(if round % 2 == 0 { 2 } else { 64 });
+                std::thread::yield_now();
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+    })
+    .assert_success();
+}
