@@ -113,10 +113,12 @@ mod spin {
         /// Takes the lock if it is free.
         #[allow(dead_code)] // only some configurations use it
         pub(crate) fn try_lock(&self) -> Option<SpinGuard<'_, T>> {
+            // The guard is made only once the lock is ours: a guard releases the lock when
+            // dropped, so one made (and dropped) on failure would release another thread's.
             self.locked
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
-                .then_some(SpinGuard(self))
+                .then(|| SpinGuard(self))
         }
 
         /// In a child process right after `fork`, where only the forking thread exists: if

@@ -410,7 +410,7 @@ fn threads_taking_from_each_others_shards_never_share_a_region() {
                     }
                 });
             }
-            for round in 0..20_000 {
+            for round in 0..10_000 {
                 vmem::cache::set_max_entries(if round % 2 == 0 { 2 } else { 64 });
                 std::thread::yield_now();
             }
