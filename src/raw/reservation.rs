@@ -416,9 +416,11 @@ impl Reservation {
     /// unsafe { vmem::release(base.as_ptr(), len).unwrap() };
     /// ```
     pub fn into_raw(self) -> (NonNull<u8>, usize) {
-        let parts = (self.base, self.len);
-        core::mem::forget(self);
-        parts
+        let mut this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the record is dropped exactly once, here (its
+        // heap goes; the range stays reserved), and `this` is not used after it.
+        unsafe { core::ptr::drop_in_place(&mut this.record) };
+        (this.base, this.len)
     }
 
     /// Takes ownership of a reservation made by [`reserve`](crate::reserve) or given up by
