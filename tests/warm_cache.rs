@@ -419,3 +419,74 @@ fn threads_taking_from_each_others_shards_never_share_a_region() {
     })
     .assert_success();
 }
+
+/// Eight threads giving regions back at once never take the cache past its bounds: the
+/// counters are claimed before a region goes in, not checked and then bumped (two shards
+/// could each see room for one more and both take it).
+#[test]
+fn the_bounds_hold_while_threads_race() {
+    common::in_child("the_bounds_hold_while_threads_race", || {
+        use std::sync::atomic::AtomicUsize;
+        const ENTRIES: usize = 1;
+        const BYTES: usize = MIB;
+        vmem::cache::set_max_entries(ENTRIES);
+        vmem::cache::set_max_bytes(BYTES);
+        let done = AtomicUsize::new(0);
+        let mut worst = vmem::cache::CacheStats::default();
+        std::thread::scope(|s| {
+            for t in 0..8usize {
+                let done = &done;
+                s.spawn(move || {
+                    for i in 0..20_000 {
+                        churn(i + t, 8, t as u64);
+                    }
+                    done.fetch_add(1, Ordering::Release);
+                });
+            }
+            while done.load(Ordering::Acquire) < 8 {
+                let now = vmem::cache::stats();
+                worst.entries = worst.entries.max(now.entries);
+                worst.bytes = worst.bytes.max(now.bytes);
+                std::thread::yield_now();
+            }
+        });
+        let last = vmem::cache::stats();
+        assert!(last.entries <= ENTRIES && last.bytes <= BYTES, "after the threads: {last:?}");
+        assert!(worst.entries <= ENTRIES && worst.bytes <= BYTES, "while they ran: {worst:?}");
+    })
+    .assert_success();
+}
+
+/// Lowering the bounds while other threads give regions back leaves the cache within the
+/// new bounds once they are done: a region given back with the old bounds in mind, after
+/// the setter emptied the excess, must not stay above them.
+#[test]
+fn lowered_bounds_hold_after_racing_gives() {
+    common::in_child("lowered_bounds_hold_after_racing_gives", || {
+        let stop = AtomicBool::new(false);
+        for round in 0..400 {
+            vmem::cache::set_max_entries(64);
+            vmem::cache::set_max_bytes(64 * MIB);
+            stop.store(false, Ordering::Relaxed);
+            std::thread::scope(|s| {
+                for t in 0..3usize {
+                    let stop = &stop;
+                    s.spawn(move || {
+                        let mut i = 0;
+                        while !stop.load(Ordering::Relaxed) {
+                            churn(i + t, 8, t as u64);
+                            i += 1;
+                        }
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                vmem::cache::set_max_bytes(64 << 10);
+                vmem::cache::set_max_entries(1);
+                stop.store(true, Ordering::Relaxed);
+            });
+            let last = vmem::cache::stats();
+            assert!(last.entries <= 1 && last.bytes <= 64 << 10, "round {round}, after the threads: {last:?}");
+        }
+    })
+    .assert_success();
+}
