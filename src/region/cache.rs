@@ -418,32 +418,52 @@ pub(crate) fn give(reservation: Reservation, committed: usize, huge: bool) {
         let mut shard = SHARD[home()].lock();
         // Lazily release what waited too long (the oldest are first).
         while shard.len > 0 && shard.slots[0].as_ref().is_some_and(|e| now.saturating_sub(e.stamp) > decay) {
-            released[count] = shard.remove(0);
+            released[count] = leave(&mut shard, 0);
             count += 1;
         }
         // Make room: the entry bound is process-wide, the slots per shard.
-        let over = ENTRIES.load(Ordering::Relaxed).saturating_sub(count) >= max_entries;
-        if (over || shard.len == SLOTS) && shard.len > 0 {
-            released[count] = shard.remove(0);
-            count += 1;
+        if (ENTRIES.load(Ordering::Relaxed) >= max_entries || shard.len == SLOTS) && shard.len > 0 {
+            // At most `SLOTS` in all: the loop above left one at least.
+            released[count] = leave(&mut shard, 0);
         }
-        if ENTRIES.load(Ordering::Relaxed).saturating_sub(count) < max_entries && shard.len < SLOTS {
+        // Claim the entry in one atomic step: a check and a later increment would let a
+        // thread in another shard take the same last entry.
+        let claimed = shard.len < SLOTS
+            && ENTRIES
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max_entries).then_some(n + 1))
+                .is_ok();
+        if claimed {
             let len = shard.len;
             shard.slots[len] = Some(entry);
             shard.len += 1;
-            ENTRIES.fetch_add(1, Ordering::Relaxed);
         } else {
             rejected = Some(entry);
         }
     }
-    for entry in released.iter_mut().take(count).filter_map(Option::take) {
-        forget_accounting(&entry);
-        drop(entry);
-    }
+    // Counted off already (under the lock); released now, with no lock held.
+    drop(released);
     if let Some(entry) = rejected {
         // Never counted as an entry; its bytes were claimed above.
         BYTES.fetch_sub(entry.committed, Ordering::Relaxed);
     }
+    // The bounds may have been lowered since they were read above, after the setter emptied
+    // what was over them: then this region may be over the new ones, and nobody else would
+    // return it. (Either the setter's pass over this shard came after the region went in,
+    // and saw it, or it came before, and the setter's new bound is visible here: the
+    // shard's lock orders the two.)
+    let (max_bytes, max_entries) = settings();
+    if BYTES.load(Ordering::Relaxed) > max_bytes || ENTRIES.load(Ordering::Relaxed) > max_entries {
+        enforce_bounds();
+    }
+}
+
+/// Removes the entry at `index` of a locked shard and takes it off the counters.
+fn leave(shard: &mut Shard, index: usize) -> Option<Entry> {
+    let entry = shard.remove(index);
+    if let Some(entry) = &entry {
+        forget_accounting(entry);
+    }
+    entry
 }
 
 /// Takes `entry`, which is leaving the cache, off the counters.
