@@ -245,7 +245,9 @@ impl Reservation {
     ///
     /// # Errors
     /// `InvalidArgument` for a zero length or pages that are not committed, `OutOfBounds`
-    /// past the end, `PermissionDenied` when the OS forbids the protection.
+    /// past the end, `PermissionDenied` when the OS forbids the protection. After an error
+    /// from the OS, part of the range may have the new protection (Linux changes it mapping
+    /// by mapping); the reservation then asks the OS about those pages' access.
     ///
     /// ```
     /// use vmem::Protection;
@@ -263,7 +265,16 @@ impl Reservation {
         record.make_room("protect")?;
         // SAFETY: the pages lie inside this reservation and are committed; accesses go
         // through raw pointers whose users must respect the protection.
-        unsafe { os::protect(ptr, end - start, protection)? };
+        if let Err(err) = unsafe { os::protect(ptr, end - start, protection) } {
+            // The OS may have changed part of the range before it failed (Linux works mapping
+            // by mapping and can run out of map slots at the last one), so the record no
+            // longer knows the pages' protection. They are still committed (checked above;
+            // a protect never decommits): recorded as committed with no access, the record
+            // vouches for that and for no access at all, and the OS is asked about access
+            // (room was made above).
+            record.set(start, end, Some(Protection::NoAccess));
+            return Err(err);
+        }
         record.set(start, end, Some(protection));
         Ok(())
     }
