@@ -93,3 +93,163 @@ fn a_protect_that_fails_half_way_leaves_no_false_record() {
     })
     .assert_success();
 }
+
+/// Every `&self` method of one reservation racing every other, on overlapping ranges that
+/// reach its last page, from four threads: nothing faults, every error is one the contract
+/// names, and afterwards the record agrees with the OS on every page.
+#[cfg(target_os = "linux")]
+#[test]
+fn every_method_races_every_other() {
+    common::in_child("every_method_races_every_other", || {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        const PAGES: usize = 16;
+        let page = vmem::page_size();
+        let r = Reservation::new(PAGES * page).unwrap();
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (r, stop) = (&r, &stop);
+                s.spawn(move || {
+                    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                    let mut next = move |n: usize| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        (seed % n as u64) as usize
+                    };
+                    while !stop.load(Ordering::Relaxed) {
+                        let first = next(PAGES);
+                        let pages = 1 + next(PAGES - first);
+                        // Byte ranges that start and end inside pages, too.
+                        let (offset, len) = (first * page + next(page), pages * page - page + 1);
+                        let len = len.min(PAGES * page - offset);
+                        let protection = Protection::ALL[next(Protection::ALL.len())];
+                        let result = match next(12) {
+                            0 => r.commit(offset, len),
+                            1 => r.decommit(offset, len),
+                            2 => r.protect(offset, len, protection),
+                            3 => r.prefault(offset, len),
+                            4 => r.lock(offset, len).and_then(|()| r.unlock(offset, len)),
+                            5 => r.unlock(offset, len),
+                            6 => r.guard(offset, len),
+                            7 => r.query_range(offset, len).map(drop),
+                            8 => r.advise_huge_pages(offset, len).or(Ok(())),
+                            9 => {
+                                let _ = (r.is_committed(offset, len), r.is_writable(offset, len));
+                                Ok(())
+                            }
+                            10 => r.query().map(drop),
+                            _ => {
+                                // Writes go only where this thread just made sure of access:
+                                // under the race they may be decommitted meanwhile, so none.
+                                r.prefault(offset, 1)
+                            }
+                        };
+                        if let Err(e) = result {
+                            assert!(
+                                matches!(
+                                    e.kind(),
+                                    ErrorKind::InvalidArgument | ErrorKind::PermissionDenied | ErrorKind::OutOfMemory
+                                ),
+                                "{e}"
+                            );
+                        }
+                    }
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            stop.store(true, Ordering::Relaxed);
+        });
+        // The record and the OS agree on every page: writable by the record means writable.
+        for p in 0..PAGES {
+            let ptr = r.as_ptr().wrapping_add(p * page);
+            let os = vmem::query(ptr, page).unwrap()[0];
+            let os_writable = os.state == vmem::PageState::Committed && os.protection.can_write();
+            assert_eq!(r.is_writable(p * page, page), os_writable, "page {p}: {os:?}");
+            if os_writable {
+                // SAFETY: committed and writable, and no other thread runs.
+                unsafe { ptr.write(1) };
+            }
+        }
+    })
+    .assert_success();
+}
+
+/// Sizes and ranges at the limits: errors, never a panic, an overflow or a system call on
+/// memory that is not the reservation's.
+#[test]
+fn sizes_and_ranges_at_the_limits() {
+    let page = vmem::page_size();
+    for size in [usize::MAX, usize::MAX - page + 2, isize::MAX as usize + 1] {
+        assert!(Reservation::new(size).is_err(), "{size}");
+        assert!(Reservation::with_alignment(size, 1 << 21).is_err(), "{size}");
+    }
+    assert!(Reservation::with_alignment(page, 0).is_err());
+    assert!(Reservation::with_alignment(page, 3).is_err());
+    assert!(Reservation::with_alignment(page, 1 << (usize::BITS - 1)).is_err());
+    let r = Reservation::new(4 * page).unwrap();
+    let len = r.len();
+    // The last byte, the last page: fine.
+    r.commit(len - 1, 1).unwrap();
+    r.protect(len - 1, 1, Protection::Read).unwrap();
+    r.protect(len - page, page, Protection::ReadWrite).unwrap();
+    r.prefault(len - 1, 1).unwrap();
+    assert!(r.is_writable(len - 1, 1));
+    assert_eq!(r.query_range(len - 1, 1).unwrap().len(), 1);
+    r.decommit(len - 1, 1).unwrap();
+    assert!(!r.is_committed(len - page, page));
+    // One past it, and ranges whose end overflows.
+    for (offset, n) in
+        [(len, 1), (len - 1, 2), (0, len + 1), (usize::MAX, 1), (1, usize::MAX), (usize::MAX, usize::MAX)]
+    {
+        assert_eq!(r.commit(offset, n).unwrap_err().kind(), ErrorKind::OutOfBounds, "{offset} {n}");
+        assert_eq!(r.decommit(offset, n).unwrap_err().kind(), ErrorKind::OutOfBounds);
+        assert_eq!(r.protect(offset, n, Protection::Read).unwrap_err().kind(), ErrorKind::OutOfBounds);
+        assert_eq!(r.prefault(offset, n).unwrap_err().kind(), ErrorKind::OutOfBounds);
+        assert_eq!(r.lock(offset, n).unwrap_err().kind(), ErrorKind::OutOfBounds);
+        assert_eq!(r.unlock(offset, n).unwrap_err().kind(), ErrorKind::OutOfBounds);
+        assert_eq!(r.guard(offset, n).unwrap_err().kind(), ErrorKind::OutOfBounds);
+        assert_eq!(r.advise_huge_pages(offset, n).unwrap_err().kind(), ErrorKind::OutOfBounds);
+        assert_eq!(r.query_range(offset, n).unwrap_err().kind(), ErrorKind::OutOfBounds);
+        assert!(!r.is_committed(offset, n) && !r.is_writable(offset, n));
+    }
+    // Zero lengths, anywhere.
+    for offset in [0, len, usize::MAX] {
+        assert_eq!(r.commit(offset, 0).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(r.prefault(offset, 0).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert!(!r.is_committed(offset, 0));
+    }
+    assert!(!r.contains(r.as_ptr() as usize + len) && !r.contains(usize::MAX) && r.contains(r.as_ptr() as usize));
+}
+
+/// A reservation given up with `into_raw`, changed with the raw functions and taken back
+/// with `from_raw` answers from the OS (its new record knows nothing), both ways, and a
+/// round trip in a loop keeps nothing and changes nothing.
+#[test]
+fn raw_round_trips_answer_from_the_os() {
+    let page = vmem::page_size();
+    let r = Reservation::new(8 * page).unwrap();
+    r.commit(0, 4 * page).unwrap();
+    r.protect(0, page, Protection::Read).unwrap();
+    let (base, len) = r.into_raw();
+    // SAFETY: inside the reservation given up above, which nothing else uses.
+    unsafe {
+        vmem::decommit(base.as_ptr().add(2 * page), page).unwrap();
+        vmem::commit(base.as_ptr().add(6 * page), page).unwrap();
+    }
+    // SAFETY: the whole reservation, taken back once.
+    let r = unsafe { Reservation::from_raw(base, len) };
+    assert!(!r.is_writable(0, page), "read-only by the OS");
+    assert!(r.is_writable(page, page));
+    assert!(!r.is_committed(2 * page, page), "decommitted behind the record's back");
+    assert!(r.prefault(2 * page, page).is_err());
+    assert!(r.is_writable(6 * page, page), "committed behind its back");
+    r.prefault(6 * page, page).unwrap();
+    let mut r = r;
+    for _ in 0..100 {
+        let (base, len) = r.into_raw();
+        // SAFETY: as above.
+        r = unsafe { Reservation::from_raw(base, len) };
+    }
+    assert!(r.is_writable(page, page) && r.is_writable(6 * page, page) && !r.is_writable(0, page));
+}
