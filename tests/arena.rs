@@ -366,3 +366,51 @@ mod limits {
         outcome.assert_success();
     }
 }
+
+/// The same worker threads allocate from one `SyncArena` after another; each new arena
+/// takes the region its predecessor gave to the warm cache (same address), while every
+/// worker still holds a per-thread chunk of the old one. No chunk of a dropped arena is
+/// used again: every allocation of a round is disjoint from the others and keeps its value.
+#[test]
+fn sync_arena_chunks_never_outlive_their_arena() {
+    use std::sync::{Barrier, RwLock};
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 20;
+    let arena: RwLock<Option<vmem::SyncArena>> = RwLock::new(None);
+    let start = Barrier::new(THREADS + 1);
+    let written = Barrier::new(THREADS);
+    let done = Barrier::new(THREADS + 1);
+    let mut bases = Vec::new();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (arena, start, written, done) = (&arena, &start, &written, &done);
+            s.spawn(move || {
+                for round in 0..ROUNDS {
+                    start.wait();
+                    {
+                        let guard = arena.read().unwrap();
+                        let arena = guard.as_ref().unwrap();
+                        let mark = (t * ROUNDS + round) as u64;
+                        let mine: Vec<&mut [u64]> =
+                            (0..2000).map(|i| arena.alloc_slice_fill_with(1 + i % 9, |_| mark)).collect();
+                        // Checked once every thread has written all of its values.
+                        written.wait();
+                        assert!(mine.iter().all(|s| s.iter().all(|&x| x == mark)), "thread {t} round {round}");
+                    }
+                    done.wait();
+                }
+            });
+        }
+        for _ in 0..ROUNDS {
+            let fresh = vmem::SyncArena::new();
+            fresh.alloc(0u8);
+            bases.push(fresh.alloc(0u8) as *mut u8 as usize >> 20);
+            *arena.write().unwrap() = Some(fresh);
+            start.wait();
+            done.wait();
+            *arena.write().unwrap() = None; // dropped: its region goes to the cache
+        }
+    });
+    bases.dedup();
+    println!("{} distinct block addresses over {ROUNDS} arenas", bases.len());
+}
