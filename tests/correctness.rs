@@ -12,12 +12,12 @@ use vmem::{ErrorKind, PageState, Protection, Reservation};
 fn race(duration: Duration, a: impl Fn() + Sync, b: impl Fn() + Sync) {
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
-        s.spawn(|| {
+        let a = s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
                 a();
             }
         });
-        s.spawn(|| {
+        let b = s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
                 b();
             }
@@ -27,6 +27,7 @@ fn race(duration: Duration, a: impl Fn() + Sync, b: impl Fn() + Sync) {
             std::thread::sleep(Duration::from_millis(10));
         }
         stop.store(true, Ordering::Relaxed);
+        common::join_all([a, b]);
     });
 }
 

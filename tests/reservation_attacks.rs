@@ -155,58 +155,63 @@ fn every_method_races_every_other() {
         let r = Reservation::new(PAGES * page).unwrap();
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
-            for t in 0..4u64 {
-                let (r, stop) = (&r, &stop);
-                s.spawn(move || {
-                    let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ t;
-                    let mut next = move |n: usize| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        (seed % n as u64) as usize
-                    };
-                    while !stop.load(Ordering::Relaxed) {
-                        let first = next(PAGES);
-                        let pages = 1 + next(PAGES - first);
-                        // Byte ranges that start and end inside pages, too.
-                        let (offset, len) = (first * page + next(page), pages * page - page + 1);
-                        let len = len.min(PAGES * page - offset);
-                        let protection = Protection::ALL[next(Protection::ALL.len())];
-                        let result = match next(12) {
-                            0 => r.commit(offset, len),
-                            1 => r.decommit(offset, len),
-                            2 => r.protect(offset, len, protection),
-                            3 => r.prefault(offset, len),
-                            4 => r.lock(offset, len).and_then(|()| r.unlock(offset, len)),
-                            5 => r.unlock(offset, len),
-                            6 => r.guard(offset, len),
-                            7 => r.query_range(offset, len).map(drop),
-                            8 => r.advise_huge_pages(offset, len).or(Ok(())),
-                            9 => {
-                                let _ = (r.is_committed(offset, len), r.is_writable(offset, len));
-                                Ok(())
-                            }
-                            10 => r.query().map(drop),
-                            _ => {
-                                // Writes go only where this thread just made sure of access:
-                                // under the race they may be decommitted meanwhile, so none.
-                                r.prefault(offset, 1)
-                            }
+            let threads: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let (r, stop) = (&r, &stop);
+                    s.spawn(move || {
+                        let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ t;
+                        let mut next = move |n: usize| {
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            (seed % n as u64) as usize
                         };
-                        if let Err(e) = result {
-                            assert!(
-                                matches!(
-                                    e.kind(),
-                                    ErrorKind::InvalidArgument | ErrorKind::PermissionDenied | ErrorKind::OutOfMemory
-                                ),
-                                "{e}"
-                            );
+                        while !stop.load(Ordering::Relaxed) {
+                            let first = next(PAGES);
+                            let pages = 1 + next(PAGES - first);
+                            // Byte ranges that start and end inside pages, too.
+                            let (offset, len) = (first * page + next(page), pages * page - page + 1);
+                            let len = len.min(PAGES * page - offset);
+                            let protection = Protection::ALL[next(Protection::ALL.len())];
+                            let result = match next(12) {
+                                0 => r.commit(offset, len),
+                                1 => r.decommit(offset, len),
+                                2 => r.protect(offset, len, protection),
+                                3 => r.prefault(offset, len),
+                                4 => r.lock(offset, len).and_then(|()| r.unlock(offset, len)),
+                                5 => r.unlock(offset, len),
+                                6 => r.guard(offset, len),
+                                7 => r.query_range(offset, len).map(drop),
+                                8 => r.advise_huge_pages(offset, len).or(Ok(())),
+                                9 => {
+                                    let _ = (r.is_committed(offset, len), r.is_writable(offset, len));
+                                    Ok(())
+                                }
+                                10 => r.query().map(drop),
+                                _ => {
+                                    // Writes go only where this thread just made sure of access:
+                                    // under the race they may be decommitted meanwhile, so none.
+                                    r.prefault(offset, 1)
+                                }
+                            };
+                            if let Err(e) = result {
+                                assert!(
+                                    matches!(
+                                        e.kind(),
+                                        ErrorKind::InvalidArgument
+                                            | ErrorKind::PermissionDenied
+                                            | ErrorKind::OutOfMemory
+                                    ),
+                                    "{e}"
+                                );
+                            }
                         }
-                    }
-                });
-            }
+                    })
+                })
+                .collect();
             std::thread::sleep(std::time::Duration::from_millis(1500));
             stop.store(true, Ordering::Relaxed);
+            common::join_all(threads);
         });
         // The record and the OS agree on every page: writable by the record means writable.
         for p in 0..PAGES {

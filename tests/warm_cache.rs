@@ -186,14 +186,17 @@ fn structures_on_dirty_memory_read_only_what_they_wrote() {
 #[test]
 fn eight_threads_share_the_cache() {
     std::thread::scope(|s| {
-        for t in 0..8u64 {
-            s.spawn(move || {
-                for i in 0..200 {
-                    let bytes = [4 << 10, 64 << 10, 512 << 10][i % 3];
-                    churn(i + t as usize, bytes, t << 32 | i as u64);
-                }
-            });
-        }
+        let threads: Vec<_> = (0..8u64)
+            .map(|t| {
+                s.spawn(move || {
+                    for i in 0..200 {
+                        let bytes = [4 << 10, 64 << 10, 512 << 10][i % 3];
+                        churn(i + t as usize, bytes, t << 32 | i as u64);
+                    }
+                })
+            })
+            .collect();
+        common::join_all(threads);
     });
 }
 
@@ -205,7 +208,7 @@ fn fork_while_another_thread_uses_the_cache() {
     common::in_child("fork_while_another_thread_uses_the_cache", || {
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
-            s.spawn(|| {
+            let other = s.spawn(|| {
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
                     churn(i, 64 << 10, i as u64);
@@ -236,6 +239,7 @@ fn fork_while_another_thread_uses_the_cache() {
                 assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "round {round}: status {status}");
             }
             stop.store(true, Ordering::Relaxed);
+            common::join_all([other]);
         });
     })
     .assert_success();
@@ -346,7 +350,7 @@ fn fork_while_another_thread_trims_before_first_use() {
         let stop = AtomicBool::new(false);
         let mut hung = 0;
         std::thread::scope(|s| {
-            s.spawn(|| {
+            let trimmer = s.spawn(|| {
                 while !stop.load(Ordering::Relaxed) {
                     vmem::trim();
                 }
@@ -378,6 +382,7 @@ fn fork_while_another_thread_trims_before_first_use() {
                 }
             }
             stop.store(true, Ordering::Relaxed);
+            common::join_all([trimmer]);
         });
         assert_eq!(hung, 0, "a forked child deadlocked on a shard lock `trim` held at the fork");
     })
@@ -396,25 +401,31 @@ fn threads_taking_from_each_others_shards_never_share_a_region() {
     common::in_child("threads_taking_from_each_others_shards_never_share_a_region", || {
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
-            for t in 0..3u64 {
-                let stop = &stop;
-                s.spawn(move || {
-                    let mut i = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        let len = 512 * (1 + (i % 3) as usize);
-                        let mut v = VirtualVec::<u64>::with_max_capacity(len).unwrap();
-                        let mark = t << 32 | i;
-                        v.extend(std::iter::repeat_n(mark, len));
-                        assert!(v.iter().all(|&x| x == mark), "thread {t}, round {i}: another structure wrote here");
-                        i += 1;
-                    }
-                });
-            }
+            let threads: Vec<_> = (0..3u64)
+                .map(|t| {
+                    let stop = &stop;
+                    s.spawn(move || {
+                        let mut i = 0u64;
+                        while !stop.load(Ordering::Relaxed) {
+                            let len = 512 * (1 + (i % 3) as usize);
+                            let mut v = VirtualVec::<u64>::with_max_capacity(len).unwrap();
+                            let mark = t << 32 | i;
+                            v.extend(std::iter::repeat_n(mark, len));
+                            assert!(
+                                v.iter().all(|&x| x == mark),
+                                "thread {t}, round {i}: another structure wrote here"
+                            );
+                            i += 1;
+                        }
+                    })
+                })
+                .collect();
             for round in 0..10_000 {
                 vmem::cache::set_max_entries(if round % 2 == 0 { 2 } else { 64 });
                 std::thread::yield_now();
             }
             stop.store(true, Ordering::Relaxed);
+            common::join_all(threads);
         });
     })
     .assert_success();
@@ -434,21 +445,24 @@ fn the_bounds_hold_while_threads_race() {
         let done = AtomicUsize::new(0);
         let mut worst = vmem::cache::CacheStats::default();
         std::thread::scope(|s| {
-            for t in 0..8usize {
-                let done = &done;
-                s.spawn(move || {
-                    for i in 0..20_000 {
-                        churn(i + t, 8, t as u64);
-                    }
-                    done.fetch_add(1, Ordering::Release);
-                });
-            }
+            let threads: Vec<_> = (0..8usize)
+                .map(|t| {
+                    let done = &done;
+                    s.spawn(move || {
+                        for i in 0..20_000 {
+                            churn(i + t, 8, t as u64);
+                        }
+                        done.fetch_add(1, Ordering::Release);
+                    })
+                })
+                .collect();
             while done.load(Ordering::Acquire) < 8 {
                 let now = vmem::cache::stats();
                 worst.entries = worst.entries.max(now.entries);
                 worst.bytes = worst.bytes.max(now.bytes);
                 std::thread::yield_now();
             }
+            common::join_all(threads);
         });
         let last = vmem::cache::stats();
         assert!(last.entries <= ENTRIES && last.bytes <= BYTES, "after the threads: {last:?}");
@@ -469,20 +483,23 @@ fn lowered_bounds_hold_after_racing_gives() {
             vmem::cache::set_max_bytes(64 * MIB);
             stop.store(false, Ordering::Relaxed);
             std::thread::scope(|s| {
-                for t in 0..3usize {
-                    let stop = &stop;
-                    s.spawn(move || {
-                        let mut i = 0;
-                        while !stop.load(Ordering::Relaxed) {
-                            churn(i + t, 8, t as u64);
-                            i += 1;
-                        }
-                    });
-                }
+                let threads: Vec<_> = (0..3usize)
+                    .map(|t| {
+                        let stop = &stop;
+                        s.spawn(move || {
+                            let mut i = 0;
+                            while !stop.load(Ordering::Relaxed) {
+                                churn(i + t, 8, t as u64);
+                                i += 1;
+                            }
+                        })
+                    })
+                    .collect();
                 std::thread::sleep(std::time::Duration::from_millis(1));
                 vmem::cache::set_max_bytes(64 << 10);
                 vmem::cache::set_max_entries(1);
                 stop.store(true, Ordering::Relaxed);
+                common::join_all(threads);
             });
             let last = vmem::cache::stats();
             assert!(last.entries <= 1 && last.bytes <= 64 << 10, "round {round}, after the threads: {last:?}");
