@@ -23,6 +23,18 @@ fn os_writable(ptr: *mut u8) -> bool {
     }
 }
 
+/// Whether a sanitizer runs this (`scripts/sanitize.sh` sets `VMEM_UNDER_ASAN` for ASan and
+/// TSan): they map memory of their own all the time, so the tests that use up the map slots
+/// cannot run under them.
+#[cfg(target_os = "linux")]
+fn under_a_sanitizer() -> bool {
+    let under = std::env::var_os("VMEM_UNDER_ASAN").is_some();
+    if under {
+        println!("skipped under a sanitizer: it needs map slots of its own");
+    }
+    under
+}
+
 /// The process's map slots used up (Linux `vm.max_map_count`), until dropped: every other
 /// page of a filler reservation made readable is a mapping of its own, then single mappings
 /// (of two protections in turn, so that neighbours do not merge) take the last slots.
@@ -84,6 +96,9 @@ impl Drop for MapSlotsUsedUp {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_protect_that_fails_half_way_leaves_no_false_record() {
+    if under_a_sanitizer() {
+        return;
+    }
     common::in_child("a_protect_that_fails_half_way_leaves_no_false_record", || {
         let page = vmem::page_size();
         // Two mappings: pages 0-1 read-write, pages 2-3 committed with no access.
@@ -125,6 +140,9 @@ fn a_protect_that_fails_half_way_leaves_no_false_record() {
 #[cfg(target_os = "linux")]
 #[test]
 fn prefault_never_touches_pages_when_the_probe_cannot_map() {
+    if under_a_sanitizer() {
+        return;
+    }
     let outcome = common::in_child("prefault_never_touches_pages_when_the_probe_cannot_map", || {
         let page = vmem::page_size();
         let r = Reservation::new(4 * page).unwrap();
