@@ -429,3 +429,33 @@ fn grow_arena_fresh_memory_reads_zero_after_another_arena() {
         }
     }
 }
+
+/// `vmem.h`: "a destroyed or made-up handle is an error, not a crash". A handle is the
+/// address of the arena's heap block, and the allocator hands a freed block's address to the
+/// next arena created: the destroyed handle is then live again, and calls with it reach the
+/// other arena.
+#[test]
+fn a_destroyed_grow_arena_handle_stays_an_error() {
+    // SAFETY: NULL config means defaults; every handle is destroyed once.
+    unsafe {
+        let mut reused = 0;
+        for _ in 0..16 {
+            let old = vmem_grow_arena_create(ptr::null());
+            assert!(!old.is_null());
+            assert_eq!(vmem_grow_arena_destroy(old), VMemResult_Success);
+            let new = vmem_grow_arena_create(ptr::null());
+            assert!(!new.is_null());
+            if new == old {
+                reused += 1;
+            }
+            let p = vmem_grow_arena_push(old, 8, 8);
+            let destroyed_again = vmem_grow_arena_destroy(old);
+            if destroyed_again == VMemResult_Error {
+                assert_eq!(vmem_grow_arena_destroy(new), VMemResult_Success);
+            }
+            assert!(p.is_null(), "a push through a destroyed handle succeeded (it reached another arena)");
+            assert_eq!(destroyed_again, VMemResult_Error, "a destroyed handle destroyed another arena");
+        }
+        println!("{reused} of 16 new arenas got the destroyed one's address");
+    }
+}
