@@ -3,11 +3,14 @@
 //! Unlike `VMemArena` (one fixed block the caller describes in a struct), this arena chains
 //! new reserved blocks when one is full, so it has no size limit unless asked for one, and
 //! it keeps its state where C cannot corrupt it. Handles are recorded while they live, so a
-//! handle that was destroyed already, or was never one, is an error and not a crash.
+//! handle that was destroyed already, or was never one, is an error and not a crash. A
+//! handle is a number, never reused, not the arena's address: the heap hands a destroyed
+//! arena's address to the next one, which would make the old handle live again.
 
 use core::alloc::Layout;
 use core::ffi::{c_int, c_void};
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use std::alloc::{alloc, dealloc};
 use std::sync::{PoisonError, RwLock};
 
@@ -17,7 +20,8 @@ use vmem_core::{Arena, ErrorKind};
 use crate::message::{call, infallible, Failure, Outcome};
 use crate::types::{VMemResult, VMemResult_Error, VMemResult_Success, VMemSize};
 
-/// An arena created by [`vmem_grow_arena_create`]; C sees only pointers to it.
+/// An arena created by [`vmem_grow_arena_create`]; C sees only handles to it (opaque
+/// pointers that are numbers, see the module docs).
 pub struct VMemGrowArena {
     arena: Arena,
 }
@@ -48,8 +52,25 @@ pub struct VMemGrowArenaMark {
     pub opaque: [VMemSize; 4],
 }
 
-/// The addresses of live handles, sorted (a vector so that a full heap is an error).
-static LIVE: RwLock<Vec<usize>> = RwLock::new(Vec::new());
+/// A live arena: the handle C holds and the arena's heap block.
+#[derive(Clone, Copy)]
+struct Live {
+    handle: usize,
+    arena: NonNull<VMemGrowArena>,
+}
+
+// SAFETY: the block is reached only through `LIVE`'s lock, by the one thread at a time that
+// the header allows per arena; `Arena` is `Send`.
+unsafe impl Send for Live {}
+// SAFETY: as above: shared access to the record only reads the handle and the pointer.
+unsafe impl Sync for Live {}
+
+/// The live arenas, sorted by handle (a vector so that a full heap is an error). Handles only
+/// grow, so a new one goes at the end.
+static LIVE: RwLock<Vec<Live>> = RwLock::new(Vec::new());
+
+/// The next handle: multiples of 16 (never null, aligned like a pointer), never reused.
+static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(16);
 
 /// Runs `body` with the arena behind `handle`, after checking that it is a live handle.
 /// The read lock is held meanwhile, so a concurrent destroy of the same handle waits.
@@ -59,11 +80,12 @@ fn with_arena<T>(
     body: impl FnOnce(&Arena) -> Outcome<T>,
 ) -> Outcome<T> {
     let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-    check_live(function, &live, handle)?;
-    // SAFETY: `handle` is live: it was made by `vmem_grow_arena_create` from a valid, written
-    // `VMemGrowArena` and not destroyed since (destroy removes it under the write lock, which
-    // we exclude). The header says one thread at a time per arena, so no `&mut` to it exists.
-    body(unsafe { &(*handle).arena })
+    let arena = check_live(function, &live, handle)?;
+    // SAFETY: `handle` is live: its block was made by `vmem_grow_arena_create` from a valid,
+    // written `VMemGrowArena` and not destroyed since (destroy removes it under the write
+    // lock, which we exclude). The header says one thread at a time per arena, so no `&mut`
+    // to it exists.
+    body(unsafe { &arena.as_ref().arena })
 }
 
 /// As [`with_arena`], with a mutable arena.
@@ -77,23 +99,24 @@ unsafe fn with_arena_mut<T>(
     body: impl FnOnce(&mut Arena) -> Outcome<T>,
 ) -> Outcome<T> {
     let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-    check_live(function, &live, handle)?;
+    let mut arena = check_live(function, &live, handle)?;
     // SAFETY: live as in `with_arena`; the caller promises exclusive use.
-    body(unsafe { &mut (*handle).arena })
+    body(unsafe { &mut arena.as_mut().arena })
 }
 
-fn check_live(function: &'static str, live: &[usize], handle: *const VMemGrowArena) -> Outcome<()> {
+/// The block of the live arena `handle`, or why there is none.
+fn check_live(function: &'static str, live: &[Live], handle: *const VMemGrowArena) -> Outcome<NonNull<VMemGrowArena>> {
     if handle.is_null() {
         return Err(Failure::invalid(function, "the arena pointer is null"));
     }
-    if live.binary_search(&(handle as usize)).is_err() {
-        return Err(Failure::invalid(
+    match live.binary_search_by_key(&(handle as usize), |l| l.handle).ok().and_then(|at| live.get(at)) {
+        Some(l) => Ok(l.arena),
+        None => Err(Failure::invalid(
             function,
             "the pointer is not a live arena from vmem_grow_arena_create (never one, or destroyed already)",
         )
-        .at_address(handle as usize));
+        .at_address(handle as usize)),
     }
-    Ok(())
 }
 
 /// Creates an arena with `config`'s settings (NULL or all zero: the defaults). Reserves
@@ -128,6 +151,10 @@ pub unsafe extern "C" fn vmem_grow_arena_create(config: *const VMemGrowArenaConf
         if live.try_reserve(1).is_err() {
             return Err(Failure::new(ErrorKind::OutOfMemory, F, "no heap memory to record the arena"));
         }
+        // Under the write lock, so handles are recorded in the order they are made.
+        let Ok(number) = NEXT_HANDLE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(16)) else {
+            return Err(Failure::new(ErrorKind::OutOfMemory, F, "every handle number has been used"));
+        };
         let layout = Layout::new::<VMemGrowArena>();
         // SAFETY: the layout is not zero-sized (an `Arena` has fields).
         let handle = unsafe { alloc(layout) }.cast::<VMemGrowArena>();
@@ -136,9 +163,10 @@ pub unsafe extern "C" fn vmem_grow_arena_create(config: *const VMemGrowArenaConf
         }
         // SAFETY: freshly allocated with `VMemGrowArena`'s layout, so valid and aligned.
         unsafe { handle.write(VMemGrowArena { arena }) };
-        let at = live.partition_point(|&h| h < handle as usize);
-        live.insert(at, handle as usize); // room reserved above: cannot allocate
-        Ok(handle)
+        // SAFETY: `alloc` returned it, checked for null above.
+        let block = unsafe { NonNull::new_unchecked(handle) };
+        live.push(Live { handle: number, arena: block }); // room reserved above: cannot allocate
+        Ok(number as *mut VMemGrowArena)
     })
 }
 
@@ -152,14 +180,14 @@ pub unsafe extern "C" fn vmem_grow_arena_destroy(arena: *mut VMemGrowArena) -> V
     const F: &str = "vmem_grow_arena_destroy";
     call(F, VMemResult_Error, || {
         let mut live = LIVE.write().unwrap_or_else(PoisonError::into_inner);
-        check_live(F, &live, arena)?;
-        let at = live.partition_point(|&h| h < arena as usize);
+        let block = check_live(F, &live, arena)?;
+        let at = live.partition_point(|l| l.handle < arena as usize);
         live.remove(at);
         // SAFETY: live until just now, made by `vmem_grow_arena_create` with this layout; it
         // is no longer recorded, so no other call will reach it.
         unsafe {
-            ptr::drop_in_place(arena);
-            dealloc(arena.cast(), Layout::new::<VMemGrowArena>());
+            ptr::drop_in_place(block.as_ptr());
+            dealloc(block.as_ptr().cast(), Layout::new::<VMemGrowArena>());
         }
         Ok(VMemResult_Success)
     })
@@ -277,11 +305,9 @@ enum Stat {
 fn stat(function: &'static str, arena: *const VMemGrowArena, which: Stat) -> VMemSize {
     infallible(function, 0, || {
         let live = LIVE.read().unwrap_or_else(PoisonError::into_inner);
-        if check_live(function, &live, arena).is_err() {
-            return 0;
-        }
+        let Ok(block) = check_live(function, &live, arena) else { return 0 };
         // SAFETY: live, as argued in `with_arena`.
-        let a = unsafe { &(*arena).arena };
+        let a = unsafe { &block.as_ref().arena };
         match which {
             Stat::Allocated => a.allocated_bytes(),
             Stat::Committed => a.committed_bytes(),
