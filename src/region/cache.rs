@@ -188,7 +188,7 @@ pub fn max_bytes() -> usize {
 /// ```
 pub fn set_max_bytes(bytes: usize) {
     settings();
-    MAX_BYTES.store(bytes.min(usize::MAX - 1), Ordering::Relaxed);
+    MAX_BYTES.store(bytes.min(usize::MAX - 1), Ordering::SeqCst);
     enforce_bounds();
 }
 
@@ -214,7 +214,7 @@ pub fn max_entries() -> usize {
 /// ```
 pub fn set_max_entries(entries: usize) {
     settings();
-    MAX_ENTRIES.store(entries.min(ENTRY_LIMIT), Ordering::Relaxed);
+    MAX_ENTRIES.store(entries.min(ENTRY_LIMIT), Ordering::SeqCst);
     enforce_bounds();
 }
 
@@ -242,13 +242,19 @@ pub fn set_decay_ms(ms: u64) {
 }
 
 /// The bounds, read from the environment the first time.
+///
+/// The bounds and the counters are stored and read `SeqCst` where a setter and a `give` meet
+/// (the setter stores a bound and then reads the counters; `give` claims with the counters
+/// and then reads the bounds): so one of the two sees the other's change, and a region given
+/// back while the bounds are lowered is returned by one of them. (On x86 only the setter's
+/// stores cost more; its loads and the claims are what they were.)
 fn settings() -> (usize, usize) {
-    let (bytes, entries) = (MAX_BYTES.load(Ordering::Relaxed), MAX_ENTRIES.load(Ordering::Relaxed));
+    let (bytes, entries) = (MAX_BYTES.load(Ordering::SeqCst), MAX_ENTRIES.load(Ordering::SeqCst));
     if bytes != usize::MAX && entries != usize::MAX {
         return (bytes, entries);
     }
     init();
-    (MAX_BYTES.load(Ordering::Relaxed), MAX_ENTRIES.load(Ordering::Relaxed))
+    (MAX_BYTES.load(Ordering::SeqCst), MAX_ENTRIES.load(Ordering::SeqCst))
 }
 
 #[cfg(feature = "std")]
@@ -398,7 +404,7 @@ pub(crate) fn give(reservation: Reservation, committed: usize, huge: bool) {
     let mut current = BYTES.load(Ordering::Relaxed);
     let kept = loop {
         let kept = committed.min(max_bytes.saturating_sub(current)) & !(page - 1);
-        match BYTES.compare_exchange_weak(current, current + kept, Ordering::Relaxed, Ordering::Relaxed) {
+        match BYTES.compare_exchange_weak(current, current + kept, Ordering::SeqCst, Ordering::Relaxed) {
             Ok(_) => break kept,
             Err(now) => current = now,
         }
@@ -430,7 +436,7 @@ pub(crate) fn give(reservation: Reservation, committed: usize, huge: bool) {
         // thread in another shard take the same last entry.
         let claimed = shard.len < SLOTS
             && ENTRIES
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max_entries).then_some(n + 1))
+                .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |n| (n < max_entries).then_some(n + 1))
                 .is_ok();
         if claimed {
             let len = shard.len;
@@ -448,11 +454,12 @@ pub(crate) fn give(reservation: Reservation, committed: usize, huge: bool) {
     }
     // The bounds may have been lowered since they were read above, after the setter emptied
     // what was over them: then this region may be over the new ones, and nobody else would
-    // return it. (Either the setter's pass over this shard came after the region went in,
-    // and saw it, or it came before, and the setter's new bound is visible here: the
-    // shard's lock orders the two.)
+    // return it. If the setter read the counters before this claim (all `SeqCst`, see
+    // `settings`), it stored its bound before that too, and the bound is read here. If it read
+    // them after, it counted this region: it stopped only within its bounds, and if it passed
+    // this shard before the region went in, the shard's lock makes its bound visible here.
     let (max_bytes, max_entries) = settings();
-    if BYTES.load(Ordering::Relaxed) > max_bytes || ENTRIES.load(Ordering::Relaxed) > max_entries {
+    if BYTES.load(Ordering::SeqCst) > max_bytes || ENTRIES.load(Ordering::SeqCst) > max_entries {
         enforce_bounds();
     }
 }
@@ -501,7 +508,7 @@ fn evict_while(mut more: impl FnMut(usize) -> bool) -> usize {
 /// Releases regions until the cache is within its bounds.
 fn enforce_bounds() {
     let (max_bytes, max_entries) = settings();
-    evict_while(|_| BYTES.load(Ordering::Relaxed) > max_bytes || ENTRIES.load(Ordering::Relaxed) > max_entries);
+    evict_while(|_| BYTES.load(Ordering::SeqCst) > max_bytes || ENTRIES.load(Ordering::SeqCst) > max_entries);
 }
 
 #[cfg(test)]
