@@ -366,3 +366,62 @@ mod limits {
         outcome.assert_success();
     }
 }
+
+/// The same worker threads allocate from one `SyncArena` after another; each new arena
+/// takes the region its predecessor gave to the warm cache (same address), while every
+/// worker still holds a per-thread chunk of the old one. No chunk of a dropped arena is
+/// used again: every allocation of a round is disjoint from the others and keeps its value.
+/// (Synchronized with atomics only, so that ThreadSanitizer sees every edge.)
+#[test]
+fn sync_arena_chunks_never_outlive_their_arena() {
+    use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+    const THREADS: usize = 4;
+    const ROUNDS: usize = 20;
+    /// Spins until `count` reaches `target`.
+    fn wait_for(count: &AtomicUsize, target: usize) {
+        while count.load(Ordering::Acquire) < target {
+            std::thread::yield_now();
+        }
+    }
+    let arena = AtomicPtr::<vmem::SyncArena>::new(std::ptr::null_mut());
+    // Per round: the arena is published (`started`), every worker has written (`written`),
+    // every worker has checked and let go of it (`done`).
+    let (started, written, done) = (AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0));
+    let mut bases = Vec::new();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (arena, started, written, done) = (&arena, &started, &written, &done);
+                s.spawn(move || {
+                    for round in 0..ROUNDS {
+                        wait_for(started, round + 1);
+                        // SAFETY: published before `started` was raised, dropped only after
+                        // every worker raised `done` for this round.
+                        let arena = unsafe { &*arena.load(Ordering::Acquire) };
+                        let mark = (t * ROUNDS + round) as u64;
+                        let mine: Vec<&mut [u64]> =
+                            (0..2000).map(|i| arena.alloc_slice_fill_with(1 + i % 9, |_| mark)).collect();
+                        written.fetch_add(1, Ordering::AcqRel);
+                        wait_for(written, (round + 1) * THREADS);
+                        assert!(mine.iter().all(|s| s.iter().all(|&x| x == mark)), "thread {t} round {round}");
+                        done.fetch_add(1, Ordering::AcqRel);
+                    }
+                })
+            })
+            .collect();
+        for round in 0..ROUNDS {
+            let fresh = Box::new(vmem::SyncArena::new());
+            bases.push(fresh.alloc(0u8) as *mut u8 as usize >> 20);
+            arena.store(Box::into_raw(fresh), Ordering::Release);
+            started.fetch_add(1, Ordering::AcqRel);
+            wait_for(&done, (round + 1) * THREADS);
+            // SAFETY: made by `Box::into_raw` above; every worker is done with it.
+            drop(unsafe { Box::from_raw(arena.swap(std::ptr::null_mut(), Ordering::AcqRel)) });
+        }
+        for worker in workers {
+            worker.join().unwrap();
+        }
+    });
+    bases.dedup();
+    println!("{} distinct block addresses over {ROUNDS} arenas", bases.len());
+}

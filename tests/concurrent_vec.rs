@@ -11,6 +11,12 @@ use vmem::{ConcurrentVec, ErrorKind};
 fn assert_send<T: Send>() {}
 fn assert_sync<T: Sync>() {}
 
+/// Joins scoped threads explicitly (`pthread_join`, which ThreadSanitizer sees; a scope's
+/// own join at its end goes through the uninstrumented standard library).
+fn join_all<'scope, T>(threads: impl IntoIterator<Item = std::thread::ScopedJoinHandle<'scope, T>>) -> Vec<T> {
+    threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+}
+
 #[test]
 fn send_and_sync_follow_the_element_type() {
     assert_send::<ConcurrentVec<u64>>();
@@ -140,14 +146,17 @@ fn elements_pushed_by_many_threads_are_dropped_once() {
     let drops = Arc::new(AtomicUsize::new(0));
     let v = ConcurrentVec::new();
     std::thread::scope(|s| {
-        for t in 0..4u64 {
-            let (v, drops) = (&v, &drops);
-            s.spawn(move || {
-                for i in 0..20_000 {
-                    v.push(Counted(drops.clone(), t << 32 | i));
-                }
-            });
-        }
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (v, drops) = (&v, &drops);
+                s.spawn(move || {
+                    for i in 0..20_000 {
+                        v.push(Counted(drops.clone(), t << 32 | i));
+                    }
+                })
+            })
+            .collect();
+        join_all(threads);
     });
     assert_eq!(v.len(), 80_000);
     drop(v);
@@ -252,25 +261,28 @@ fn threads_at_the_maximum_fill_it_exactly() {
     let v = ConcurrentVec::with_max_capacity(50_000).unwrap();
     let accepted = AtomicUsize::new(0);
     std::thread::scope(|s| {
-        for t in 0..4usize {
-            let (v, accepted) = (&v, &accepted);
-            s.spawn(move || {
-                let mut i = 0;
-                while i < 40_000 {
-                    match v.try_push((t, i)) {
-                        Ok(_) => {
-                            accepted.fetch_add(1, Ordering::Relaxed);
-                            i += 1;
-                        }
-                        Err((value, err)) => {
-                            assert_eq!(value, (t, i));
-                            assert_eq!(err.kind(), ErrorKind::OutOfMemory);
-                            break;
+        let threads: Vec<_> = (0..4usize)
+            .map(|t| {
+                let (v, accepted) = (&v, &accepted);
+                s.spawn(move || {
+                    let mut i = 0;
+                    while i < 40_000 {
+                        match v.try_push((t, i)) {
+                            Ok(_) => {
+                                accepted.fetch_add(1, Ordering::Relaxed);
+                                i += 1;
+                            }
+                            Err((value, err)) => {
+                                assert_eq!(value, (t, i));
+                                assert_eq!(err.kind(), ErrorKind::OutOfMemory);
+                                break;
+                            }
                         }
                     }
-                }
-            });
-        }
+                })
+            })
+            .collect();
+        join_all(threads);
     });
     assert_eq!(accepted.load(Ordering::Relaxed), 50_000);
     assert_eq!(v.len(), 50_000);
@@ -362,8 +374,7 @@ fn eight_threads_push_and_one_reads() {
 fn a_static_vector_is_shared_without_setup() {
     static LOG: ConcurrentVec<&str> = ConcurrentVec::new();
     std::thread::scope(|s| {
-        s.spawn(|| LOG.push("a"));
-        s.spawn(|| LOG.push("b"));
+        join_all([s.spawn(|| LOG.push("a")), s.spawn(|| LOG.push("b"))]);
     });
     let mut all: Vec<_> = LOG.iter().copied().collect();
     all.sort();
@@ -435,17 +446,20 @@ mod limits {
             let v = ConcurrentVec::new();
             let pushed = AtomicUsize::new(0);
             std::thread::scope(|s| {
-                for t in 0..4u64 {
-                    let (v, pushed) = (&v, &pushed);
-                    s.spawn(move || {
-                        for seq in 0.. {
-                            match v.try_push([t << 32 | seq; 64]) {
-                                Ok(_) => pushed.fetch_add(1, Ordering::Relaxed),
-                                Err(_) => break,
-                            };
-                        }
-                    });
-                }
+                let threads: Vec<_> = (0..4u64)
+                    .map(|t| {
+                        let (v, pushed) = (&v, &pushed);
+                        s.spawn(move || {
+                            for seq in 0.. {
+                                match v.try_push([t << 32 | seq; 64]) {
+                                    Ok(_) => pushed.fetch_add(1, Ordering::Relaxed),
+                                    Err(_) => break,
+                                };
+                            }
+                        })
+                    })
+                    .collect();
+                super::join_all(threads);
             });
             set_soft_data_limit(None); // room for the checks below
             assert_eq!(v.len(), pushed.load(Ordering::Relaxed));

@@ -186,14 +186,17 @@ fn structures_on_dirty_memory_read_only_what_they_wrote() {
 #[test]
 fn eight_threads_share_the_cache() {
     std::thread::scope(|s| {
-        for t in 0..8u64 {
-            s.spawn(move || {
-                for i in 0..200 {
-                    let bytes = [4 << 10, 64 << 10, 512 << 10][i % 3];
-                    churn(i + t as usize, bytes, t << 32 | i as u64);
-                }
-            });
-        }
+        let threads: Vec<_> = (0..8u64)
+            .map(|t| {
+                s.spawn(move || {
+                    for i in 0..200 {
+                        let bytes = [4 << 10, 64 << 10, 512 << 10][i % 3];
+                        churn(i + t as usize, bytes, t << 32 | i as u64);
+                    }
+                })
+            })
+            .collect();
+        common::join_all(threads);
     });
 }
 
@@ -205,7 +208,7 @@ fn fork_while_another_thread_uses_the_cache() {
     common::in_child("fork_while_another_thread_uses_the_cache", || {
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
-            s.spawn(|| {
+            let other = s.spawn(|| {
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
                     churn(i, 64 << 10, i as u64);
@@ -236,6 +239,7 @@ fn fork_while_another_thread_uses_the_cache() {
                 assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "round {round}: status {status}");
             }
             stop.store(true, Ordering::Relaxed);
+            common::join_all([other]);
         });
     })
     .assert_success();
@@ -323,4 +327,173 @@ fn reset_keeps_what_recent_rounds_needed() {
     fixed.alloc_slice_fill_with(MIB, |_| 1u8);
     fixed.reset();
     assert_eq!(fixed.committed_bytes(), 0);
+}
+
+/// A child forked while another thread runs `trim` before anything else used the cache can
+/// use the cache. `trim` took the shard locks without reading the settings first, so the
+/// `fork` handler that takes over a held lock in the child was not registered yet: a child
+/// forked while `trim` held a shard's lock waited for it forever.
+#[cfg(target_os = "linux")]
+#[test]
+fn fork_while_another_thread_trims_before_first_use() {
+    common::in_child("fork_while_another_thread_trims_before_first_use", || {
+        let stop = AtomicBool::new(false);
+        let mut hung = 0;
+        std::thread::scope(|s| {
+            let trimmer = s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    vmem::trim();
+                }
+            });
+            for _ in 0..200 {
+                // SAFETY: the child only runs this crate's code and `_exit`s; `alarm` makes
+                // a deadlock a SIGALRM rather than a hang.
+                let pid = unsafe { libc::fork() };
+                assert!(pid >= 0, "fork failed");
+                if pid == 0 {
+                    // SAFETY: in the child: SIGALRM in 5 s, then leave with `_exit`.
+                    unsafe { libc::alarm(5) };
+                    for i in 0..4 {
+                        churn(i, 4 << 10, 7);
+                    }
+                    // SAFETY: ends the child without running the parent's destructors.
+                    unsafe { libc::_exit(0) };
+                }
+                let mut status = 0;
+                // SAFETY: waits for the child forked above.
+                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+                if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGALRM {
+                    hung += 1;
+                } else {
+                    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status}");
+                }
+                if hung > 0 {
+                    break;
+                }
+            }
+            stop.store(true, Ordering::Relaxed);
+            common::join_all([trimmer]);
+        });
+        assert_eq!(hung, 0, "a forked child deadlocked on a shard lock `trim` held at the fork");
+    })
+    .assert_success();
+}
+
+/// Threads whose own shard of the cache has no region of the size they need take one from
+/// the other shards without waiting (`try_lock`). A failed `try_lock` used to release the
+/// lock of the thread inside that shard, so two threads could change a shard at once: the
+/// same region handed to two structures, a region released while a structure used it, or a
+/// panic inside the cache. Here workers churn small structures of three sizes (so their own
+/// shard often misses) and check that each holds only what it wrote, while another thread
+/// keeps changing the bounds (which takes every shard's lock in turn).
+#[test]
+fn threads_taking_from_each_others_shards_never_share_a_region() {
+    common::in_child("threads_taking_from_each_others_shards_never_share_a_region", || {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let threads: Vec<_> = (0..3u64)
+                .map(|t| {
+                    let stop = &stop;
+                    s.spawn(move || {
+                        let mut i = 0u64;
+                        while !stop.load(Ordering::Relaxed) {
+                            let len = 512 * (1 + (i % 3) as usize);
+                            let mut v = VirtualVec::<u64>::with_max_capacity(len).unwrap();
+                            let mark = t << 32 | i;
+                            v.extend(std::iter::repeat_n(mark, len));
+                            assert!(
+                                v.iter().all(|&x| x == mark),
+                                "thread {t}, round {i}: another structure wrote here"
+                            );
+                            i += 1;
+                        }
+                    })
+                })
+                .collect();
+            for round in 0..10_000 {
+                vmem::cache::set_max_entries(if round % 2 == 0 { 2 } else { 64 });
+                std::thread::yield_now();
+            }
+            stop.store(true, Ordering::Relaxed);
+            common::join_all(threads);
+        });
+    })
+    .assert_success();
+}
+
+/// Eight threads giving regions back at once never take the cache past its bounds: the
+/// counters are claimed before a region goes in, not checked and then bumped (two shards
+/// could each see room for one more and both take it).
+#[test]
+fn the_bounds_hold_while_threads_race() {
+    common::in_child("the_bounds_hold_while_threads_race", || {
+        use std::sync::atomic::AtomicUsize;
+        const ENTRIES: usize = 1;
+        const BYTES: usize = MIB;
+        vmem::cache::set_max_entries(ENTRIES);
+        vmem::cache::set_max_bytes(BYTES);
+        let done = AtomicUsize::new(0);
+        let mut worst = vmem::cache::CacheStats::default();
+        std::thread::scope(|s| {
+            let threads: Vec<_> = (0..8usize)
+                .map(|t| {
+                    let done = &done;
+                    s.spawn(move || {
+                        for i in 0..20_000 {
+                            churn(i + t, 8, t as u64);
+                        }
+                        done.fetch_add(1, Ordering::Release);
+                    })
+                })
+                .collect();
+            while done.load(Ordering::Acquire) < 8 {
+                let now = vmem::cache::stats();
+                worst.entries = worst.entries.max(now.entries);
+                worst.bytes = worst.bytes.max(now.bytes);
+                std::thread::yield_now();
+            }
+            common::join_all(threads);
+        });
+        let last = vmem::cache::stats();
+        assert!(last.entries <= ENTRIES && last.bytes <= BYTES, "after the threads: {last:?}");
+        assert!(worst.entries <= ENTRIES && worst.bytes <= BYTES, "while they ran: {worst:?}");
+    })
+    .assert_success();
+}
+
+/// Lowering the bounds while other threads give regions back leaves the cache within the
+/// new bounds once they are done: a region given back with the old bounds in mind, after
+/// the setter emptied the excess, must not stay above them.
+#[test]
+fn lowered_bounds_hold_after_racing_gives() {
+    common::in_child("lowered_bounds_hold_after_racing_gives", || {
+        let stop = AtomicBool::new(false);
+        for round in 0..400 {
+            vmem::cache::set_max_entries(64);
+            vmem::cache::set_max_bytes(64 * MIB);
+            stop.store(false, Ordering::Relaxed);
+            std::thread::scope(|s| {
+                let threads: Vec<_> = (0..3usize)
+                    .map(|t| {
+                        let stop = &stop;
+                        s.spawn(move || {
+                            let mut i = 0;
+                            while !stop.load(Ordering::Relaxed) {
+                                churn(i + t, 8, t as u64);
+                                i += 1;
+                            }
+                        })
+                    })
+                    .collect();
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                vmem::cache::set_max_bytes(64 << 10);
+                vmem::cache::set_max_entries(1);
+                stop.store(true, Ordering::Relaxed);
+                common::join_all(threads);
+            });
+            let last = vmem::cache::stats();
+            assert!(last.entries <= 1 && last.bytes <= 64 << 10, "round {round}, after the threads: {last:?}");
+        }
+    })
+    .assert_success();
 }

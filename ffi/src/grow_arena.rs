@@ -3,7 +3,9 @@
 //! Unlike `VMemArena` (one fixed block the caller describes in a struct), this arena chains
 //! new reserved blocks when one is full, so it has no size limit unless asked for one, and
 //! it keeps its state where C cannot corrupt it. Handles are recorded while they live, so a
-//! handle that was destroyed already, or was never one, is an error and not a crash.
+//! handle that was destroyed already, or was never one, is an error and not a crash. A
+//! handle is a number, never reused, not the arena's address: the heap hands a destroyed
+//! arena's address to the next one, which would make the old handle live again.
 
 use core::alloc::Layout;
 use core::ffi::{c_int, c_void};
@@ -16,7 +18,8 @@ use crate::message::{call, infallible, Failure, Outcome};
 use crate::registry::Handles;
 use crate::types::{VMemResult, VMemResult_Error, VMemResult_Success, VMemSize};
 
-/// An arena created by [`vmem_grow_arena_create`]; C sees only pointers to it.
+/// An arena created by [`vmem_grow_arena_create`]; C sees only handles to it (opaque
+/// pointers that are numbers, see the module docs).
 pub struct VMemGrowArena {
     arena: Arena,
 }

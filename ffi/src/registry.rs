@@ -11,10 +11,12 @@
 //! another thread commits or protects it.
 //!
 //! Every call that can take write access away from pages (decommit, protect, release) bumps
-//! [`GENERATION`] first, so a cache of "these pages are writable" answers (the arena push's)
-//! knows when to ask again.
+//! [`GENERATION`] before and after it changes them, so a cache of "these pages are writable"
+//! answers (the arena push's, which reads the generation before it asks) knows when to ask
+//! again: an answer given before the change was read with an older generation.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use vmem_core::{ErrorKind, Reservation};
@@ -110,7 +112,7 @@ pub(crate) unsafe fn release(function: &'static str, ptr: *mut u8, size: usize) 
 pub(crate) enum Change {
     /// Only adds access (commit read-write, lock, unlock) or changes nothing.
     Widens,
-    /// May take write access away (decommit, protect): bumps [`GENERATION`] first.
+    /// May take write access away (decommit, protect): bumps [`GENERATION`] before and after.
     Narrows,
 }
 
@@ -130,7 +132,17 @@ pub(crate) fn with_reservation<T>(
     if change == Change::Narrows {
         GENERATION.fetch_add(1, Ordering::AcqRel);
     }
-    operation(reservation, (ptr as usize).wrapping_sub(reservation.as_ptr() as usize))
+    let result = operation(reservation, (ptr as usize).wrapping_sub(reservation.as_ptr() as usize));
+    if change == Change::Narrows {
+        // Again once the pages are changed. Other range operations hold the read lock too, so
+        // a check (an arena push's) can run between the bump above and the change: it reads
+        // the bumped generation, then finds the pages still writable. That check reads the
+        // generation before it takes the page record's lock, which it holds before our change
+        // does, which comes before this bump: so it read a value older than this one, and its
+        // answer is void from here on (when this call returns).
+        GENERATION.fetch_add(1, Ordering::AcqRel);
+    }
+    result
 }
 
 /// Checks that `[ptr, ptr + size)` lies inside one live reservation.
@@ -185,22 +197,38 @@ fn find(live: &[Reservation], address: usize) -> Option<&Reservation> {
 }
 
 /// The live handles of one kind of object C sees only by pointer (a grow arena, a mapped
-/// file): each a heap allocation made by [`create`](Handles::create), recorded by address so
-/// that a pointer that is not a live handle (never one, or destroyed already) is an error and
-/// never a dereference. Calls on a handle hold the read lock, and destroy the write lock, so
-/// a handle cannot be destroyed while another call uses it.
+/// file): each object a heap allocation made by [`create`](Handles::create). A handle is a
+/// number, never reused, and not the object's address: the heap hands a destroyed object's
+/// address to the next one, which would make a stale handle live again. A pointer that is not
+/// a live handle (never one, or destroyed already) is an error and never a dereference. Calls
+/// on a handle hold the read lock, and destroy the write lock, so a handle cannot be destroyed
+/// while another call uses it.
 pub(crate) struct Handles<T> {
-    /// Addresses of live handles, sorted (a vector so that a full heap is an error).
-    live: RwLock<Vec<usize>>,
+    /// The live handles and their objects, sorted by handle (a vector so that a full heap is
+    /// an error). Handles only grow, so a new one goes at the end.
+    live: RwLock<Vec<Live<T>>>,
+    /// The next handle: multiples of 16 (never null, aligned like a pointer).
+    next: AtomicUsize,
     /// What a null handle is, and what a handle that is not live is not, for messages.
     null: &'static str,
     not_live: &'static str,
-    _objects: core::marker::PhantomData<fn() -> T>,
 }
+
+/// One live handle and its object.
+struct Live<T> {
+    handle: usize,
+    object: NonNull<T>,
+}
+
+// SAFETY: the objects are reached only through the lock, by the one thread at a time that the
+// header allows per object, and are `Send`; the records themselves are plain numbers.
+unsafe impl<T: Send> Send for Handles<T> {}
+// SAFETY: as above; shared access to a record only reads its handle and pointer.
+unsafe impl<T: Send> Sync for Handles<T> {}
 
 impl<T> Handles<T> {
     pub(crate) const fn new(null: &'static str, not_live: &'static str) -> Handles<T> {
-        Handles { live: RwLock::new(Vec::new()), null, not_live, _objects: core::marker::PhantomData }
+        Handles { live: RwLock::new(Vec::new()), next: AtomicUsize::new(16), null, not_live }
     }
 
     /// Moves `value` to the heap and records it; returns the handle.
@@ -213,16 +241,18 @@ impl<T> Handles<T> {
         if layout.size() == 0 {
             return Err(Failure::invalid(function, "internal: a handle object must have a size"));
         }
+        // Taken under the write lock, so handles are recorded in the order they are made.
+        let Ok(handle) = self.next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(16)) else {
+            return Err(Failure::new(ErrorKind::OutOfMemory, function, "every handle number has been used"));
+        };
         // SAFETY: the layout is not zero-sized (checked above).
-        let handle = unsafe { std::alloc::alloc(layout) }.cast::<T>();
-        if handle.is_null() {
+        let Some(object) = NonNull::new(unsafe { std::alloc::alloc(layout) }.cast::<T>()) else {
             return Err(Failure::new(ErrorKind::OutOfMemory, function, "no heap memory for the object"));
-        }
+        };
         // SAFETY: freshly allocated with `T`'s layout, so valid and aligned.
-        unsafe { handle.write(value) };
-        let at = live.partition_point(|&h| h < handle as usize);
-        live.insert(at, handle as usize); // room reserved above: cannot allocate
-        Ok(handle)
+        unsafe { object.as_ptr().write(value) };
+        live.push(Live { handle, object }); // room reserved above: cannot allocate
+        Ok(handle as *mut T)
     }
 
     /// Drops the object behind a live `handle` and forgets the handle.
@@ -232,14 +262,13 @@ impl<T> Handles<T> {
     /// rule), and nothing may use it, or memory it handed out, afterwards.
     pub(crate) unsafe fn destroy(&self, function: &'static str, handle: *mut T) -> Outcome<()> {
         let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
-        self.check(function, &live, handle)?;
-        let at = live.partition_point(|&h| h < handle as usize);
-        live.remove(at);
+        let at = self.find(function, &live, handle)?;
+        let object = live.remove(at).object;
         // SAFETY: live until just now, made by `create` with `T`'s layout; no longer recorded,
         // so no other call will reach it.
         unsafe {
-            core::ptr::drop_in_place(handle);
-            std::alloc::dealloc(handle.cast(), core::alloc::Layout::new::<T>());
+            core::ptr::drop_in_place(object.as_ptr());
+            std::alloc::dealloc(object.as_ptr().cast(), core::alloc::Layout::new::<T>());
         }
         Ok(())
     }
@@ -253,11 +282,11 @@ impl<T> Handles<T> {
         body: impl FnOnce(&T) -> Outcome<R>,
     ) -> Outcome<R> {
         let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
-        self.check(function, &live, handle)?;
-        // SAFETY: `handle` is live: made by `create` from a valid, written `T` and not
-        // destroyed since (destroy removes it under the write lock, which we exclude). The
-        // header says one thread at a time per object, so no `&mut` to it exists.
-        body(unsafe { &*handle })
+        let object = live[self.find(function, &live, handle)?].object;
+        // SAFETY: `handle` is live: its object was made by `create` from a valid, written `T`
+        // and not destroyed since (destroy removes it under the write lock, which we exclude).
+        // The header says one thread at a time per object, so no `&mut` to it exists.
+        body(unsafe { object.as_ref() })
     }
 
     /// As [`with`](Handles::with), with a mutable object.
@@ -272,25 +301,24 @@ impl<T> Handles<T> {
         body: impl FnOnce(&mut T) -> Outcome<R>,
     ) -> Outcome<R> {
         let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
-        self.check(function, &live, handle)?;
+        let mut object = live[self.find(function, &live, handle)?].object;
         // SAFETY: live as in `with`; the caller promises exclusive use.
-        body(unsafe { &mut *handle })
+        body(unsafe { object.as_mut() })
     }
 
     /// Whether `handle` is live.
     pub(crate) fn is_live(&self, handle: *const T) -> bool {
         let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
-        self.check("", &live, handle).is_ok()
+        self.find("", &live, handle).is_ok()
     }
 
-    fn check(&self, function: &'static str, live: &[usize], handle: *const T) -> Outcome<()> {
+    /// Where `handle`'s record is in `live`, or why it has none.
+    fn find(&self, function: &'static str, live: &[Live<T>], handle: *const T) -> Outcome<usize> {
         if handle.is_null() {
             return Err(Failure::invalid(function, self.null));
         }
-        if live.binary_search(&(handle as usize)).is_err() {
-            return Err(Failure::invalid(function, self.not_live).at_address(handle as usize));
-        }
-        Ok(())
+        live.binary_search_by_key(&(handle as usize), |l| l.handle)
+            .map_err(|_| Failure::invalid(function, self.not_live).at_address(handle as usize))
     }
 }
 
@@ -302,7 +330,6 @@ fn overlaps(a: &Reservation, b: &Reservation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::ptr::NonNull;
 
     /// A reservation record for made-up addresses (never mapped: see `forget`).
     fn fake(base: usize, len: usize) -> Reservation {

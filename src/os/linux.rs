@@ -393,7 +393,9 @@ static POPULATE_WRITE: core::sync::atomic::AtomicU8 = core::sync::atomic::Atomic
 #[cfg(test)]
 pub(crate) static FORCE_TOUCH_FALLBACK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// Whether the kernel knows `MADV_POPULATE_WRITE`, asked once with a fresh writable page.
+/// Whether the kernel knows `MADV_POPULATE_WRITE`, asked once with a fresh writable page
+/// (yes, for now, when no page can be mapped to ask: a wrong yes is an error, a wrong no a
+/// touch of pages that may not be writable).
 fn populate_write_supported() -> bool {
     use core::sync::atomic::Ordering;
     match POPULATE_WRITE.load(Ordering::Relaxed) {
@@ -411,8 +413,10 @@ fn populate_write_supported() -> bool {
             mm::MapFlags::PRIVATE,
         )
     };
-    let Ok(probe) = probe else { return false }; // cannot tell: never touch on an EINVAL
-                                                 // SAFETY: the page is ours and writable; the advice only faults it in.
+    // Cannot tell (no map slot, RLIMIT_AS): take the advice as known, so that this EINVAL is
+    // an error and never a touch. Not remembered: a later EINVAL asks again.
+    let Ok(probe) = probe else { return true };
+    // SAFETY: the page is ours and writable; the advice only faults it in.
     let answer = unsafe { mm::madvise(probe, page, Advice::LinuxPopulateWrite) };
     // SAFETY: the probe mapping is ours and unused.
     let _ = unsafe { mm::munmap(probe, page) };

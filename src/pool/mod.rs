@@ -1548,4 +1548,95 @@ mod tests {
         assert_eq!(Handle::from_bits((u32::MAX as u64) << 32 | 3), None);
         assert_eq!(Handle::from_bits((u32::MAX as u64) << 32 | 1), Some(Handle::NULL), "but the null one");
     }
+
+    /// A pool whose first `generations.len()` slots were used, each left at the given
+    /// generation (odd: holds its value, the index; even: vacant and on the free stack).
+    fn pool_with_generations(generations: &[u32]) -> (Pool<u32>, Vec<Option<Handle>>) {
+        let mut pool = Pool::new();
+        let handles: Vec<Handle> = (0..generations.len() as u32).map(|i| pool.insert(i)).collect();
+        let mut live = Vec::new();
+        for (i, (&g, h)) in generations.iter().zip(handles).enumerate() {
+            if g % 2 == 0 {
+                pool.remove(h);
+            }
+            // SAFETY: slot `i` is below `used`; an odd generation keeps its value, an even
+            // one marks the slot vacant (its value was removed above).
+            unsafe { (*pool.slots.as_ptr().add(i)).generation = g };
+            live.push((g % 2 == 1).then(|| Handle::new(i as u32, g)));
+        }
+        (pool, live)
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert,
+        Remove(usize),
+        Clear,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![4 => Just(Op::Insert), 3 => any::<usize>().prop_map(Op::Remove), 1 => Just(Op::Clear)]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 512, ..Default::default() })]
+
+        /// Near the last generations, over inserts, removes and O(1) clears: a handle once
+        /// stale never finds a value again, every handle is new (its generation is above
+        /// every earlier one of its slot), retired slots are never reused, and `len`,
+        /// `get` and `iter` agree with a model.
+        #[test]
+        fn stale_handles_stay_stale_near_the_last_generation(
+            offsets in proptest::collection::vec(0u32..8, 1..6),
+            ops in proptest::collection::vec(op(), 1..200),
+        ) {
+            let generations: Vec<u32> = offsets.iter().map(|&o| RETIRED - 1 - o).collect();
+            let (mut pool, initial) = pool_with_generations(&generations);
+            let mut next_value = 1_000u32;
+            let mut live: std::collections::BTreeMap<Handle, u32> =
+                initial.iter().enumerate().filter_map(|(i, h)| h.map(|h| (h, i as u32))).collect();
+            let mut stale: Vec<Handle> = Vec::new();
+            let mut highest: std::collections::HashMap<u32, u32> =
+                generations.iter().enumerate().map(|(i, &g)| (i as u32, g)).collect();
+            for op in ops {
+                match op {
+                    Op::Insert => {
+                        let Ok(h) = pool.try_insert(next_value) else { continue };
+                        let top = highest.entry(h.index()).or_insert(0);
+                        proptest::prop_assert!(h.generation() > *top || (*top == 0 && h.generation() == 1),
+                            "{h:?} is not above generation {top} of its slot");
+                        *top = h.generation();
+                        proptest::prop_assert!(h.generation() <= LAST_GENERATION);
+                        proptest::prop_assert_eq!(Handle::from_bits(h.to_bits()), Some(h));
+                        live.insert(h, next_value);
+                        next_value += 1;
+                    }
+                    Op::Remove(pick) => {
+                        if live.is_empty() {
+                            continue;
+                        }
+                        let h = *live.keys().nth(pick % live.len()).unwrap();
+                        proptest::prop_assert_eq!(pool.remove(h), live.remove(&h));
+                        stale.push(h);
+                    }
+                    Op::Clear => {
+                        pool.clear();
+                        stale.extend(live.keys().copied());
+                        live.clear();
+                    }
+                }
+                for h in &stale {
+                    proptest::prop_assert_eq!(pool.get(*h), None, "stale {:?} found a value", h);
+                }
+                for (h, v) in &live {
+                    proptest::prop_assert_eq!(pool.get(*h), Some(v));
+                }
+                proptest::prop_assert_eq!(pool.len(), live.len());
+                let seen: Vec<(Handle, u32)> = pool.iter().map(|(h, v)| (h, *v)).collect();
+                let expected: Vec<(Handle, u32)> = live.iter().map(|(h, v)| (*h, *v)).collect();
+                proptest::prop_assert_eq!(seen, expected);
+            }
+        }
+    }
 }

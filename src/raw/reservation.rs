@@ -264,7 +264,9 @@ impl Reservation {
     ///
     /// # Errors
     /// `InvalidArgument` for a zero length or pages that are not committed, `OutOfBounds`
-    /// past the end, `PermissionDenied` when the OS forbids the protection.
+    /// past the end, `PermissionDenied` when the OS forbids the protection. After an error
+    /// from the OS, part of the range may have the new protection (Linux changes it mapping
+    /// by mapping); the reservation then asks the OS about those pages' access.
     ///
     /// ```
     /// use vmem::Protection;
@@ -282,7 +284,16 @@ impl Reservation {
         record.make_room("protect")?;
         // SAFETY: the pages lie inside this reservation and are committed; accesses go
         // through raw pointers whose users must respect the protection.
-        unsafe { os::protect(ptr, end - start, protection)? };
+        if let Err(err) = unsafe { os::protect(ptr, end - start, protection) } {
+            // The OS may have changed part of the range before it failed (Linux works mapping
+            // by mapping and can run out of map slots at the last one), so the record no
+            // longer knows the pages' protection. They are still committed (checked above;
+            // a protect never decommits): recorded as committed with no access, the record
+            // vouches for that and for no access at all, and the OS is asked about access
+            // (room was made above).
+            record.set(start, end, Some(Protection::NoAccess));
+            return Err(err);
+        }
         record.set(start, end, Some(protection));
         Ok(())
     }
@@ -574,10 +585,10 @@ impl Reservation {
     /// unsafe { vmem::release(base.as_ptr(), len).unwrap() };
     /// ```
     pub fn into_raw(self) -> (NonNull<u8>, usize) {
-        let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: the record is read out once, to be dropped (its heap memory freed); `this`
-        // is never used or dropped again, so nothing else sees the record.
-        drop(unsafe { core::ptr::read(&this.record) });
+        let mut this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the record is dropped exactly once, here (its
+        // heap goes; the range stays reserved), and `this` is not used after it.
+        unsafe { core::ptr::drop_in_place(&mut this.record) };
         (this.base, this.len)
     }
 

@@ -160,6 +160,10 @@ pub fn stats() -> CacheStats {
 /// assert_eq!(vmem::cache::stats().entries, 0);
 /// ```
 pub fn trim() -> usize {
+    // The settings first: reading them registers the `fork` handler, which must be in place
+    // before any shard lock is taken (a child forked while this thread held one would wait
+    // for it forever otherwise).
+    settings();
     evict_while(|_| true)
 }
 
@@ -184,7 +188,7 @@ pub fn max_bytes() -> usize {
 /// ```
 pub fn set_max_bytes(bytes: usize) {
     settings();
-    MAX_BYTES.store(bytes.min(usize::MAX - 1), Ordering::Relaxed);
+    MAX_BYTES.store(bytes.min(usize::MAX - 1), Ordering::SeqCst);
     enforce_bounds();
 }
 
@@ -210,7 +214,7 @@ pub fn max_entries() -> usize {
 /// ```
 pub fn set_max_entries(entries: usize) {
     settings();
-    MAX_ENTRIES.store(entries.min(ENTRY_LIMIT), Ordering::Relaxed);
+    MAX_ENTRIES.store(entries.min(ENTRY_LIMIT), Ordering::SeqCst);
     enforce_bounds();
 }
 
@@ -238,13 +242,19 @@ pub fn set_decay_ms(ms: u64) {
 }
 
 /// The bounds, read from the environment the first time.
+///
+/// The bounds and the counters are stored and read `SeqCst` where a setter and a `give` meet
+/// (the setter stores a bound and then reads the counters; `give` claims with the counters
+/// and then reads the bounds): so one of the two sees the other's change, and a region given
+/// back while the bounds are lowered is returned by one of them. (On x86 only the setter's
+/// stores cost more; its loads and the claims are what they were.)
 fn settings() -> (usize, usize) {
-    let (bytes, entries) = (MAX_BYTES.load(Ordering::Relaxed), MAX_ENTRIES.load(Ordering::Relaxed));
+    let (bytes, entries) = (MAX_BYTES.load(Ordering::SeqCst), MAX_ENTRIES.load(Ordering::SeqCst));
     if bytes != usize::MAX && entries != usize::MAX {
         return (bytes, entries);
     }
     init();
-    (MAX_BYTES.load(Ordering::Relaxed), MAX_ENTRIES.load(Ordering::Relaxed))
+    (MAX_BYTES.load(Ordering::SeqCst), MAX_ENTRIES.load(Ordering::SeqCst))
 }
 
 #[cfg(feature = "std")]
@@ -394,7 +404,7 @@ pub(crate) fn give(reservation: Reservation, committed: usize, huge: bool) {
     let mut current = BYTES.load(Ordering::Relaxed);
     let kept = loop {
         let kept = committed.min(max_bytes.saturating_sub(current)) & !(page - 1);
-        match BYTES.compare_exchange_weak(current, current + kept, Ordering::Relaxed, Ordering::Relaxed) {
+        match BYTES.compare_exchange_weak(current, current + kept, Ordering::SeqCst, Ordering::Relaxed) {
             Ok(_) => break kept,
             Err(now) => current = now,
         }
@@ -414,32 +424,53 @@ pub(crate) fn give(reservation: Reservation, committed: usize, huge: bool) {
         let mut shard = SHARD[home()].lock();
         // Lazily release what waited too long (the oldest are first).
         while shard.len > 0 && shard.slots[0].as_ref().is_some_and(|e| now.saturating_sub(e.stamp) > decay) {
-            released[count] = shard.remove(0);
+            released[count] = leave(&mut shard, 0);
             count += 1;
         }
         // Make room: the entry bound is process-wide, the slots per shard.
-        let over = ENTRIES.load(Ordering::Relaxed).saturating_sub(count) >= max_entries;
-        if (over || shard.len == SLOTS) && shard.len > 0 {
-            released[count] = shard.remove(0);
-            count += 1;
+        if (ENTRIES.load(Ordering::Relaxed) >= max_entries || shard.len == SLOTS) && shard.len > 0 {
+            // At most `SLOTS` in all: the loop above left one at least.
+            released[count] = leave(&mut shard, 0);
         }
-        if ENTRIES.load(Ordering::Relaxed).saturating_sub(count) < max_entries && shard.len < SLOTS {
+        // Claim the entry in one atomic step: a check and a later increment would let a
+        // thread in another shard take the same last entry.
+        let claimed = shard.len < SLOTS
+            && ENTRIES
+                .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |n| (n < max_entries).then_some(n + 1))
+                .is_ok();
+        if claimed {
             let len = shard.len;
             shard.slots[len] = Some(entry);
             shard.len += 1;
-            ENTRIES.fetch_add(1, Ordering::Relaxed);
         } else {
             rejected = Some(entry);
         }
     }
-    for entry in released.iter_mut().take(count).filter_map(Option::take) {
-        forget_accounting(&entry);
-        drop(entry);
-    }
+    // Counted off already (under the lock); released now, with no lock held.
+    drop(released);
     if let Some(entry) = rejected {
         // Never counted as an entry; its bytes were claimed above.
         BYTES.fetch_sub(entry.committed, Ordering::Relaxed);
     }
+    // The bounds may have been lowered since they were read above, after the setter emptied
+    // what was over them: then this region may be over the new ones, and nobody else would
+    // return it. If the setter read the counters before this claim (all `SeqCst`, see
+    // `settings`), it stored its bound before that too, and the bound is read here. If it read
+    // them after, it counted this region: it stopped only within its bounds, and if it passed
+    // this shard before the region went in, the shard's lock makes its bound visible here.
+    let (max_bytes, max_entries) = settings();
+    if BYTES.load(Ordering::SeqCst) > max_bytes || ENTRIES.load(Ordering::SeqCst) > max_entries {
+        enforce_bounds();
+    }
+}
+
+/// Removes the entry at `index` of a locked shard and takes it off the counters.
+fn leave(shard: &mut Shard, index: usize) -> Option<Entry> {
+    let entry = shard.remove(index);
+    if let Some(entry) = &entry {
+        forget_accounting(entry);
+    }
+    entry
 }
 
 /// Takes `entry`, which is leaving the cache, off the counters.
@@ -477,7 +508,7 @@ fn evict_while(mut more: impl FnMut(usize) -> bool) -> usize {
 /// Releases regions until the cache is within its bounds.
 fn enforce_bounds() {
     let (max_bytes, max_entries) = settings();
-    evict_while(|_| BYTES.load(Ordering::Relaxed) > max_bytes || ENTRIES.load(Ordering::Relaxed) > max_entries);
+    evict_while(|_| BYTES.load(Ordering::SeqCst) > max_bytes || ENTRIES.load(Ordering::SeqCst) > max_entries);
 }
 
 #[cfg(test)]

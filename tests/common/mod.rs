@@ -134,3 +134,11 @@ pub fn rss() -> usize {
 pub fn committed_as() -> u64 {
     vmem::memory_status().expect("memory_status").committed_bytes.expect("Committed_AS")
 }
+
+/// Joins the threads of a scope explicitly and returns what they returned (a panic in one
+/// is passed on). A scope's own join at its end goes through the standard library's
+/// synchronization, which ThreadSanitizer cannot see where std is not instrumented
+/// (`scripts/sanitize.sh tsan`); `join` is a `pthread_join`, which it sees.
+pub fn join_all<'scope, T>(threads: impl IntoIterator<Item = std::thread::ScopedJoinHandle<'scope, T>>) -> Vec<T> {
+    threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+}
