@@ -262,8 +262,8 @@ impl<T> Handles<T> {
     /// rule), and nothing may use it, or memory it handed out, afterwards.
     pub(crate) unsafe fn destroy(&self, function: &'static str, handle: *mut T) -> Outcome<()> {
         let mut live = self.live.write().unwrap_or_else(PoisonError::into_inner);
-        let at = self.find(function, &live, handle)?;
-        let object = live.remove(at).object;
+        let (at, object) = self.find(function, &live, handle)?;
+        live.remove(at);
         // SAFETY: live until just now, made by `create` with `T`'s layout; no longer recorded,
         // so no other call will reach it.
         unsafe {
@@ -282,7 +282,7 @@ impl<T> Handles<T> {
         body: impl FnOnce(&T) -> Outcome<R>,
     ) -> Outcome<R> {
         let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
-        let object = live[self.find(function, &live, handle)?].object;
+        let (_, object) = self.find(function, &live, handle)?;
         // SAFETY: `handle` is live: its object was made by `create` from a valid, written `T`
         // and not destroyed since (destroy removes it under the write lock, which we exclude).
         // The header says one thread at a time per object, so no `&mut` to it exists.
@@ -301,7 +301,7 @@ impl<T> Handles<T> {
         body: impl FnOnce(&mut T) -> Outcome<R>,
     ) -> Outcome<R> {
         let live = self.live.read().unwrap_or_else(PoisonError::into_inner);
-        let mut object = live[self.find(function, &live, handle)?].object;
+        let (_, mut object) = self.find(function, &live, handle)?;
         // SAFETY: live as in `with`; the caller promises exclusive use.
         body(unsafe { object.as_mut() })
     }
@@ -312,13 +312,16 @@ impl<T> Handles<T> {
         self.find("", &live, handle).is_ok()
     }
 
-    /// Where `handle`'s record is in `live`, or why it has none.
-    fn find(&self, function: &'static str, live: &[Live<T>], handle: *const T) -> Outcome<usize> {
+    /// Where `handle`'s record is in `live` and its object, or why it has none.
+    fn find(&self, function: &'static str, live: &[Live<T>], handle: *const T) -> Outcome<(usize, NonNull<T>)> {
         if handle.is_null() {
             return Err(Failure::invalid(function, self.null));
         }
-        live.binary_search_by_key(&(handle as usize), |l| l.handle)
-            .map_err(|_| Failure::invalid(function, self.not_live).at_address(handle as usize))
+        let at = live.binary_search_by_key(&(handle as usize), |l| l.handle).ok();
+        match at.and_then(|at| Some((at, live.get(at)?.object))) {
+            Some(found) => Ok(found),
+            None => Err(Failure::invalid(function, self.not_live).at_address(handle as usize)),
+        }
     }
 }
 
