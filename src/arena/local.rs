@@ -526,9 +526,13 @@ impl Arena {
         }
         let first = self.first.get_mut();
         if first.region.is_reserved() {
-            // Decommit cannot fail for a range we committed; if it ever did, keeping the
-            // memory committed is still correct.
-            let _ = first.region.decommit_from(keep);
+            // A steady loop keeps all it has: then there is nothing to decommit, and nothing
+            // to compute (the common case, kept cheap).
+            if keep < first.region.warm() {
+                // Decommit cannot fail for a range we committed; if it ever did, keeping the
+                // memory committed is still correct.
+                let _ = first.region.decommit_from(keep);
+            }
             let base = first.region.base();
             self.enter(base, base as usize, 0);
         }
