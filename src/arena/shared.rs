@@ -170,10 +170,11 @@ pub struct SyncArena {
     history: ResetHistory,
     /// Identifies the arena to its checkpoints (fixed).
     id: usize,
-    /// Identifies this arena (and its state since the last reset, rewind or checkpoint) to
-    /// the per-thread chunks: unique for the life of the process.
+    /// Identifies this arena (and its state since the last reset, rewind, checkpoint or
+    /// change of the allocation limit) to the per-thread chunks: unique for the life of the
+    /// process.
     #[cfg(feature = "std")]
-    key: usize,
+    key: AtomicUsize,
 }
 
 /// Per-thread chunks: a thread that loses a race on the shared position takes a chunk of
@@ -270,7 +271,7 @@ impl SyncArena {
             history: ResetHistory::default(),
             id,
             #[cfg(feature = "std")]
-            key: id,
+            key: AtomicUsize::new(id),
         }
     }
 
@@ -390,7 +391,9 @@ impl SyncArena {
         local::CURRENT
             .try_with(|current| {
                 let mut chunk = current.get();
-                if chunk.key != self.key {
+                // `Relaxed`: a thread that sees an old key after `set_allocation_limit`
+                // changed it bumps as if it had come before the change.
+                if chunk.key != self.key.load(Ordering::Relaxed) {
                     return None;
                 }
                 let start = chunk.position.wrapping_add(align - 1) & !(align - 1);
@@ -441,7 +444,7 @@ impl SyncArena {
         let base = chunk.as_ptr();
         let installed = local::CURRENT.try_with(|current| {
             current.set(local::Chunk {
-                key: self.key,
+                key: self.key.load(Ordering::Relaxed),
                 base,
                 position: base as usize,
                 end: base as usize + local::CHUNK,
@@ -578,8 +581,10 @@ impl SyncArena {
     /// [`allocated_bytes`](SyncArena::allocated_bytes) counts: per-thread chunks whole), or
     /// `None` for no limit, as [`Arena::set_allocation_limit`](crate::Arena::set_allocation_limit):
     /// it holds for every allocation and costs nothing on the fast path. Near the limit,
-    /// threads stop taking chunks and allocate what they ask for from the shared position.
-    /// Allocations that race with this call may still complete under the old limit.
+    /// threads stop taking chunks and allocate what they ask for from the shared position;
+    /// the chunks threads hold are void after this call, so every later allocation is checked
+    /// against the new limit. Allocations that race with this call may still complete under
+    /// the old one.
     ///
     /// ```
     /// let arena = vmem::SyncArena::new();
@@ -599,6 +604,7 @@ impl SyncArena {
             // SAFETY: we hold the lock.
             unsafe { block.update_end(limit) };
         }
+        self.void_chunks();
     }
 
     /// The allocation limit set by
@@ -679,11 +685,9 @@ impl SyncArena {
 
     /// Every thread's chunk of this arena is void from now on (a thread bumps in its chunk
     /// only while the chunk's key is the arena's).
-    fn void_chunks(&mut self) {
+    fn void_chunks(&self) {
         #[cfg(feature = "std")]
-        {
-            self.key = crate::arena::NEXT_ARENA_ID.fetch_add(1, Ordering::Relaxed);
-        }
+        self.key.store(crate::arena::NEXT_ARENA_ID.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
     }
 
     /// Where the arena is now (without voiding chunks).
