@@ -313,6 +313,7 @@ fn ops() -> impl Strategy<Value = Vec<Op>> {
 
 /// What the model drives: `Arena` and `SyncArena` through the same calls (their methods
 /// are inherent; this trait only lets one test run both).
+#[allow(clippy::mut_from_ref)] // as the arenas' own methods: fresh memory each call
 trait ModelArena {
     fn build() -> Self;
     fn try_alloc_layout(&self, layout: Layout) -> vmem::Result<std::ptr::NonNull<u8>>;
@@ -355,6 +356,7 @@ impl<I: Iterator> ExactSizeIterator for Promising<I> {
 
 macro_rules! model_arena {
     ($Arena:ty, $build:expr, $most_added:expr) => {
+        #[allow(clippy::mut_from_ref)] // as the arenas' own methods: fresh memory each call
         impl ModelArena for $Arena {
             fn build() -> Self {
                 $build
