@@ -2,7 +2,9 @@
 //!
 //! With `std` it is `std::sync::Mutex` (a futex that spins briefly, then sleeps), so a thread
 //! that waits while another makes a long system call (a prefault of a large range, a commit)
-//! does not burn a core. Without `std` it is a spin lock. Poisoning is ignored: every
+//! does not burn a core. Without `std` it is a spin lock; so it is with `--cfg vmem_tsan`,
+//! for ThreadSanitizer runs, which cannot see the synchronization inside std's `Mutex`
+//! (std is not instrumented here: see TESTING.md). Poisoning is ignored: every
 //! critical section in this crate leaves its data consistent at every point where it could
 //! unwind (none of them runs user code).
 
@@ -10,35 +12,35 @@ use core::ops::{Deref, DerefMut};
 
 /// A mutual-exclusion cell: see the [module docs](self).
 pub(crate) struct Lock<T> {
-    #[cfg(feature = "std")]
+    #[cfg(all(feature = "std", not(vmem_tsan)))]
     inner: std::sync::Mutex<T>,
-    #[cfg(not(feature = "std"))]
+    #[cfg(any(not(feature = "std"), vmem_tsan))]
     inner: SpinLock<T>,
 }
 
 /// Holds a [`Lock`]; releases it on drop.
 pub(crate) struct LockGuard<'a, T> {
-    #[cfg(feature = "std")]
+    #[cfg(all(feature = "std", not(vmem_tsan)))]
     inner: std::sync::MutexGuard<'a, T>,
-    #[cfg(not(feature = "std"))]
+    #[cfg(any(not(feature = "std"), vmem_tsan))]
     inner: SpinGuard<'a, T>,
 }
 
 impl<T> Lock<T> {
     pub(crate) const fn new(value: T) -> Lock<T> {
         Lock {
-            #[cfg(feature = "std")]
+            #[cfg(all(feature = "std", not(vmem_tsan)))]
             inner: std::sync::Mutex::new(value),
-            #[cfg(not(feature = "std"))]
+            #[cfg(any(not(feature = "std"), vmem_tsan))]
             inner: SpinLock::new(value),
         }
     }
 
     /// Waits for the lock and takes it.
     pub(crate) fn lock(&self) -> LockGuard<'_, T> {
-        #[cfg(feature = "std")]
+        #[cfg(all(feature = "std", not(vmem_tsan)))]
         let inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        #[cfg(not(feature = "std"))]
+        #[cfg(any(not(feature = "std"), vmem_tsan))]
         let inner = self.inner.lock();
         LockGuard { inner }
     }
@@ -57,7 +59,7 @@ impl<T> DerefMut for LockGuard<'_, T> {
     }
 }
 
-#[cfg(not(feature = "std"))]
+#[cfg(any(not(feature = "std"), vmem_tsan))]
 use spin::SpinGuard;
 pub(crate) use spin::SpinLock;
 
