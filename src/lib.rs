@@ -118,6 +118,17 @@ pub use ring::{Consumer, Producer, RingBuffer};
 pub use shared_region::SharedRegion;
 pub use virtual_vec::VirtualVec;
 
+/// The allocator interface the arenas implement, re-exported so that users need not add the
+/// crate: `vmem::allocator_api2::vec::Vec::new_in(&arena)`.
+///
+/// ```
+/// let arena = vmem::Arena::new();
+/// let mut v = vmem::allocator_api2::vec::Vec::new_in(&arena);
+/// v.extend_from_slice(&[1, 2, 3]);
+/// assert_eq!(v.iter().sum::<i32>(), 6);
+/// ```
+pub use allocator_api2;
+
 // The names of the previous release that moved: still there, deprecated.
 #[deprecated(since = "0.2.0", note = "moved to `vmem::arena::Checkpoint`")]
 #[doc(hidden)]

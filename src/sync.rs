@@ -2,13 +2,11 @@
 //!
 //! With `std` it is `std::sync::Mutex` (a futex that spins briefly, then sleeps), so a thread
 //! that waits while another makes a long system call (a prefault of a large range, a commit)
-//! does not burn a core. Without `std` it is a spin lock. Poisoning is ignored: every
+//! does not burn a core. Without `std` it is a spin lock; so it is with `--cfg vmem_tsan`,
+//! for ThreadSanitizer runs, which cannot see the synchronization inside std's `Mutex`
+//! (std is not instrumented here: see TESTING.md). Poisoning is ignored: every
 //! critical section in this crate leaves its data consistent at every point where it could
-//! unwind (none of them runs user code).
-//!
-//! Built with `--cfg vmem_tsan` (`scripts/sanitize.sh tsan`), it is the spin lock with `std`
-//! too: the standard library is not instrumented for ThreadSanitizer there, so TSan would not
-//! see a `Mutex` order anything, and would report every use of the data it guards.
+//! unwind (none of them runs user code). `scripts/sanitize.sh tsan` sets the cfg.
 
 use core::ops::{Deref, DerefMut};
 

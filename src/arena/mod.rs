@@ -26,6 +26,10 @@
 //!   system call when there is a rest); chained blocks go back to the warm cache. A loop of
 //!   rounds that each need the same memory makes no system call and takes no page fault.
 //! - Drop: the blocks go to the warm cache, with their committed memory.
+//! - An arena of one block needs no heap allocation: the first block lives inside the
+//!   `Arena` value; chained blocks are kept in a `Vec`.
+//! - The [allocation limit](Arena::set_allocation_limit) costs nothing on the fast path: it
+//!   lowers the end the pointer bump compares against, and is checked on the slow path.
 //!
 //! # What it does not do
 //!
@@ -34,6 +38,19 @@
 //! it for plain data, or collections whose contents need no drop, or call
 //! `core::ptr::drop_in_place` yourself. It does not free individual allocations (except the
 //! most recent one, through the [`Allocator`](allocator_api2::alloc::Allocator) interface).
+//!
+//! # What it offers (as `bumpalo` does)
+//!
+//! Both arenas, [`Arena`] and [`SyncArena`], have the same typed helpers, written once:
+//! `alloc`, `alloc_with` (constructs the value in place where the optimizer can),
+//! `alloc_layout`, `alloc_str`, `alloc_slice_copy`, `alloc_slice_clone`,
+//! `alloc_slice_fill_with`, `alloc_slice_fill_iter`, `alloc_slice_fill_copy`,
+//! `alloc_slice_fill_clone`, `alloc_slice_fill_default`, each with a `try_` form that returns
+//! an error instead of panicking. Both have `with_capacity`, a runtime allocation limit
+//! ([`Arena::set_allocation_limit`]), `iter_allocated_chunks`, `checkpoint`/`rewind`/`scope`,
+//! `reset`, and implement [`Allocator`](allocator_api2::alloc::Allocator) (re-exported as
+//! [`vmem::allocator_api2`](crate::allocator_api2)), so `Vec`, `HashMap` and friends of
+//! `allocator_api2` and `hashbrown` can live in them.
 //!
 //! ```
 //! use vmem::Arena;
@@ -47,6 +64,8 @@
 //! arena.reset(); // everything above is gone; the memory is reused
 //! ```
 
+use core::fmt;
+use core::mem::MaybeUninit;
 use core::sync::atomic::AtomicUsize;
 
 use crate::{Error, ErrorKind, Result};
@@ -55,6 +74,7 @@ use crate::region::{CommitMode, GrowRegion, HugePages, DEFAULT_RESERVE_BYTES};
 
 mod local;
 mod shared;
+mod typed;
 
 pub use local::Arena;
 pub use shared::SyncArena;
@@ -111,6 +131,10 @@ pub(crate) struct Config {
     pub(crate) retain_bytes: Option<usize>,
     pub(crate) prefault: bool,
     pub(crate) lock_memory: bool,
+    /// Bytes committed in the first block when the arena is built (0: nothing reserved
+    /// before the first allocation); also what `reset` keeps at least, unless
+    /// `retain_bytes` says otherwise.
+    pub(crate) capacity: usize,
 }
 
 impl Config {
@@ -122,6 +146,7 @@ impl Config {
         retain_bytes: None,
         prefault: true,
         lock_memory: false,
+        capacity: 0,
     };
 
     fn mode(&self) -> CommitMode {
@@ -184,14 +209,21 @@ impl ResetHistory {
             Some(bytes) => bytes,
             None => {
                 let most = self.peaks.iter().copied().max().unwrap_or(0);
-                most.checked_next_multiple_of(MIN_COMMIT_STEP).unwrap_or(most)
+                most.checked_next_multiple_of(MIN_COMMIT_STEP).unwrap_or(most).max(config.capacity)
             }
         }
     }
 }
 
-fn too_large(operation: &'static str, size: usize) -> Error {
+pub(crate) fn too_large(operation: &'static str, size: usize) -> Error {
     Error::new(ErrorKind::OutOfMemory, operation, "the allocation is larger than any address space").sized(size)
+}
+
+/// The error of an allocation refused by the arena's allocation limit.
+pub(crate) fn limit_reached(operation: &'static str, size: usize, limit: usize) -> Error {
+    Error::new(ErrorKind::OutOfMemory, operation, "the arena's allocation limit is reached")
+        .sized(size)
+        .with_limit("allocation_limit", limit as u64)
 }
 
 /// Builds an [`Arena`] (or a [`SyncArena`]) with chosen sizes.
@@ -323,18 +355,41 @@ impl ArenaBuilder {
         self
     }
 
-    /// Checks the settings and builds the arena. Nothing is reserved yet.
+    /// Commits `bytes` of the first block when the arena is built (rounded up to whole
+    /// pages, and faulted in unless [`prefault`](ArenaBuilder::prefault) is off), so that the
+    /// first `bytes` bytes of allocations make no system call; `reset` keeps at least that
+    /// much committed unless [`retain_bytes`](ArenaBuilder::retain_bytes) says otherwise.
+    /// Default: 0, nothing is reserved before the first allocation. See
+    /// [`Arena::with_capacity`].
+    ///
+    /// ```
+    /// let arena = vmem::Arena::builder().capacity(1 << 20).build().unwrap();
+    /// assert!(arena.committed_bytes() >= 1 << 20);
+    /// let before = arena.committed_bytes();
+    /// arena.alloc_slice_fill_with((1 << 20) - 64, |_| 0u8);
+    /// assert_eq!(arena.committed_bytes(), before); // no commit was needed
+    /// ```
+    pub fn capacity(mut self, bytes: usize) -> Self {
+        self.config.capacity = bytes;
+        self
+    }
+
+    /// Checks the settings and builds the arena. Nothing is reserved yet, unless a
+    /// [`capacity`](ArenaBuilder::capacity) is set.
     ///
     /// # Errors
     /// `InvalidArgument` when `block_size` or `commit_step` is zero or so large that rounding
-    /// it to pages overflows, or when `max_bytes` is zero.
+    /// it to pages overflows, or when `max_bytes` is zero; with a `capacity`, the errors of
+    /// reserving and committing it (`OutOfMemory` when it is above `max_bytes`, or the OS
+    /// refuses).
     ///
     /// ```
     /// assert!(vmem::Arena::builder().commit_step(0).build().is_err());
     /// assert!(vmem::Arena::builder().build().is_ok());
+    /// assert!(vmem::Arena::builder().max_bytes(1 << 20).capacity(2 << 20).build().is_err());
     /// ```
     pub fn build(self) -> Result<Arena> {
-        Ok(Arena::with_config(self.checked_config()?))
+        Arena::from_config(self.checked_config()?)
     }
 
     /// The settings, checked and rounded.
@@ -371,11 +426,11 @@ impl ArenaBuilder {
     /// });
     /// ```
     pub fn build_sync(self) -> Result<crate::SyncArena> {
-        Ok(crate::SyncArena::with_config(self.checked_config()?))
+        crate::SyncArena::from_config(self.checked_config()?)
     }
 }
 
-/// A position in an [`Arena`], to [`rewind`](Arena::rewind) to later.
+/// A position in an [`Arena`] or a [`SyncArena`], to [`rewind`](Arena::rewind) to later.
 ///
 /// ```
 /// let mut arena = vmem::Arena::new();
@@ -425,9 +480,149 @@ impl Checkpoint {
     }
 }
 
+/// What a rewind needs to know of one block of the arena.
+pub(crate) struct BlockInfo {
+    pub(crate) base: usize,
+    pub(crate) committed: usize,
+    pub(crate) allocated_before: usize,
+}
+
+/// Where a rewind to `checkpoint` goes, after checking that it came from this arena (whose
+/// checkpoints carry `id`) and names a position it holds: `None` for the very start (a
+/// checkpoint taken before the first allocation), `Some(k)` for `checkpoint.position` in
+/// block `k`. `here` is the arena's own checkpoint now; `block(k)` describes block `k`;
+/// every position the arena makes is a multiple of `position_align`. The one check for both
+/// arenas (see [`Checkpoint::from_words`]).
+pub(crate) fn rewind_target(
+    operation: &'static str,
+    checkpoint: Checkpoint,
+    id: usize,
+    here: Checkpoint,
+    position_align: usize,
+    block: impl Fn(usize) -> Option<BlockInfo>,
+) -> Result<Option<usize>> {
+    if checkpoint.arena != id {
+        return Err(Error::new(ErrorKind::InvalidArgument, operation, "the checkpoint belongs to another arena"));
+    }
+    if checkpoint.position == 0 || block(0).is_none() {
+        // Taken before the first allocation: rewind to the very start.
+        return Ok(None);
+    }
+    let stale =
+        || Error::new(ErrorKind::InvalidArgument, operation, "the checkpoint is stale (after a rewind or reset)");
+    let Some(info) = block(checkpoint.block) else { return Err(stale()) };
+    let in_block = checkpoint.position >= info.base && checkpoint.position - info.base <= info.committed;
+    // An `Arena`'s positions are multiples of `MIN_ALIGN` (its fast path relies on it), and
+    // the bytes allocated before a block are fixed while it lives: anything else was not
+    // made by `checkpoint`.
+    let aligned = checkpoint.position % position_align == 0;
+    let before_matches = checkpoint.allocated_before == info.allocated_before;
+    let behind = checkpoint.block < here.block || checkpoint.position <= here.position;
+    if !in_block || !behind || !aligned || !before_matches {
+        return Err(stale());
+    }
+    Ok(Some(checkpoint.block))
+}
+
 #[cold]
 #[inline(never)]
 #[track_caller]
 pub(crate) fn alloc_failed(err: Error) -> ! {
     panic!("arena allocation failed: {err}")
+}
+
+/// Writes `f()` to `p`. Kept apart and always inlined so that the optimizer sees the call
+/// writing straight into the arena and can build the value there instead of on the stack
+/// (bumpalo's observation: it does so most reliably this way).
+///
+/// # Safety
+/// `p` is valid for writing a `T` and aligned for it.
+#[inline(always)]
+pub(crate) unsafe fn write_with<T>(p: *mut T, f: impl FnOnce() -> T) {
+    // SAFETY: the caller's promise.
+    unsafe { p.write(f()) }
+}
+
+/// The blocks of an arena, for [`ChunkRawIter`]: block `index`'s first byte and how many
+/// bytes from there were handed out, `None` past the last block.
+pub(crate) trait BlockSpans {
+    fn block_span(&self, index: usize) -> Option<(*mut u8, usize)>;
+}
+
+/// The memory each block of an arena handed out, as raw parts: from
+/// [`Arena::iter_allocated_chunks_raw`] and [`SyncArena::iter_allocated_chunks_raw`].
+///
+/// ```
+/// let arena = vmem::Arena::new();
+/// arena.alloc(7u64);
+/// // SAFETY: nothing is allocated while the iterator is used, and nothing is read.
+/// let total: usize = unsafe { arena.iter_allocated_chunks_raw() }.map(|(_, len)| len).sum();
+/// assert_eq!(total, arena.allocated_bytes());
+/// ```
+pub struct ChunkRawIter<'a> {
+    arena: &'a dyn BlockSpans,
+    next: usize,
+}
+
+impl<'a> ChunkRawIter<'a> {
+    pub(crate) fn new(arena: &'a dyn BlockSpans) -> ChunkRawIter<'a> {
+        ChunkRawIter { arena, next: 0 }
+    }
+}
+
+impl Iterator for ChunkRawIter<'_> {
+    /// The first byte of a block and how many bytes from there were handed out.
+    type Item = (*mut u8, usize);
+
+    fn next(&mut self) -> Option<(*mut u8, usize)> {
+        let span = self.arena.block_span(self.next)?;
+        self.next += 1;
+        Some(span)
+    }
+}
+
+impl fmt::Debug for ChunkRawIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkRawIter").field("next", &self.next).finish()
+    }
+}
+
+/// The memory each block of an arena handed out, oldest block first: from
+/// [`Arena::iter_allocated_chunks`] and [`SyncArena::iter_allocated_chunks`].
+///
+/// ```
+/// let mut arena = vmem::Arena::new();
+/// arena.alloc_slice_copy(b"abc");
+/// assert_eq!(arena.iter_allocated_chunks().count(), 1);
+/// ```
+pub struct ChunkIter<'a> {
+    raw: ChunkRawIter<'a>,
+}
+
+impl<'a> ChunkIter<'a> {
+    /// # Safety
+    /// `raw` borrows an arena that is borrowed mutably for `'a`: nothing else reads,
+    /// writes or allocates in it meanwhile.
+    pub(crate) unsafe fn new(raw: ChunkRawIter<'a>) -> ChunkIter<'a> {
+        ChunkIter { raw }
+    }
+}
+
+impl<'a> Iterator for ChunkIter<'a> {
+    type Item = &'a [MaybeUninit<u8>];
+
+    fn next(&mut self) -> Option<&'a [MaybeUninit<u8>]> {
+        let (p, len) = self.raw.next()?;
+        // SAFETY: the `len` bytes from `p` were handed out by the arena, so they lie in the
+        // committed part of one of its blocks, which stays mapped while the arena is borrowed
+        // for `'a`; the arena is borrowed mutably (see `new`), so no reference to anything
+        // allocated in it is alive, and `MaybeUninit<u8>` makes no claim about the contents.
+        Some(unsafe { core::slice::from_raw_parts(p.cast::<MaybeUninit<u8>>(), len) })
+    }
+}
+
+impl fmt::Debug for ChunkIter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkIter").field("next", &self.raw.next).finish()
+    }
 }

@@ -122,6 +122,13 @@ impl GrowRegion {
         self.dirty
     }
 
+    /// Bytes from the start that are committed: what the owner uses and the warm pages the
+    /// cache handed over that it has not taken yet (what `decommit_from` can give back).
+    #[inline]
+    pub(crate) fn warm(&self) -> usize {
+        self.warm
+    }
+
     /// Whether the address space is reserved.
     #[inline]
     pub(crate) fn is_reserved(&self) -> bool {
