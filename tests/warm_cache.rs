@@ -69,6 +69,35 @@ fn the_cache_is_bounded() {
     .assert_success();
 }
 
+/// A region given back when the cache's bytes are full keeps its pages: older entries are
+/// released to make room (least recently given back first), so the structure made next
+/// takes warm memory instead of refaulting it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_cache_makes_room_for_the_newest_region() {
+    common::in_child("a_full_cache_makes_room_for_the_newest_region", || {
+        vmem::trim();
+        vmem::cache::set_max_bytes(4 * MIB);
+        // A different reservation size from the small ones below, so they cannot take it.
+        let mut big = vmem::VirtualVec::<u8>::with_max_capacity(64 * MIB).unwrap();
+        big.extend(std::iter::repeat_n(1u8, 8 * MIB));
+        drop(big);
+        let full = vmem::cache::stats();
+        assert_eq!(full.entries, 1, "{full:?}");
+        assert!(full.bytes >= 4 * MIB - 4096, "the big region filled the cache: {full:?}");
+        let small: vmem::VirtualVec<u8> = std::iter::repeat_n(2u8, 64 << 10).collect();
+        drop(small);
+        let after = vmem::cache::stats();
+        assert_eq!(after.entries, 1, "the big region made room for the small one: {after:?}");
+        assert!(after.bytes >= 64 << 10 && after.bytes < 4 * MIB, "the small region kept its pages: {after:?}");
+        let hits = after.hits;
+        let again: vmem::VirtualVec<u8> = std::iter::repeat_n(3u8, 64 << 10).collect();
+        assert!(again.iter().all(|&b| b == 3));
+        assert_eq!(vmem::cache::stats().hits, hits + 1, "the next structure took it");
+    })
+    .assert_success();
+}
+
 /// `trim` gives the cached memory back: RSS returns to where it started.
 #[cfg(target_os = "linux")]
 #[test]

@@ -15,8 +15,10 @@
 //!
 //! The cache holds at most [`max_bytes`] of committed memory (64 MiB by default) and
 //! [`max_entries`] regions (64 by default, about 4 TiB of address space at the default
-//! 64 GiB per region); a region given back beyond the byte bound has the excess decommitted
-//! first (one system call), and one beyond the entry bound is released. A region nobody
+//! 64 GiB per region). A region given back when the bytes are full makes room by releasing the
+//! regions given back longest ago (one system call each: the one just dropped is the likeliest
+//! to be taken next); what still does not fit (a region larger than the bound) is decommitted.
+//! One beyond the entry bound releases the oldest entry of its part of the cache. A region nobody
 //! takes for [`decay_ms`] (1 s by default) is released lazily: by the next region given back to
 //! the same part of the cache, since no background thread runs. [`trim`] releases
 //! everything now. Regions of structures that lock their memory
@@ -392,15 +394,28 @@ pub(crate) fn take(size: usize, align: usize) -> Option<Entry> {
     None
 }
 
-/// Gives a region back: it is cached, with as much of its committed memory as the byte
-/// bound allows (the rest decommitted), or released when the cache is off or full.
+/// Gives a region back: it is cached with its committed memory, the oldest entries released
+/// to make room under the byte bound (what still does not fit is decommitted), or released
+/// when the cache is off.
 pub(crate) fn give(reservation: Reservation, committed: usize, huge: bool) {
     let (max_bytes, max_entries) = settings();
     if max_entries == 0 {
         return; // dropping the reservation releases it
     }
-    // Claim room for the bytes; decommit what does not fit.
+    // Least recently given back goes first: the region just dropped is the likeliest to be
+    // taken next (the same structure made again), so older entries make room for its pages
+    // rather than it being decommitted and refaulted by the next user. Bounded, so that
+    // threads giving back at the same time cannot keep one another evicting.
     let page = crate::page_size();
+    let wanted = committed.min(max_bytes) & !(page - 1);
+    if BYTES.load(Ordering::SeqCst).saturating_add(wanted) > max_bytes {
+        let mut budget = ENTRY_LIMIT;
+        evict_while(|_| {
+            budget = budget.saturating_sub(1);
+            budget > 0 && BYTES.load(Ordering::SeqCst).saturating_add(wanted) > max_bytes
+        });
+    }
+    // Claim room for the bytes; decommit what does not fit.
     let mut current = BYTES.load(Ordering::Relaxed);
     let kept = loop {
         let kept = committed.min(max_bytes.saturating_sub(current)) & !(page - 1);
