@@ -408,6 +408,68 @@ fn fork_while_another_thread_trims_before_first_use() {
     .assert_success();
 }
 
+/// The same race at its narrowest, many times: each round a fresh process (the cache not
+/// used yet) starts a thread whose `trim` is the cache's first use, and forks at once; the
+/// grandchild uses the cache. The first use read the settings inside a `Once` (and through
+/// `std::env`'s lock, and filled a `OnceLock` for the clock): a fork while the other thread was
+/// inside left the child waiting for a thread it does not have. (A guard: the windows are a
+/// few instructions wide, and 3 × 300 rounds before the fix did not hit one; the test above
+/// hung once in a full run of this file, which is what led to it.)
+#[cfg(target_os = "linux")]
+#[test]
+fn fork_during_the_first_use_of_the_cache() {
+    common::in_child("fork_during_the_first_use_of_the_cache", || {
+        let mut hung = 0;
+        for _ in 0..300 {
+            // SAFETY: the child only runs this crate's code, forks, waits and `_exit`s.
+            let first = unsafe { libc::fork() };
+            assert!(first >= 0, "fork failed");
+            if first == 0 {
+                let trimmer = std::thread::spawn(|| {
+                    vmem::trim();
+                });
+                // SAFETY: as above; the grandchild only runs this crate's code and `_exit`s.
+                let pid = unsafe { libc::fork() };
+                if pid == 0 {
+                    // SAFETY: in the grandchild: SIGALRM in 5 s, then leave with `_exit`.
+                    unsafe { libc::alarm(5) };
+                    churn(0, 4 << 10, 3);
+                    churn(1, 4 << 10, 4);
+                    // SAFETY: ends the grandchild without running destructors.
+                    unsafe { libc::_exit(0) };
+                }
+                let mut status = 0;
+                // SAFETY: waits for the grandchild forked above.
+                let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+                let _ = trimmer.join();
+                let code = if waited == pid && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGALRM {
+                    1
+                } else if waited == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                    0
+                } else {
+                    2
+                };
+                // SAFETY: ends the child without running the test harness's destructors.
+                unsafe { libc::_exit(code) };
+            }
+            let mut status = 0;
+            // SAFETY: waits for the child forked above.
+            assert_eq!(unsafe { libc::waitpid(first, &mut status, 0) }, first);
+            assert!(libc::WIFEXITED(status), "status {status}");
+            match libc::WEXITSTATUS(status) {
+                0 => {}
+                1 => hung += 1,
+                other => panic!("the grandchild failed: {other}"),
+            }
+            if hung > 0 {
+                break;
+            }
+        }
+        assert_eq!(hung, 0, "a child forked during the cache's first use deadlocked");
+    })
+    .assert_success();
+}
+
 /// Threads whose own shard of the cache has no region of the size they need take one from
 /// the other shards without waiting (`try_lock`). A failed `try_lock` used to release the
 /// lock of the thread inside that shard, so two threads could change a shard at once: the

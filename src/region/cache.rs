@@ -112,7 +112,8 @@ static MISSES: AtomicU64 = AtomicU64::new(0);
 /// The bounds; `usize::MAX` until the settings are first read.
 static MAX_BYTES: AtomicUsize = AtomicUsize::new(usize::MAX);
 static MAX_ENTRIES: AtomicUsize = AtomicUsize::new(usize::MAX);
-static DECAY_MS: AtomicU64 = AtomicU64::new(DEFAULT_DECAY_MS);
+/// The decay; `u64::MAX` until the settings are first read.
+static DECAY_MS: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// What the cache holds and how often it was of use, for [`stats`].
 ///
@@ -259,34 +260,84 @@ fn settings() -> (usize, usize) {
     (MAX_BYTES.load(Ordering::SeqCst), MAX_ENTRIES.load(Ordering::SeqCst))
 }
 
+/// Reads the settings from the environment and registers the `fork` handler. Every thread
+/// that finds the bounds unset runs this for itself and nobody waits for another thread to
+/// finish it: a thread of the parent that was in here (or inside `std::env`'s lock, or a
+/// `Once`) at a `fork` does not exist in the child, which would wait for it forever.
 #[cfg(feature = "std")]
 fn init() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let var = |name: &str| std::env::var(name).ok();
-        let mut bytes = var("VMEM_CACHE_BYTES").and_then(|v| parse_bytes(&v)).unwrap_or(DEFAULT_MAX_BYTES);
-        let mut entries = var("VMEM_CACHE_ENTRIES").and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_MAX_ENTRIES);
-        if var("VMEM_CACHE").is_some_and(|v| matches!(v.trim(), "off" | "0" | "no" | "false")) {
-            (bytes, entries) = (0, 0);
+    let bytes = env_var("VMEM_CACHE_BYTES").and_then(|v| parse_bytes(&v)).unwrap_or(DEFAULT_MAX_BYTES);
+    let entries = env_var("VMEM_CACHE_ENTRIES").and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_MAX_ENTRIES);
+    let off = env_var("VMEM_CACHE").is_some_and(|v| matches!(v.trim(), "off" | "0" | "no" | "false"));
+    let (bytes, entries) = if off { (0, 0) } else { (bytes, entries) };
+    let decay = env_var("VMEM_CACHE_DECAY_MS").and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_DECAY_MS);
+    #[cfg(unix)]
+    register_fork_handler();
+    // Only where nothing set them yet: a setter reads the settings first, so it runs this
+    // before it stores, and its value wins. The decay before the bounds, which say "done".
+    let _ = DECAY_MS.compare_exchange(u64::MAX, decay.min(u64::MAX - 1), Ordering::SeqCst, Ordering::Relaxed);
+    let _ = MAX_BYTES.compare_exchange(usize::MAX, bytes.min(usize::MAX - 1), Ordering::SeqCst, Ordering::Relaxed);
+    let _ = MAX_ENTRIES.compare_exchange(usize::MAX, entries.min(ENTRY_LIMIT), Ordering::SeqCst, Ordering::Relaxed);
+}
+
+/// An environment variable, read without `std::env`'s lock where a `fork` can happen.
+#[cfg(feature = "std")]
+fn env_var(name: &str) -> Option<std::string::String> {
+    #[cfg(unix)]
+    {
+        let name = std::ffi::CString::new(name).ok()?;
+        // SAFETY: `name` is a NUL-terminated string that lives across the call. `getenv` takes
+        // no lock; a concurrent `setenv` would race it, which is why `std::env::set_var` is
+        // `unsafe` and its caller promises that no other thread reads the environment.
+        let value = unsafe { libc::getenv(name.as_ptr()) };
+        if value.is_null() {
+            return None;
         }
-        if let Some(ms) = var("VMEM_CACHE_DECAY_MS").and_then(|v| v.trim().parse().ok()) {
-            DECAY_MS.store(ms, Ordering::Relaxed);
-        }
-        #[cfg(unix)]
+        // SAFETY: not null: `getenv` returned a NUL-terminated string in the environment.
+        unsafe { std::ffi::CStr::from_ptr(value) }.to_str().ok().map(std::string::String::from)
+    }
+    #[cfg(not(unix))]
+    std::env::var(name).ok()
+}
+
+/// Registers [`after_fork`] once, before any shard lock is taken (every path to a lock reads
+/// the settings first). Threads that lose the race wait until it is registered, unless the
+/// thread registering it is in another process (they are a forked child of a parent that
+/// was registering): then they register it themselves. Twice is harmless: the handler only
+/// takes over free locks and recounts.
+#[cfg(all(unix, feature = "std"))]
+fn register_fork_handler() {
+    use core::sync::atomic::{AtomicI32, AtomicU8};
+    /// 0: not registered; 1: a thread is registering it; 2: registered.
+    static STATE: AtomicU8 = AtomicU8::new(0);
+    /// The process of the thread registering it.
+    static OWNER: AtomicI32 = AtomicI32::new(0);
+    let me = rustix::process::getpid().as_raw_nonzero().get();
+    let register = || {
         // SAFETY: `after_fork` is an `extern "C"` function that may run in a forked child.
-        unsafe {
-            libc::pthread_atfork(None, None, Some(after_fork));
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork)) };
+        STATE.store(2, Ordering::Release);
+    };
+    match STATE.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            OWNER.store(me, Ordering::Release);
+            register();
         }
-        // Only where nothing set them yet (`set_*` read the settings first, so they cannot
-        // race this).
-        let _ = MAX_BYTES.compare_exchange(usize::MAX, bytes.min(usize::MAX - 1), Ordering::Relaxed, Ordering::Relaxed);
-        let _ =
-            MAX_ENTRIES.compare_exchange(usize::MAX, entries.min(ENTRY_LIMIT), Ordering::Relaxed, Ordering::Relaxed);
-    });
+        Err(_) => {
+            while STATE.load(Ordering::Acquire) == 1 {
+                if OWNER.load(Ordering::Acquire) != me {
+                    register();
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
 }
 
 #[cfg(not(feature = "std"))]
 fn init() {
+    let _ = DECAY_MS.compare_exchange(u64::MAX, DEFAULT_DECAY_MS, Ordering::SeqCst, Ordering::Relaxed);
     let _ = MAX_BYTES.compare_exchange(usize::MAX, DEFAULT_MAX_BYTES, Ordering::Relaxed, Ordering::Relaxed);
     let _ = MAX_ENTRIES.compare_exchange(usize::MAX, DEFAULT_MAX_ENTRIES, Ordering::Relaxed, Ordering::Relaxed);
 }
@@ -350,10 +401,17 @@ fn home() -> usize {
     0
 }
 
-/// Milliseconds on a clock that only moves forward (0 without `std`).
+/// Milliseconds on a clock that only moves forward (0 without `std`). No lazily made start
+/// time (a `OnceLock` that a parent thread was filling at a `fork` would hang the child).
 fn now_ms() -> u64 {
-    #[cfg(feature = "std")]
+    #[cfg(all(unix, feature = "std"))]
     {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        u64::try_from(now.tv_sec).unwrap_or(0).saturating_mul(1000).saturating_add(now.tv_nsec as u64 / 1_000_000)
+    }
+    #[cfg(all(not(unix), feature = "std"))]
+    {
+        // No `fork` here, so a lazily made start time is fine.
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         let start = START.get_or_init(std::time::Instant::now);
         u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
