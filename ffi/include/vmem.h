@@ -425,8 +425,9 @@ VMEM_FUNC VMemGrowArena* vmem_grow_arena_create(const VMemGrowArenaConfig* confi
 VMEM_FUNC VMemResult vmem_grow_arena_destroy(VMemGrowArena* arena);
 
 // Hands out `size` bytes aligned to `align` (a power of two), reserving and committing more
-// memory when needed. Fresh memory reads zero; memory handed out again after a rewind keeps
-// what was written there (use vmem_grow_arena_push_zeroed to clear it). Returns NULL when
+// memory when needed. Fresh memory reads zero; memory handed out again after a rewind, or
+// kept by retain_bytes across a reset, keeps what was written there (use
+// vmem_grow_arena_push_zeroed to clear it). Returns NULL when
 // `size` is zero, `align` is not a power of two, max_bytes is reached or the OS refuses.
 VMEM_FUNC void* vmem_grow_arena_push(VMemGrowArena* arena, size_t size, size_t align);
 

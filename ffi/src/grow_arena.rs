@@ -94,7 +94,11 @@ pub unsafe extern "C" fn vmem_grow_arena_create(config: *const VMemGrowArenaConf
             // SAFETY: not null, and the caller promises it is readable.
             unsafe { config.read() }
         };
-        let mut builder = Arena::builder().huge_pages(config.huge_pages != 0).prefault(config.no_prefault == 0);
+        // vmem.h promises that fresh memory reads zero: C reads what it did not write.
+        let mut builder = Arena::builder()
+            .huge_pages(config.huge_pages != 0)
+            .prefault(config.no_prefault == 0)
+            .fresh_memory_reads_zero(true);
         if config.block_size != 0 {
             builder = builder.block_size(config.block_size);
         }

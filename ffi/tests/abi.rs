@@ -881,12 +881,9 @@ fn arena_push_check_racing_a_decommit_body() {
 /// new arena's block may be the region a destroyed arena (or any Rust structure of the same
 /// region size) left in the cache, with what it wrote: `vmem_grow_arena_push` then hands out
 /// bytes the program never wrote in this arena. (A C program that relies on the promise,
-/// e.g. for zero-initialised structs with pointers, reads garbage.)
+/// e.g. for zero-initialised structs with pointers, reads garbage.) The C grow arena now
+/// builds its `Arena` with `fresh_memory_reads_zero`: its blocks never come from the cache.
 #[test]
-#[ignore = "bug: vmem_grow_arena_push hands out dirty memory from the warm cache although vmem.h \
-            promises that fresh memory reads zero; fix is either a contract change in vmem.h (push \
-            memory is uninitialised, use push_zeroed) or an Arena that tracks which bytes may be \
-            dirty and zeroes them in the C push"]
 fn grow_arena_fresh_memory_reads_zero_after_another_arena() {
     let len = 256 << 10;
     for _ in 0..4 {

@@ -131,6 +131,7 @@ pub(crate) struct Config {
     pub(crate) retain_bytes: Option<usize>,
     pub(crate) prefault: bool,
     pub(crate) lock_memory: bool,
+    pub(crate) fresh_memory_reads_zero: bool,
     /// Bytes committed in the first block when the arena is built (0: nothing reserved
     /// before the first allocation); also what `reset` keeps at least, unless
     /// `retain_bytes` says otherwise.
@@ -146,11 +147,17 @@ impl Config {
         retain_bytes: None,
         prefault: true,
         lock_memory: false,
+        fresh_memory_reads_zero: false,
         capacity: 0,
     };
 
     fn mode(&self) -> CommitMode {
-        CommitMode { prefault: self.prefault, lock: self.lock_memory, huge_pages: self.huge_pages }
+        CommitMode {
+            prefault: self.prefault,
+            lock: self.lock_memory,
+            huge_pages: self.huge_pages,
+            fresh_only: self.fresh_memory_reads_zero,
+        }
     }
 
     /// The step to commit `region` by.
@@ -352,6 +359,31 @@ impl ArenaBuilder {
     /// ```
     pub fn lock_memory(mut self, enabled: bool) -> Self {
         self.config.lock_memory = enabled;
+        self
+    }
+
+    /// Whether memory the arena hands out for the first time must read zero. Default: off:
+    /// a new arena may take its block from the [warm cache](crate::cache) with the pages an
+    /// earlier structure wrote, which costs no page faults; the arena's typed allocations
+    /// (`alloc`, `alloc_slice_*`, ...) never let you read a byte before it is written, so
+    /// this matters only to code that reads raw memory from
+    /// [`alloc_layout`](crate::Arena::alloc_layout) (or the `Allocator`) before writing it,
+    /// as C code using `vmem_grow_arena_push` may. On: blocks never come from the cache
+    /// (they still go back to it), so fresh memory is fresh pages, and reads zero. Memory
+    /// handed out again after a [`rewind`](crate::Arena::rewind), or kept committed by a
+    /// [`reset`](crate::Arena::reset), still holds what this arena wrote there.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// drop(vmem::VirtualVec::from(vec![0xABu8; 1 << 20])); // may go to the warm cache
+    /// let arena = vmem::Arena::builder().fresh_memory_reads_zero(true).build().unwrap();
+    /// let p = arena.alloc_layout(Layout::array::<u8>(1 << 20).unwrap());
+    /// // SAFETY: the builder setting promises that fresh memory reads zero.
+    /// let bytes = unsafe { std::slice::from_raw_parts(p.as_ptr(), 1 << 20) };
+    /// assert!(bytes.iter().all(|&b| b == 0));
+    /// ```
+    pub fn fresh_memory_reads_zero(mut self, enabled: bool) -> Self {
+        self.config.fresh_memory_reads_zero = enabled;
         self
     }
 

@@ -70,11 +70,15 @@ pub(crate) struct CommitMode {
     /// Lock what is committed in RAM. Such regions never come from or go to the cache.
     pub(crate) lock: bool,
     pub(crate) huge_pages: HugePages,
+    /// Take no region from the cache, so that everything committed reads zero at first
+    /// (`dirty` stays 0); regions still go back to it.
+    pub(crate) fresh_only: bool,
 }
 
 impl CommitMode {
     /// No prefault, no lock, huge pages past the threshold.
-    pub(crate) const DEFAULT: CommitMode = CommitMode { prefault: false, lock: false, huge_pages: HugePages::Auto };
+    pub(crate) const DEFAULT: CommitMode =
+        CommitMode { prefault: false, lock: false, huge_pages: HugePages::Auto, fresh_only: false };
 }
 
 /// A lazily reserved region that commits from its start: see the [module docs](self).
@@ -174,7 +178,7 @@ impl GrowRegion {
         let align = self.align.max(huge.unwrap_or(1));
         let mut trimmed = false;
         let reservation = loop {
-            if self.cacheable() {
+            if self.cacheable() && !self.mode.fresh_only {
                 if let Some(entry) = cache::take(size, align) {
                     self.warm = entry.committed;
                     self.dirty = entry.committed;
@@ -438,7 +442,7 @@ mod tests {
     /// other tests gave to the cache.
     fn plain() -> CommitMode {
         testing::bypass_cache(true);
-        CommitMode { prefault: false, lock: false, huge_pages: HugePages::Off }
+        CommitMode { prefault: false, lock: false, huge_pages: HugePages::Off, fresh_only: false }
     }
 
     #[test]
@@ -538,7 +542,7 @@ mod tests {
     fn a_cached_huge_region_commits_small_steps_for_a_small_owner() {
         testing::bypass_cache(false);
         let Some(h) = crate::huge_page_size() else { return };
-        let mode = CommitMode { huge_pages: HugePages::Auto, prefault: false, lock: false };
+        let mode = CommitMode { huge_pages: HugePages::Auto, prefault: false, lock: false, fresh_only: false };
         // Made huge by a large owner, then given to the cache.
         let mut large = GrowRegion::new(3 << 30, 1, mode);
         large.commit_to("t", HUGE_PAGE_THRESHOLD + 1, 0).unwrap();
