@@ -1346,7 +1346,9 @@ fn sync_arena_allocator_never_rewinds_into_the_previous_block() {
                 break;
             }
         }
-        assert!(placed || !cfg!(target_os = "linux"), "the OS never placed a block right below a hole");
+        // Under a sanitizer the runtime's own mappings take the addresses (see correctness.rs).
+        let under_sanitizer = std::env::var_os("VMEM_UNDER_ASAN").is_some();
+        assert!(placed || under_sanitizer, "the OS never placed a block right below a hole");
         if !placed {
             return;
         }
