@@ -279,7 +279,7 @@ impl<T> ConcurrentVec<T> {
     pub fn push(&self, value: T) -> usize {
         match self.try_push(value) {
             Ok(index) => index,
-            Err((_, err)) => crate::sync::failed(err),
+            Err((_, err)) => crate::sync::failed("ConcurrentVec::push", err),
         }
     }
 

@@ -104,7 +104,7 @@ impl Arena {
     /// assert!(arena.committed_bytes() >= 256 << 10);
     /// ```
     pub fn with_capacity(bytes: usize) -> Arena {
-        Arena::try_with_capacity(bytes).unwrap_or_else(|e| super::alloc_failed(e))
+        Arena::try_with_capacity(bytes).unwrap_or_else(|e| crate::sync::failed("Arena::with_capacity", e))
     }
 
     /// An arena with `bytes` committed up front, or the error when the memory cannot be

@@ -524,13 +524,6 @@ pub(crate) fn rewind_target(
     Ok(Some(checkpoint.block))
 }
 
-#[cold]
-#[inline(never)]
-#[track_caller]
-pub(crate) fn alloc_failed(err: Error) -> ! {
-    panic!("arena allocation failed: {err}")
-}
-
 /// Writes `f()` to `p`. Kept apart and always inlined so that the optimizer sees the call
 /// writing straight into the arena and can build the value there instead of on the stack
 /// (bumpalo's observation: it does so most reliably this way).

@@ -247,7 +247,7 @@ impl SyncArena {
     /// assert!(arena.committed_bytes() >= 256 << 10);
     /// ```
     pub fn with_capacity(bytes: usize) -> SyncArena {
-        SyncArena::try_with_capacity(bytes).unwrap_or_else(|e| super::alloc_failed(e))
+        SyncArena::try_with_capacity(bytes).unwrap_or_else(|e| crate::sync::failed("SyncArena::with_capacity", e))
     }
 
     /// A shared arena with `bytes` committed up front, or the error when the memory cannot

@@ -98,6 +98,7 @@ pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 pub use secondary::SecondaryPool;
 
 use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
+use crate::sync::failed;
 use crate::{Error, ErrorKind, Result};
 
 /// What the crate's macros need, not for use by hand.
@@ -1336,14 +1337,6 @@ fn prefetch(address: *const u32) {
     };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = address;
-}
-
-/// The panic of the methods that have a `try_` form returning the error.
-#[cold]
-#[inline(never)]
-#[track_caller]
-fn failed(operation: &str, err: Error) -> ! {
-    panic!("{operation} failed: {err}")
 }
 
 impl<T, K: Key> Drop for Pool<T, K> {

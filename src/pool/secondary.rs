@@ -160,7 +160,7 @@ impl<K: Key, V> SecondaryPool<K, V> {
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.try_insert(key, value) {
             Ok(old) => old,
-            Err((_, err)) => panic!("SecondaryPool::insert failed: {err}"),
+            Err((_, err)) => crate::sync::failed("SecondaryPool::insert", err),
         }
     }
 
@@ -487,7 +487,7 @@ impl<K: Key, V: Clone> Clone for SecondaryPool<K, V> {
     fn clone(&self) -> Self {
         match self.try_clone() {
             Ok(clone) => clone,
-            Err(err) => panic!("SecondaryPool::clone failed: {err}"),
+            Err(err) => crate::sync::failed("SecondaryPool::clone", err),
         }
     }
 }

@@ -85,6 +85,7 @@ use core::slice::{self, SliceIndex};
 
 use crate::raw::page::page_round_up;
 use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
+use crate::sync::failed;
 use crate::{Error, ErrorKind, Result};
 
 mod cmp;
@@ -229,7 +230,7 @@ impl<T> VirtualVec<T> {
     /// ```
     #[track_caller]
     pub fn with_capacity(capacity: usize) -> Self {
-        Self::try_with_capacity(capacity).unwrap_or_else(|err| capacity_exhausted(err))
+        Self::try_with_capacity(capacity).unwrap_or_else(|err| failed("VirtualVec::with_capacity", err))
     }
 
     /// An empty vector with room for `capacity` elements committed up front, or
@@ -467,7 +468,7 @@ impl<T> VirtualVec<T> {
     #[track_caller]
     fn grow_one(&mut self, operation: &'static str) {
         if let Err(err) = self.try_grow(1, operation) {
-            capacity_exhausted(err)
+            failed(operation, err)
         }
     }
 
@@ -530,7 +531,7 @@ impl<T> VirtualVec<T> {
         let len = self.len;
         if len >= self.push_limit {
             if let Err(err) = self.push_slow("VirtualVec::push") {
-                capacity_exhausted(err)
+                failed("VirtualVec::push", err)
             }
         }
         // SAFETY: `len < capacity`, so slot `len` is committed, in bounds and uninitialized.
@@ -812,7 +813,7 @@ impl<T> VirtualVec<T> {
     pub fn reserve(&mut self, additional: usize) {
         if additional > self.capacity - self.len {
             if let Err(err) = self.try_grow(additional, "VirtualVec::reserve") {
-                capacity_exhausted(err)
+                failed("VirtualVec::reserve", err)
             }
         }
     }
@@ -890,7 +891,7 @@ impl<T> VirtualVec<T> {
         T: Clone,
     {
         if let Err(err) = self.try_extend_from_slice(other) {
-            capacity_exhausted(err)
+            failed("VirtualVec::extend_from_slice", err)
         }
     }
 
@@ -1144,7 +1145,7 @@ impl<T> VirtualVec<T> {
         T: Clone,
     {
         if let Err(err) = self.try_resize(new_len, value) {
-            capacity_exhausted(err)
+            failed("VirtualVec::resize", err)
         }
     }
 
@@ -1197,7 +1198,7 @@ impl<T> VirtualVec<T> {
     #[track_caller]
     pub fn resize_with(&mut self, new_len: usize, f: impl FnMut() -> T) {
         if let Err(err) = self.try_resize_with(new_len, f) {
-            capacity_exhausted(err)
+            failed("VirtualVec::resize_with", err)
         }
     }
 
@@ -1330,7 +1331,7 @@ impl<T> VirtualVec<T> {
         if at > len {
             index_failed("`at` split", "<=", at, len);
         }
-        self.try_split_off(at).unwrap_or_else(|err| capacity_exhausted(err))
+        self.try_split_off(at).unwrap_or_else(|err| failed("VirtualVec::split_off", err))
     }
 
     /// Splits the vector at `at` as [`split_off`](VirtualVec::split_off) does, or returns
@@ -1374,7 +1375,7 @@ impl<T> VirtualVec<T> {
     #[track_caller]
     pub fn append(&mut self, other: &mut Self) {
         if let Err(err) = self.try_append(other) {
-            capacity_exhausted(err)
+            failed("VirtualVec::append", err)
         }
     }
 
@@ -1420,7 +1421,7 @@ impl<T> VirtualVec<T> {
             range_failed("extend_from_within", &src, self.len);
         }
         if let Err(err) = self.try_extend_from_within(src) {
-            capacity_exhausted(err)
+            failed("VirtualVec::extend_from_within", err)
         }
     }
 
@@ -1704,13 +1705,6 @@ fn out_of_bounds(operation: &'static str, detail: &'static str, len: usize) -> E
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn capacity_exhausted(err: Error) -> ! {
-    panic!("{err}")
-}
-
-#[cold]
-#[inline(never)]
-#[track_caller]
 fn range_failed(operation: &str, range: &impl RangeBounds<usize>, len: usize) -> ! {
     panic!(
         "{operation} range ({:?}, {:?}) is out of bounds or decreasing for a vector of length {len}",
@@ -1847,7 +1841,7 @@ impl<T: Clone> Clone for VirtualVec<T> {
     /// reserved or committed.
     #[track_caller]
     fn clone(&self) -> Self {
-        self.try_clone().unwrap_or_else(|err| capacity_exhausted(err))
+        self.try_clone().unwrap_or_else(|err| failed("VirtualVec::clone", err))
     }
 }
 
