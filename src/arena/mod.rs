@@ -83,12 +83,6 @@ pub use shared::SyncArena;
 /// to it and allocations of alignment up to it need no rounding.
 pub(crate) const MIN_ALIGN: usize = 8;
 
-/// `size` rounded up to [`MIN_ALIGN`]. Does not wrap for sizes up to `isize::MAX`.
-#[inline(always)]
-pub(crate) const fn padded(size: usize) -> usize {
-    (size + (MIN_ALIGN - 1)) & !(MIN_ALIGN - 1)
-}
-
 /// Without a chosen [`commit_step`](ArenaBuilder::commit_step), a block commits as much as
 /// it has committed already, within these bounds: small arenas stay small, large ones make
 /// few system calls.
