@@ -239,10 +239,9 @@ pub struct ArenaBuilder {
 }
 
 impl ArenaBuilder {
-    /// The address space reserved per block, in bytes (default: 64 GiB on 64-bit systems,
-    /// 256 MiB on 32-bit ones). Rounded up to whole pages. Reserving costs no memory; when
-    /// the OS refuses a large reservation (for example under `ulimit -v`), the arena halves
-    /// it until it fits.
+    /// The address space reserved per block, in bytes (default: [`DEFAULT_RESERVE_BYTES`]).
+    /// Rounded up to whole pages. Reserving costs no memory; when the OS refuses a large
+    /// reservation (for example under `ulimit -v`), the arena halves it until it fits.
     ///
     /// ```
     /// let arena = vmem::Arena::builder().block_size(1 << 20).build().unwrap();

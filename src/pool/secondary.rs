@@ -20,10 +20,10 @@
 //!   index if they are shorter (4 bytes written per new entry; a `commit` system call per
 //!   step of the vector, as [`VirtualVec`] grows).
 //! - Memory: one entry per index up to the highest index inserted, `size_of::<V>()` plus 4
-//!   bytes (the generation), rounded up to the alignment; address space as a
-//!   [`VirtualVec`]'s (64 GiB by default on 64-bit systems). Like the primary pool's slots,
-//!   the entries are dense: keep side data for most of a pool's values here, not for a few
-//!   keys with large indices.
+//!   bytes (the generation), rounded up to the alignment; address space as a [`VirtualVec`]'s
+//!   ([`DEFAULT_RESERVE_BYTES`](crate::DEFAULT_RESERVE_BYTES) by default). Like the primary
+//!   pool's slots, the entries are dense: keep side data for most of a pool's values here,
+//!   not for a few keys with large indices.
 //!
 //! ```
 //! use vmem::pool::SecondaryPool;

@@ -15,12 +15,13 @@
 //!
 //! The cache holds at most [`max_bytes`] of committed memory (64 MiB by default) and
 //! [`max_entries`] regions (64 by default, about 4 TiB of address space at the default
-//! 64 GiB per region); a region given back beyond the byte bound has the excess decommitted
-//! first (one system call), and one beyond the entry bound is released. A region nobody
-//! takes for [`decay_ms`] (1 s by default) is released lazily: by the next region given back to
-//! the same part of the cache, since no background thread runs. [`trim`] releases
-//! everything now. Regions of structures that lock their memory
-//! ([`ArenaBuilder::lock_memory`](crate::ArenaBuilder::lock_memory)) are never cached.
+//! [`DEFAULT_RESERVE_BYTES`](crate::DEFAULT_RESERVE_BYTES) per region); a region given back
+//! beyond the byte bound has the excess decommitted first (one system call), and one beyond
+//! the entry bound is released. A region nobody takes for [`decay_ms`] (1 s by default) is
+//! released lazily: by the next region given back to the same part of the cache, since no
+//! background thread runs. [`trim`] releases everything now. Regions of structures that lock
+//! their memory ([`ArenaBuilder::lock_memory`](crate::ArenaBuilder::lock_memory)) are never
+//! cached.
 //!
 //! Set the bounds with [`set_max_bytes`] and [`set_max_entries`] (0 turns the cache off), or
 //! before the program starts with environment variables: `VMEM_CACHE=off`,

@@ -3,7 +3,7 @@
 //! A `Vec` grows by allocating a larger buffer and moving its elements there, so every
 //! pointer into it dies at each growth, and for a moment both buffers are alive. A
 //! [`VirtualVec`] instead reserves address space for its whole
-//! [`max_capacity`](VirtualVec::max_capacity) up front (64 GiB by default on 64-bit systems,
+//! [`max_capacity`](VirtualVec::max_capacity) up front ([`DEFAULT_RESERVE_BYTES`] by default,
 //! which costs no memory) and commits pages at the end as it grows. The buffer never moves:
 //! the element at index 0 has the same address for the life of the vector, growth never
 //! copies, and memory use follows the length.
@@ -183,9 +183,9 @@ impl<T> VirtualVec<T> {
     const ELEMENT_SIZE: usize = mem::size_of::<T>();
     const IS_ZERO_SIZED: bool = Self::ELEMENT_SIZE == 0;
 
-    /// An empty vector with a generous maximum: 64 GiB worth of elements on 64-bit systems
-    /// (256 MiB on 32-bit ones), `usize::MAX` elements for zero-sized types. Reserves
-    /// nothing until the first element is added, so it never fails and costs nothing.
+    /// An empty vector with a generous maximum: [`DEFAULT_RESERVE_BYTES`] worth of elements,
+    /// `usize::MAX` elements for zero-sized types. Reserves nothing until the first element
+    /// is added, so it never fails and costs nothing.
     ///
     /// If the OS then refuses that much address space (for example under `ulimit -v`), the
     /// vector reserves less, halving down to what it needs (at least 4 MiB), and
@@ -216,8 +216,8 @@ impl<T> VirtualVec<T> {
     /// and one `commit`; the pages are backed on first touch.
     ///
     /// # Panics
-    /// When `capacity` exceeds the default maximum (64 GiB worth of elements on 64-bit
-    /// systems) or the OS refuses the memory; see
+    /// When `capacity` exceeds the default maximum ([`DEFAULT_RESERVE_BYTES`] worth of
+    /// elements) or the OS refuses the memory; see
     /// [`try_with_capacity`](VirtualVec::try_with_capacity).
     ///
     /// ```
@@ -1657,10 +1657,10 @@ impl<T> VirtualVec<T> {
     }
 
     /// Consumes the vector and returns its elements as a mutable slice that lives for the
-    /// rest of the program (`'static` when `T` is). The elements are never dropped, and
-    /// the reservation is never released: it does not go to the [warm cache](crate::cache)
+    /// rest of the program (`'static` when `T` is). The elements are never dropped, and the
+    /// reservation is never released: it does not go to the [warm cache](crate::cache)
     /// either, so nothing else is ever given this memory. Its address space (the whole
-    /// maximum, 64 GiB by default) and committed memory stay taken; call
+    /// maximum, [`DEFAULT_RESERVE_BYTES`] by default) and committed memory stay taken; call
     /// [`shrink_to_fit`](VirtualVec::shrink_to_fit) first to return the memory past the
     /// elements, or give the vector a smaller maximum.
     ///
