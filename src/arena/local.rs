@@ -716,11 +716,9 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
                 }
             }
         }
-        let fresh = self.try_alloc_layout(new).map_err(|_| allocator_api2::alloc::AllocError)?;
-        // SAFETY: `ptr` holds `old.size()` initialized bytes; `fresh` is new, disjoint memory
-        // of at least that size.
-        unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), old.size()) };
-        Ok(NonNull::slice_from_raw_parts(fresh, new.size()))
+        // SAFETY: `ptr` holds `old.size()` initialized bytes (the trait's promise); fresh
+        // memory is new and disjoint, at least `new.size()` long.
+        unsafe { super::moved(ptr, old, new, self.try_alloc_layout(new)) }
     }
 
     unsafe fn shrink(
@@ -731,10 +729,8 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
     ) -> core::result::Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
         let address = ptr.as_ptr() as usize;
         if address % new.align() != 0 {
-            let fresh = self.try_alloc_layout(new).map_err(|_| allocator_api2::alloc::AllocError)?;
-            // SAFETY: `new.size() <= old.size()` bytes are initialized; the regions are disjoint.
-            unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), new.size()) };
-            return Ok(NonNull::slice_from_raw_parts(fresh, new.size()));
+            // SAFETY: as in `grow`.
+            return unsafe { super::moved(ptr, old, new, self.try_alloc_layout(new)) };
         }
         if self.is_last(address, old.size()) {
             self.retreat(address + round_up(new.size(), MIN_ALIGN));

@@ -529,6 +529,26 @@ pub(crate) unsafe fn write_with<T>(p: *mut T, f: impl FnOnce() -> T) {
     unsafe { p.write(f()) }
 }
 
+/// The `grow` or `shrink` of the arenas' `Allocator` that cannot stay in place: `fresh`
+/// (new memory for `new`, or the failure to get it) receives the bytes of `ptr` that both
+/// layouts hold, `min(old.size(), new.size())`.
+///
+/// # Safety
+/// `ptr` holds `old.size()` initialized bytes; `fresh`, when it is memory, is new, at least
+/// `new.size()` long and disjoint from them.
+pub(crate) unsafe fn moved(
+    ptr: core::ptr::NonNull<u8>,
+    old: core::alloc::Layout,
+    new: core::alloc::Layout,
+    fresh: Result<core::ptr::NonNull<u8>>,
+) -> core::result::Result<core::ptr::NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+    let fresh = fresh.map_err(|_| allocator_api2::alloc::AllocError)?;
+    // SAFETY: the caller's promise: `ptr` has `old.size()` initialized bytes, `fresh` room for
+    // `new.size()`, and the two do not overlap.
+    unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), old.size().min(new.size())) };
+    Ok(core::ptr::NonNull::slice_from_raw_parts(fresh, new.size()))
+}
+
 /// The blocks of an arena, for [`ChunkRawIter`]: block `index`'s first byte and how many
 /// bytes from there were handed out, `None` past the last block.
 pub(crate) trait BlockSpans {
