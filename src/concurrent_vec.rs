@@ -1,8 +1,8 @@
 //! `ConcurrentVec`: an append-only vector that many threads push to at once.
 //!
-//! A `ConcurrentVec<T>` reserves address space for its maximum capacity once (64 GiB on
-//! 64-bit systems unless you choose a maximum) and commits it in steps as it fills. Because
-//! the reservation never moves, neither do the elements: `push` takes `&self`, and a
+//! A `ConcurrentVec<T>` reserves address space for its maximum capacity once (by default
+//! [`DEFAULT_RESERVE_BYTES`] of elements and flags) and commits it in steps as it fills.
+//! Because the reservation never moves, neither do the elements: `push` takes `&self`, and a
 //! reference returned by [`get`](ConcurrentVec::get) stays valid while other threads keep
 //! pushing. Elements are never removed while the vector is shared; with `&mut self` you can
 //! change, [`clear`](ConcurrentVec::clear) or take them out.
@@ -177,10 +177,10 @@ impl<T> Default for ConcurrentVec<T> {
 }
 
 impl<T> ConcurrentVec<T> {
-    /// An empty vector with a generous maximum capacity (64 GiB of elements and flags on
-    /// 64-bit systems, 256 MiB on 32-bit ones). Reserves nothing: the first push does, so
-    /// `new` never fails, costs nothing and can initialize a `static`. Where address space
-    /// is short (`ulimit -v`), the first push reserves less and lowers
+    /// An empty vector with a generous maximum capacity ([`DEFAULT_RESERVE_BYTES`] of
+    /// elements and flags). Reserves nothing: the first push does, so `new` never fails,
+    /// costs nothing and can initialize a `static`. Where address space is short (`ulimit
+    /// -v`), the first push reserves less and lowers
     /// [`max_capacity`](ConcurrentVec::max_capacity) to match.
     ///
     /// ```
@@ -279,7 +279,7 @@ impl<T> ConcurrentVec<T> {
     pub fn push(&self, value: T) -> usize {
         match self.try_push(value) {
             Ok(index) => index,
-            Err((_, err)) => crate::sync::failed(err),
+            Err((_, err)) => crate::sync::failed("ConcurrentVec::push", err),
         }
     }
 

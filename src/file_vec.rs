@@ -161,8 +161,8 @@ impl<T: Pod> FileVecOptions<T> {
     }
 
     /// The most bytes the file may grow to (header included): this much address space is
-    /// reserved. Default 64 GiB on 64-bit systems (1 GiB on 32-bit ones), or the file's
-    /// length if larger.
+    /// reserved. Default [`DEFAULT_RESERVE_BYTES`](crate::DEFAULT_RESERVE_BYTES) on 64-bit
+    /// systems (1 GiB on 32-bit ones), or the file's length if larger.
     pub fn max_bytes(mut self, max_bytes: usize) -> Self {
         self.max_bytes = Some(max_bytes);
         self

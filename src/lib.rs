@@ -102,6 +102,7 @@ pub use raw::status::{
 };
 pub use region::cache;
 pub use region::cache::trim;
+pub use region::DEFAULT_RESERVE_BYTES;
 
 pub use arena::{Arena, ArenaBuilder, SyncArena};
 pub use concurrent_vec::ConcurrentVec;

@@ -77,8 +77,9 @@ use std::ptr::NonNull;
 
 use crate::{os, Advice, Error, ErrorKind, Result};
 
-/// The default maximum size: 64 GiB of address space on 64-bit systems, 1 GiB on 32-bit ones.
-const DEFAULT_MAX_SIZE: usize = if usize::BITS >= 64 { 64 << 30 } else { 1 << 30 };
+/// The default maximum size: the structures' default reservation on 64-bit systems, 1 GiB on
+/// 32-bit ones.
+const DEFAULT_MAX_SIZE: usize = if usize::BITS >= 64 { crate::DEFAULT_RESERVE_BYTES } else { 1 << 30 };
 
 /// How to open a [`MappedFile`]: see [`MappedFile::options`].
 ///
@@ -120,7 +121,8 @@ impl MappedFileOptions {
     }
 
     /// The most the file may grow to while mapped, in bytes: this much address space is
-    /// reserved (rounded up to whole pages). Default 64 GiB on 64-bit systems (1 GiB on
+    /// reserved (rounded up to whole pages). Default
+    /// [`DEFAULT_RESERVE_BYTES`](crate::DEFAULT_RESERVE_BYTES) on 64-bit systems (1 GiB on
     /// 32-bit ones), or the file's length if that is larger; where the address space refuses
     /// that much (`RLIMIT_AS`, valgrind), the default halves until a reservation succeeds,
     /// down to the file's length. [`MappedFile::max_size`] says what was reserved.
@@ -235,7 +237,7 @@ fn io_error(operation: &'static str, err: &std::io::Error) -> Error {
 /// # let dir = std::env::temp_dir().join(format!("vmem-doc-mapped-{}", std::process::id()));
 /// # std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("grow.bin");
-/// let mut file = MappedFile::create(&path)?;          // empty, 64 GiB of address space reserved
+/// let mut file = MappedFile::create(&path)?;          // empty, its default maximum size reserved
 /// file.set_len(1 << 20)?;                             // the file is 1 MiB now, mapped
 /// let base = file.as_ptr();
 /// file.write_at(0, b"hello")?;

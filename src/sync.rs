@@ -14,12 +14,13 @@ use crate::Error;
 
 /// Panics with `err`: the one cold path behind every convenience method that panics
 /// (`push`, `insert`, `alloc`, ...) where its `try_` form returns the error. The error's
-/// message names the operation, what was asked and the limit.
+/// message says what was asked and the limit; `operation` names the method the user called,
+/// which the error may not (a `commit` the OS refused, say): "`operation` failed: `err`".
 #[cold]
 #[inline(never)]
 #[track_caller]
-pub(crate) fn failed(err: Error) -> ! {
-    panic!("{err}")
+pub(crate) fn failed(operation: &'static str, err: Error) -> ! {
+    panic!("{operation} failed: {err}")
 }
 
 /// A mutual-exclusion cell: see the [module docs](self).
@@ -174,6 +175,24 @@ mod spin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
+
+    fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> std::string::String {
+        let payload = std::panic::catch_unwind(f).unwrap_err();
+        payload.downcast_ref::<std::string::String>().cloned().unwrap()
+    }
+
+    #[test]
+    fn failed_names_the_called_method() {
+        let own = Error::new(ErrorKind::OutOfMemory, "Pool::insert", "the pool is full");
+        assert_eq!(
+            panic_message(|| failed("Pool::insert", own)),
+            "Pool::insert failed: Pool::insert: the pool is full"
+        );
+        let os = Error::from_os(ErrorKind::OutOfMemory, "commit", 12);
+        let message = panic_message(|| failed("Arena::alloc", os));
+        assert!(message.starts_with("Arena::alloc failed: commit: "), "{message}");
+    }
 
     #[test]
     fn excludes_other_threads() {

@@ -377,11 +377,11 @@ VMEM_FUNC VMemResult vmem_arena_rewind(VMemArena* arena, VMemSize checkpoint);
 ///////////////////////////////////////////////////////////////////////////////////////////
 // Growing arena: the Rust vmem::Arena
 //
-// An arena you never size: it reserves a large block of address space (64 GiB by default,
-// costing no memory), commits it in steps as you push, and when a block is full reserves
-// and chains another one, so it grows without limit (unless max_bytes says otherwise) and
-// never moves what it handed out. Its state is behind an opaque handle, so C code cannot
-// corrupt it; a destroyed or made-up handle is an error, not a crash.
+// An arena you never size: it reserves a large block of address space (the library default,
+// 64 GiB on 64-bit systems, costing no memory), commits it in steps as you push, and when a
+// block is full reserves and chains another one, so it grows without limit (unless max_bytes
+// says otherwise) and never moves what it handed out. Its state is behind an opaque handle,
+// so C code cannot corrupt it; a destroyed or made-up handle is an error, not a crash.
 //
 // Typical use:
 //      VMemGrowArena* arena = vmem_grow_arena_create(NULL); // defaults; NULL on failure
@@ -403,7 +403,8 @@ typedef struct VMemGrowArena VMemGrowArena;
 
 // Settings for vmem_grow_arena_create. A zeroed struct means every default.
 typedef struct VMemGrowArenaConfig {
-    VMemSize block_size;   // address space reserved per block (0: 64 GiB on 64-bit systems)
+    VMemSize block_size;   // address space reserved per block (0: the library default,
+                           // 64 GiB on 64-bit systems)
     VMemSize commit_step;  // committed at a time as the arena grows (0: 1 MiB)
     VMemSize max_bytes;    // the most address space reserved in all blocks (0: unbounded)
     VMemSize retain_bytes; // bytes kept committed across vmem_grow_arena_reset (0: none)
@@ -496,9 +497,9 @@ enum {
 };
 
 // Opens the file at `path` (NUL-terminated) and maps it, reserving `max_size` bytes of address
-// space for it (0: 64 GiB on 64-bit systems, or the file's length if larger). Returns NULL on
-// failure: a NULL path, unknown flags, a missing file without VMemFileFlag_Create, a file
-// longer than max_size, no room for max_size.
+// space for it (0: the library default, 64 GiB on 64-bit systems, or the file's length if
+// larger). Returns NULL on failure: a NULL path, unknown flags, a missing file without
+// VMemFileFlag_Create, a file longer than max_size, no room for max_size.
 VMEM_FUNC VMemFile* vmem_file_open(const char* path, VMemFileFlags flags, VMemSize max_size);
 
 // Unmaps and closes the file and frees the handle. It does not flush: what was written is in

@@ -72,8 +72,9 @@ fn path_of(bytes: &CStr) -> Outcome<&std::path::Path> {
 }
 
 /// Opens (or creates) the file at `path` and maps it, reserving `max_size` bytes of address
-/// space for it to grow into (0: 64 GiB on 64-bit systems, or the file's length if larger).
-/// Returns NULL and sets the message on failure.
+/// space for it to grow into (0: the library default,
+/// [`DEFAULT_RESERVE_BYTES`](vmem_core::DEFAULT_RESERVE_BYTES), 64 GiB on 64-bit systems, or
+/// the file's length if larger). Returns NULL and sets the message on failure.
 ///
 /// # Safety
 /// `path` must be NULL or a NUL-terminated string.

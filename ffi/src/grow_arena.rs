@@ -28,7 +28,9 @@ pub struct VMemGrowArena {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VMemGrowArenaConfig {
-    /// Address space reserved per block, in bytes (0: 64 GiB on 64-bit systems).
+    /// Address space reserved per block, in bytes (0: the library default,
+    /// [`DEFAULT_RESERVE_BYTES`](vmem_core::DEFAULT_RESERVE_BYTES), 64 GiB on 64-bit
+    /// systems).
     pub block_size: VMemSize,
     /// How much is committed at a time as the arena grows (0: 1 MiB).
     pub commit_step: VMemSize,

@@ -9,9 +9,10 @@ use core::sync::atomic::Ordering;
 
 use super::typed::typed_helpers;
 use super::{
-    limit_reached, padded, rewind_target, too_large, ArenaBuilder, BlockInfo, BlockSpans, Checkpoint, ChunkIter,
-    ChunkRawIter, Config, ResetHistory, MIN_ALIGN, NEXT_ARENA_ID,
+    limit_reached, rewind_target, too_large, ArenaBuilder, BlockInfo, BlockSpans, Checkpoint, ChunkIter, ChunkRawIter,
+    Config, ResetHistory, MIN_ALIGN, NEXT_ARENA_ID,
 };
+use crate::raw::align::round_up;
 use crate::region::{CommitMode, GrowRegion};
 use crate::{Error, ErrorKind, Result};
 
@@ -104,7 +105,7 @@ impl Arena {
     /// assert!(arena.committed_bytes() >= 256 << 10);
     /// ```
     pub fn with_capacity(bytes: usize) -> Arena {
-        Arena::try_with_capacity(bytes).unwrap_or_else(|e| super::alloc_failed(e))
+        Arena::try_with_capacity(bytes).unwrap_or_else(|e| crate::sync::failed("Arena::with_capacity", e))
     }
 
     /// An arena with `bytes` committed up front, or the error when the memory cannot be
@@ -191,7 +192,7 @@ impl Arena {
         // Sizes are rounded up to `MIN_ALIGN` so that `position` stays a multiple of it, and
         // the usual small alignments need no rounding at all (the compiler drops the other
         // branch for a constant layout). `Layout` sizes are at most `isize::MAX`: no wrap.
-        let size = padded(size);
+        let size = round_up(size, MIN_ALIGN);
         let position = self.position.get();
         let end = self.end.get();
         // Before the first block both are 0, so every check below fails.
@@ -647,7 +648,7 @@ impl Arena {
     /// previous block to its end also "ends at the position" of a fresh current block.)
     #[inline]
     fn is_last(&self, address: usize, size: usize) -> bool {
-        size != 0 && address >= self.base.get() as usize && address + padded(size) == self.position.get()
+        size != 0 && address >= self.base.get() as usize && address + round_up(size, MIN_ALIGN) == self.position.get()
     }
 }
 
@@ -689,10 +690,10 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
     ) -> core::result::Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
         let address = ptr.as_ptr() as usize;
         if self.is_last(address, old.size()) && address % new.align() == 0 {
-            let extra = padded(new.size()) - padded(old.size());
+            let extra = round_up(new.size(), MIN_ALIGN) - round_up(old.size(), MIN_ALIGN);
             // `position <= end`, the invariant of `end`; below `end` the limit holds.
             if extra <= self.end.get() - self.position.get() {
-                self.position.set(address + padded(new.size()));
+                self.position.set(address + round_up(new.size(), MIN_ALIGN));
                 return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
             }
             // Room in the block's reservation (and under the limit): commit more and grow in
@@ -701,7 +702,7 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
             // alive.
             if let Some(block) = unsafe { self.current_block() } {
                 let base = block.base();
-                let end = address + padded(new.size());
+                let end = address + round_up(new.size(), MIN_ALIGN);
                 let limit = self.limit.get().unwrap_or(usize::MAX);
                 let under_limit = self.allocated_before.get().saturating_add(end - base) <= limit;
                 if end <= base + block.region.reserved() && under_limit {
@@ -715,11 +716,9 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
                 }
             }
         }
-        let fresh = self.try_alloc_layout(new).map_err(|_| allocator_api2::alloc::AllocError)?;
-        // SAFETY: `ptr` holds `old.size()` initialized bytes; `fresh` is new, disjoint memory
-        // of at least that size.
-        unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), old.size()) };
-        Ok(NonNull::slice_from_raw_parts(fresh, new.size()))
+        // SAFETY: `ptr` holds `old.size()` initialized bytes (the trait's promise); fresh
+        // memory is new and disjoint, at least `new.size()` long.
+        unsafe { super::moved(ptr, old, new, self.try_alloc_layout(new)) }
     }
 
     unsafe fn shrink(
@@ -730,13 +729,11 @@ unsafe impl allocator_api2::alloc::Allocator for &Arena {
     ) -> core::result::Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
         let address = ptr.as_ptr() as usize;
         if address % new.align() != 0 {
-            let fresh = self.try_alloc_layout(new).map_err(|_| allocator_api2::alloc::AllocError)?;
-            // SAFETY: `new.size() <= old.size()` bytes are initialized; the regions are disjoint.
-            unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), new.size()) };
-            return Ok(NonNull::slice_from_raw_parts(fresh, new.size()));
+            // SAFETY: as in `grow`.
+            return unsafe { super::moved(ptr, old, new, self.try_alloc_layout(new)) };
         }
         if self.is_last(address, old.size()) {
-            self.retreat(address + padded(new.size()));
+            self.retreat(address + round_up(new.size(), MIN_ALIGN));
         }
         Ok(NonNull::slice_from_raw_parts(ptr, new.size()))
     }

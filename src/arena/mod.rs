@@ -83,12 +83,6 @@ pub use shared::SyncArena;
 /// to it and allocations of alignment up to it need no rounding.
 pub(crate) const MIN_ALIGN: usize = 8;
 
-/// `size` rounded up to [`MIN_ALIGN`]. Does not wrap for sizes up to `isize::MAX`.
-#[inline(always)]
-pub(crate) const fn padded(size: usize) -> usize {
-    (size + (MIN_ALIGN - 1)) & !(MIN_ALIGN - 1)
-}
-
 /// Without a chosen [`commit_step`](ArenaBuilder::commit_step), a block commits as much as
 /// it has committed already, within these bounds: small arenas stay small, large ones make
 /// few system calls.
@@ -252,10 +246,9 @@ pub struct ArenaBuilder {
 }
 
 impl ArenaBuilder {
-    /// The address space reserved per block, in bytes (default: 64 GiB on 64-bit systems,
-    /// 256 MiB on 32-bit ones). Rounded up to whole pages. Reserving costs no memory; when
-    /// the OS refuses a large reservation (for example under `ulimit -v`), the arena halves
-    /// it until it fits.
+    /// The address space reserved per block, in bytes (default: [`DEFAULT_RESERVE_BYTES`]).
+    /// Rounded up to whole pages. Reserving costs no memory; when the OS refuses a large
+    /// reservation (for example under `ulimit -v`), the arena halves it until it fits.
     ///
     /// ```
     /// let arena = vmem::Arena::builder().block_size(1 << 20).build().unwrap();
@@ -556,13 +549,6 @@ pub(crate) fn rewind_target(
     Ok(Some(checkpoint.block))
 }
 
-#[cold]
-#[inline(never)]
-#[track_caller]
-pub(crate) fn alloc_failed(err: Error) -> ! {
-    panic!("arena allocation failed: {err}")
-}
-
 /// Writes `f()` to `p`. Kept apart and always inlined so that the optimizer sees the call
 /// writing straight into the arena and can build the value there instead of on the stack
 /// (bumpalo's observation: it does so most reliably this way).
@@ -573,6 +559,26 @@ pub(crate) fn alloc_failed(err: Error) -> ! {
 pub(crate) unsafe fn write_with<T>(p: *mut T, f: impl FnOnce() -> T) {
     // SAFETY: the caller's promise.
     unsafe { p.write(f()) }
+}
+
+/// The `grow` or `shrink` of the arenas' `Allocator` that cannot stay in place: `fresh`
+/// (new memory for `new`, or the failure to get it) receives the bytes of `ptr` that both
+/// layouts hold, `min(old.size(), new.size())`.
+///
+/// # Safety
+/// `ptr` holds `old.size()` initialized bytes; `fresh`, when it is memory, is new, at least
+/// `new.size()` long and disjoint from them.
+pub(crate) unsafe fn moved(
+    ptr: core::ptr::NonNull<u8>,
+    old: core::alloc::Layout,
+    new: core::alloc::Layout,
+    fresh: Result<core::ptr::NonNull<u8>>,
+) -> core::result::Result<core::ptr::NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+    let fresh = fresh.map_err(|_| allocator_api2::alloc::AllocError)?;
+    // SAFETY: the caller's promise: `ptr` has `old.size()` initialized bytes, `fresh` room for
+    // `new.size()`, and the two do not overlap.
+    unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), old.size().min(new.size())) };
+    Ok(core::ptr::NonNull::slice_from_raw_parts(fresh, new.size()))
 }
 
 /// The blocks of an arena, for [`ChunkRawIter`]: block `index`'s first byte and how many

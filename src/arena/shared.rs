@@ -247,7 +247,7 @@ impl SyncArena {
     /// assert!(arena.committed_bytes() >= 256 << 10);
     /// ```
     pub fn with_capacity(bytes: usize) -> SyncArena {
-        SyncArena::try_with_capacity(bytes).unwrap_or_else(|e| super::alloc_failed(e))
+        SyncArena::try_with_capacity(bytes).unwrap_or_else(|e| crate::sync::failed("SyncArena::with_capacity", e))
     }
 
     /// A shared arena with `bytes` committed up front, or the error when the memory cannot
@@ -916,11 +916,9 @@ unsafe impl allocator_api2::alloc::Allocator for &SyncArena {
         if address % new.align() == 0 && self.grow_in_place(address, old.size(), new.size()) {
             return Ok(NonNull::slice_from_raw_parts(ptr, new.size()));
         }
-        let fresh = self.alloc_shared(new).map_err(|_| allocator_api2::alloc::AllocError)?;
-        // SAFETY: `ptr` holds `old.size()` initialized bytes; `fresh` is new, disjoint memory
-        // of at least that size.
-        unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), old.size()) };
-        Ok(NonNull::slice_from_raw_parts(fresh, new.size()))
+        // SAFETY: `ptr` holds `old.size()` initialized bytes (the trait's promise); fresh
+        // memory is new and disjoint, at least `new.size()` long.
+        unsafe { super::moved(ptr, old, new, self.alloc_shared(new)) }
     }
 
     unsafe fn shrink(
@@ -931,10 +929,8 @@ unsafe impl allocator_api2::alloc::Allocator for &SyncArena {
     ) -> core::result::Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
         let address = ptr.as_ptr() as usize;
         if address % new.align() != 0 {
-            let fresh = self.alloc_shared(new).map_err(|_| allocator_api2::alloc::AllocError)?;
-            // SAFETY: `new.size() <= old.size()` bytes are initialized; the regions are disjoint.
-            unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.as_ptr(), new.size()) };
-            return Ok(NonNull::slice_from_raw_parts(fresh, new.size()));
+            // SAFETY: as in `grow`.
+            return unsafe { super::moved(ptr, old, new, self.alloc_shared(new)) };
         }
         self.give_back(address + new.size(), address + old.size());
         Ok(NonNull::slice_from_raw_parts(ptr, new.size()))

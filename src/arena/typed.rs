@@ -29,7 +29,7 @@ macro_rules! typed_helpers {
             pub fn alloc_layout(&self, layout: ::core::alloc::Layout) -> ::core::ptr::NonNull<u8> {
                 match self.try_alloc_layout(layout) {
                     Ok(p) => p,
-                    Err(e) => $crate::arena::alloc_failed(e),
+                    Err(e) => $crate::sync::failed(concat!(stringify!($Arena), "::alloc"), e),
                 }
             }
 
@@ -188,7 +188,8 @@ macro_rules! typed_helpers {
             /// ```
             #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
             pub fn alloc_slice_fill_with<T>(&self, len: usize, f: impl FnMut(usize) -> T) -> &mut [T] {
-                self.try_alloc_slice_fill_with(len, f).unwrap_or_else(|e| $crate::arena::alloc_failed(e))
+                self.try_alloc_slice_fill_with(len, f)
+                    .unwrap_or_else(|e| $crate::sync::failed(concat!(stringify!($Arena), "::alloc_slice_fill_with"), e))
             }
 
             /// Allocates a slice of as many elements as `iter` says it has
@@ -267,7 +268,8 @@ macro_rules! typed_helpers {
                 I: IntoIterator<Item = T>,
                 I::IntoIter: ExactSizeIterator,
             {
-                self.try_alloc_slice_fill_iter(iter).unwrap_or_else(|e| $crate::arena::alloc_failed(e))
+                self.try_alloc_slice_fill_iter(iter)
+                    .unwrap_or_else(|e| $crate::sync::failed(concat!(stringify!($Arena), "::alloc_slice_fill_iter"), e))
             }
 
             /// Allocates a slice of `len` copies of `value`, or returns an error.
@@ -293,7 +295,8 @@ macro_rules! typed_helpers {
             /// ```
             #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
             pub fn alloc_slice_fill_copy<T: Copy>(&self, len: usize, value: T) -> &mut [T] {
-                self.try_alloc_slice_fill_copy(len, value).unwrap_or_else(|e| $crate::arena::alloc_failed(e))
+                self.try_alloc_slice_fill_copy(len, value)
+                    .unwrap_or_else(|e| $crate::sync::failed(concat!(stringify!($Arena), "::alloc_slice_fill_copy"), e))
             }
 
             /// Allocates a slice of `len` clones of `value`, or returns an error. The clones
@@ -323,7 +326,9 @@ macro_rules! typed_helpers {
             /// ```
             #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
             pub fn alloc_slice_fill_clone<T: Clone>(&self, len: usize, value: &T) -> &mut [T] {
-                self.try_alloc_slice_fill_clone(len, value).unwrap_or_else(|e| $crate::arena::alloc_failed(e))
+                self.try_alloc_slice_fill_clone(len, value).unwrap_or_else(|e| {
+                    $crate::sync::failed(concat!(stringify!($Arena), "::alloc_slice_fill_clone"), e)
+                })
             }
 
             /// Allocates a slice of `len` elements set to `T::default()`, or returns an error.
@@ -350,7 +355,9 @@ macro_rules! typed_helpers {
             /// ```
             #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
             pub fn alloc_slice_fill_default<T: Default>(&self, len: usize) -> &mut [T] {
-                self.try_alloc_slice_fill_default(len).unwrap_or_else(|e| $crate::arena::alloc_failed(e))
+                self.try_alloc_slice_fill_default(len).unwrap_or_else(|e| {
+                    $crate::sync::failed(concat!(stringify!($Arena), "::alloc_slice_fill_default"), e)
+                })
             }
 
             /// Copies `src` into the arena, or returns an error.
@@ -383,7 +390,8 @@ macro_rules! typed_helpers {
             /// ```
             #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
             pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> &mut [T] {
-                self.try_alloc_slice_copy(src).unwrap_or_else(|e| $crate::arena::alloc_failed(e))
+                self.try_alloc_slice_copy(src)
+                    .unwrap_or_else(|e| $crate::sync::failed(concat!(stringify!($Arena), "::alloc_slice_copy"), e))
             }
 
             /// Clones every element of `src` into the arena, or returns an error. The clones
@@ -414,7 +422,8 @@ macro_rules! typed_helpers {
             /// ```
             #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
             pub fn alloc_slice_clone<T: Clone>(&self, src: &[T]) -> &mut [T] {
-                self.try_alloc_slice_clone(src).unwrap_or_else(|e| $crate::arena::alloc_failed(e))
+                self.try_alloc_slice_clone(src)
+                    .unwrap_or_else(|e| $crate::sync::failed(concat!(stringify!($Arena), "::alloc_slice_clone"), e))
             }
 
             /// Copies `s` into the arena, or returns an error.
@@ -443,7 +452,8 @@ macro_rules! typed_helpers {
             /// ```
             #[allow(clippy::mut_from_ref)] // each call returns fresh, disjoint memory
             pub fn alloc_str(&self, s: &str) -> &mut str {
-                self.try_alloc_str(s).unwrap_or_else(|e| $crate::arena::alloc_failed(e))
+                self.try_alloc_str(s)
+                    .unwrap_or_else(|e| $crate::sync::failed(concat!(stringify!($Arena), "::alloc_str"), e))
             }
         }
     };

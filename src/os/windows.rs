@@ -695,6 +695,7 @@ mod files {
     #[cfg(feature = "std")]
     mod mapped {
         use super::*;
+        use crate::raw::page::page_round_up;
         use core::sync::atomic::{AtomicUsize, Ordering};
         use std::os::windows::io::AsRawHandle;
         use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
@@ -830,18 +831,13 @@ mod files {
             if unmapped == 0 {
                 return Err(last_error(ErrorKind::Os, "map_file", base, len));
             }
-            if page_round(len) < size {
+            if page_round_up(len) < size {
                 // SAFETY: `[base, base + size)` is now two adjacent placeholders of ours.
                 if unsafe { VirtualFree(base.cast(), size, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS) } == 0 {
                     return Err(last_error(ErrorKind::Os, "map_file", base, size));
                 }
             }
             Ok(())
-        }
-
-        fn page_round(len: usize) -> usize {
-            let page = page_size();
-            len.div_ceil(page) * page
         }
 
         /// Maps a view of `file`'s bytes `[0, len)` into the whole placeholder at `base` (split
@@ -851,15 +847,16 @@ mod files {
         /// `[base, base + size)` is one placeholder of ours; the file is at least `len` long.
         unsafe fn map_view(base: *mut u8, size: usize, len: usize, file: &std::fs::File, writable: bool) -> Result<()> {
             let map = map_view_of_file3("map_file")?;
-            if page_round(len) < size {
+            let pages = page_round_up(len);
+            if pages < size {
                 // SAFETY: splits our placeholder at a page boundary inside it.
-                if unsafe { VirtualFree(base.cast(), page_round(len), MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER) } == 0 {
+                if unsafe { VirtualFree(base.cast(), pages, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER) } == 0 {
                     return Err(last_error(ErrorKind::Os, "map_file", base, len));
                 }
             }
             let protect = if writable { PAGE_READWRITE } else { PAGE_READONLY };
             let rejoin = || {
-                if page_round(len) < size {
+                if pages < size {
                     // SAFETY: joins the two placeholders split above.
                     unsafe { VirtualFree(base.cast(), size, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS) };
                 }
@@ -881,7 +878,7 @@ mod files {
                 rejoin();
                 return Err(err);
             }
-            // SAFETY: maps the section over our placeholder of `page_round(len)` bytes, replacing it.
+            // SAFETY: maps the section over our placeholder of `pages` bytes, replacing it.
             let view = unsafe {
                 map(section, GetCurrentProcess(), base.cast(), 0, len, MEM_REPLACE_PLACEHOLDER, protect, null_mut(), 0)
             };

@@ -44,10 +44,10 @@
 //!   [warm cache](crate::cache) or reserves one (one `reserve` system call).
 //!   [`with_max_capacity`](Pool::with_max_capacity) reserves at once. Drop gives the region
 //!   back to the cache with its memory.
-//! - Memory: one slot for each of the most values ever live at once, `size_of::<T>()` plus
-//!   8 bytes (generation and free-stack entry), rounded up to the alignment (16 bytes for a
-//!   `u64`), committed as the pool grows; address space for the maximum capacity (64 GiB by
-//!   default on 64-bit systems).
+//! - Memory: one slot for each of the most values ever live at once, `size_of::<T>()` plus 8
+//!   bytes (generation and free-stack entry), rounded up to the alignment (16 bytes for a
+//!   `u64`), committed as the pool grows; address space for the maximum capacity (by default
+//!   [`DEFAULT_RESERVE_BYTES`] of slots).
 //!
 //! The free slots are a stack of indices, not a list threaded through them (as in `slab` and
 //! `slotmap`): an insert into a freed slot reads the next index from the stack, which is
@@ -98,6 +98,7 @@ pub use iter::{Drain, IntoIter, Iter, IterMut, Keys, Values, ValuesMut};
 pub use secondary::SecondaryPool;
 
 use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
+use crate::sync::failed;
 use crate::{Error, ErrorKind, Result};
 
 /// What the crate's macros need, not for use by hand.
@@ -217,11 +218,11 @@ impl<T, K: Key> Default for Pool<T, K> {
 }
 
 impl<T> Pool<T> {
-    /// An empty pool with a generous maximum capacity (as many slots as fit in 64 GiB on
-    /// 64-bit systems, 256 MiB on 32-bit ones, and at most `u32::MAX`). Reserves nothing: the first insert
-    /// does, so `new` never fails and costs nothing. Where address space is short
-    /// (`ulimit -v`), the first insert reserves less and lowers
-    /// [`max_capacity`](Pool::max_capacity) to match.
+    /// An empty pool with a generous maximum capacity (as many slots as fit in
+    /// [`DEFAULT_RESERVE_BYTES`], and at most `u32::MAX`). Reserves nothing: the first insert
+    /// does, so `new` never fails and costs nothing. Where address space is short (`ulimit
+    /// -v`), the first insert reserves less and lowers [`max_capacity`](Pool::max_capacity)
+    /// to match.
     ///
     /// For a pool with typed keys, see [`with_key`](Pool::with_key).
     ///
@@ -1336,14 +1337,6 @@ fn prefetch(address: *const u32) {
     };
     #[cfg(not(target_arch = "x86_64"))]
     let _ = address;
-}
-
-/// The panic of the methods that have a `try_` form returning the error.
-#[cold]
-#[inline(never)]
-#[track_caller]
-fn failed(operation: &str, err: Error) -> ! {
-    panic!("{operation} failed: {err}")
 }
 
 impl<T, K: Key> Drop for Pool<T, K> {

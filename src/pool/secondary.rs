@@ -20,10 +20,10 @@
 //!   index if they are shorter (4 bytes written per new entry; a `commit` system call per
 //!   step of the vector, as [`VirtualVec`] grows).
 //! - Memory: one entry per index up to the highest index inserted, `size_of::<V>()` plus 4
-//!   bytes (the generation), rounded up to the alignment; address space as a
-//!   [`VirtualVec`]'s (64 GiB by default on 64-bit systems). Like the primary pool's slots,
-//!   the entries are dense: keep side data for most of a pool's values here, not for a few
-//!   keys with large indices.
+//!   bytes (the generation), rounded up to the alignment; address space as a [`VirtualVec`]'s
+//!   ([`DEFAULT_RESERVE_BYTES`](crate::DEFAULT_RESERVE_BYTES) by default). Like the primary
+//!   pool's slots, the entries are dense: keep side data for most of a pool's values here,
+//!   not for a few keys with large indices.
 //!
 //! ```
 //! use vmem::pool::SecondaryPool;
@@ -160,7 +160,7 @@ impl<K: Key, V> SecondaryPool<K, V> {
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.try_insert(key, value) {
             Ok(old) => old,
-            Err((_, err)) => panic!("SecondaryPool::insert failed: {err}"),
+            Err((_, err)) => crate::sync::failed("SecondaryPool::insert", err),
         }
     }
 
@@ -487,7 +487,7 @@ impl<K: Key, V: Clone> Clone for SecondaryPool<K, V> {
     fn clone(&self) -> Self {
         match self.try_clone() {
             Ok(clone) => clone,
-            Err(err) => panic!("SecondaryPool::clone failed: {err}"),
+            Err(err) => crate::sync::failed("SecondaryPool::clone", err),
         }
     }
 }

@@ -5,8 +5,8 @@
 //! | file | what |
 //! |---|---|
 //! | `checks.rs` | argument checks shared by the operations: null, zero, overflow, whole pages, commit state |
-//! | `page.rs` | page, granularity and huge page sizes, and all the crate's rounding helpers |
-//! | `align.rs` | the public `align_up` / `align_down` / `is_aligned` |
+//! | `page.rs` | page, granularity and huge page sizes, and rounding to pages (`page_round_up`, `page_span`) |
+//! | `align.rs` | the public `align_up` / `align_down` / `is_aligned`, and `round_up` (the unchecked `align_up` of hot paths) |
 //! | `reserve.rs` | `reserve`, `reserve_aligned`, `reserve_at`, `release` |
 //! | `reservation.rs` | `Reservation`: an owned reservation with a record of its pages; its `LockGuard` and `ProtectGuard` |
 //! | `commit.rs` | `commit`, `decommit` |

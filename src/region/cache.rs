@@ -15,13 +15,14 @@
 //!
 //! The cache holds at most [`max_bytes`] of committed memory (64 MiB by default) and
 //! [`max_entries`] regions (64 by default, about 4 TiB of address space at the default
-//! 64 GiB per region). A region given back when the bytes are full makes room by releasing the
-//! regions given back longest ago (one system call each: the one just dropped is the likeliest
-//! to be taken next); what still does not fit (a region larger than the bound) is decommitted.
-//! One beyond the entry bound releases the oldest entry of its part of the cache. A region nobody
-//! takes for [`decay_ms`] (1 s by default) is released lazily: by the next region given back to
-//! the same part of the cache, since no background thread runs. [`trim`] releases
-//! everything now. Regions of structures that lock their memory
+//! [`DEFAULT_RESERVE_BYTES`](crate::DEFAULT_RESERVE_BYTES) per region). A region given back
+//! when the bytes are full makes room by releasing the regions given back longest ago (one
+//! system call each: the one just dropped is the likeliest to be taken next); what still does
+//! not fit (a region larger than the bound) is decommitted. One beyond the entry bound
+//! releases the oldest entry of its part of the cache. A region nobody takes for
+//! [`decay_ms`] (1 s by default) is released lazily: by the next region given back to the
+//! same part of the cache, since no background thread runs. [`trim`] releases everything
+//! now. Regions of structures that lock their memory
 //! ([`ArenaBuilder::lock_memory`](crate::ArenaBuilder::lock_memory)) are never cached.
 //!
 //! Set the bounds with [`set_max_bytes`] and [`set_max_entries`] (0 turns the cache off), or

@@ -44,8 +44,19 @@ pub mod cache;
 use crate::{Error, ErrorKind, Reservation, Result};
 
 /// The address space a structure reserves unless told otherwise: 64 GiB on 64-bit systems,
-/// 256 MiB on 32-bit ones. Reserving costs no memory.
-pub(crate) const DEFAULT_RESERVE_BYTES: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 << 20 };
+/// 256 MiB on 32-bit ones. Reserving costs no memory (only address space), so the default is
+/// generous. It is the maximum of [`VirtualVec::new`](crate::VirtualVec::new),
+/// [`Pool::new`](crate::Pool::new) and [`ConcurrentVec::new`](crate::ConcurrentVec::new) (in
+/// bytes of elements), an arena's block size
+/// ([`ArenaBuilder::block_size`](crate::ArenaBuilder::block_size)), and on 64-bit systems the
+/// default maximum size of a `MappedFile` or `FileVec`. Where the OS refuses that much
+/// (`ulimit -v`), a structure reserves less.
+///
+/// ```
+/// let v: vmem::VirtualVec<u64> = vmem::VirtualVec::new();
+/// assert_eq!(v.max_capacity(), vmem::DEFAULT_RESERVE_BYTES / 8);
+/// ```
+pub const DEFAULT_RESERVE_BYTES: usize = if usize::BITS >= 64 { 1 << 36 } else { 256 << 20 };
 /// The smallest reservation a region falls back to when address space is short.
 pub(crate) const MIN_FALLBACK_BYTES: usize = 4 << 20;
 /// From this many committed bytes on, an [`HugePages::Auto`] region uses huge pages.

@@ -12,7 +12,8 @@ use core::borrow::{Borrow, BorrowMut};
 use core::mem::ManuallyDrop;
 use core::ptr;
 
-use super::{capacity_exhausted, VirtualVec};
+use super::VirtualVec;
+use crate::sync::failed;
 
 #[cfg(feature = "std")]
 impl<T> VirtualVec<T> {
@@ -50,7 +51,7 @@ impl<T> From<Vec<T>> for VirtualVec<T> {
         match unsafe { out.try_append_raw(vec.as_ptr(), vec.len(), "VirtualVec::from") } {
             // SAFETY: length 0 is always valid; the elements now belong to `out`.
             Ok(()) => unsafe { vec.set_len(0) },
-            Err(err) => capacity_exhausted(err),
+            Err(err) => failed("VirtualVec::from", err),
         }
         out
     }
@@ -144,7 +145,7 @@ impl<T, const N: usize> From<[T; N]> for VirtualVec<T> {
             Ok(()) => out,
             Err(err) => {
                 drop(ManuallyDrop::into_inner(items));
-                capacity_exhausted(err)
+                failed("VirtualVec::from", err)
             }
         }
     }

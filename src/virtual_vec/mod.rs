@@ -3,7 +3,7 @@
 //! A `Vec` grows by allocating a larger buffer and moving its elements there, so every
 //! pointer into it dies at each growth, and for a moment both buffers are alive. A
 //! [`VirtualVec`] instead reserves address space for its whole
-//! [`max_capacity`](VirtualVec::max_capacity) up front (64 GiB by default on 64-bit systems,
+//! [`max_capacity`](VirtualVec::max_capacity) up front ([`DEFAULT_RESERVE_BYTES`] by default,
 //! which costs no memory) and commits pages at the end as it grows. The buffer never moves:
 //! the element at index 0 has the same address for the life of the vector, growth never
 //! copies, and memory use follows the length.
@@ -85,6 +85,7 @@ use core::slice::{self, SliceIndex};
 
 use crate::raw::page::page_round_up;
 use crate::region::{CommitMode, GrowRegion, DEFAULT_RESERVE_BYTES};
+use crate::sync::failed;
 use crate::{Error, ErrorKind, Result};
 
 mod cmp;
@@ -182,9 +183,9 @@ impl<T> VirtualVec<T> {
     const ELEMENT_SIZE: usize = mem::size_of::<T>();
     const IS_ZERO_SIZED: bool = Self::ELEMENT_SIZE == 0;
 
-    /// An empty vector with a generous maximum: 64 GiB worth of elements on 64-bit systems
-    /// (256 MiB on 32-bit ones), `usize::MAX` elements for zero-sized types. Reserves
-    /// nothing until the first element is added, so it never fails and costs nothing.
+    /// An empty vector with a generous maximum: [`DEFAULT_RESERVE_BYTES`] worth of elements,
+    /// `usize::MAX` elements for zero-sized types. Reserves nothing until the first element
+    /// is added, so it never fails and costs nothing.
     ///
     /// If the OS then refuses that much address space (for example under `ulimit -v`), the
     /// vector reserves less, halving down to what it needs (at least 4 MiB), and
@@ -215,8 +216,8 @@ impl<T> VirtualVec<T> {
     /// and one `commit`; the pages are backed on first touch.
     ///
     /// # Panics
-    /// When `capacity` exceeds the default maximum (64 GiB worth of elements on 64-bit
-    /// systems) or the OS refuses the memory; see
+    /// When `capacity` exceeds the default maximum ([`DEFAULT_RESERVE_BYTES`] worth of
+    /// elements) or the OS refuses the memory; see
     /// [`try_with_capacity`](VirtualVec::try_with_capacity).
     ///
     /// ```
@@ -229,7 +230,7 @@ impl<T> VirtualVec<T> {
     /// ```
     #[track_caller]
     pub fn with_capacity(capacity: usize) -> Self {
-        Self::try_with_capacity(capacity).unwrap_or_else(|err| capacity_exhausted(err))
+        Self::try_with_capacity(capacity).unwrap_or_else(|err| failed("VirtualVec::with_capacity", err))
     }
 
     /// An empty vector with room for `capacity` elements committed up front, or
@@ -467,7 +468,7 @@ impl<T> VirtualVec<T> {
     #[track_caller]
     fn grow_one(&mut self, operation: &'static str) {
         if let Err(err) = self.try_grow(1, operation) {
-            capacity_exhausted(err)
+            failed(operation, err)
         }
     }
 
@@ -530,7 +531,7 @@ impl<T> VirtualVec<T> {
         let len = self.len;
         if len >= self.push_limit {
             if let Err(err) = self.push_slow("VirtualVec::push") {
-                capacity_exhausted(err)
+                failed("VirtualVec::push", err)
             }
         }
         // SAFETY: `len < capacity`, so slot `len` is committed, in bounds and uninitialized.
@@ -812,7 +813,7 @@ impl<T> VirtualVec<T> {
     pub fn reserve(&mut self, additional: usize) {
         if additional > self.capacity - self.len {
             if let Err(err) = self.try_grow(additional, "VirtualVec::reserve") {
-                capacity_exhausted(err)
+                failed("VirtualVec::reserve", err)
             }
         }
     }
@@ -890,7 +891,7 @@ impl<T> VirtualVec<T> {
         T: Clone,
     {
         if let Err(err) = self.try_extend_from_slice(other) {
-            capacity_exhausted(err)
+            failed("VirtualVec::extend_from_slice", err)
         }
     }
 
@@ -1144,7 +1145,7 @@ impl<T> VirtualVec<T> {
         T: Clone,
     {
         if let Err(err) = self.try_resize(new_len, value) {
-            capacity_exhausted(err)
+            failed("VirtualVec::resize", err)
         }
     }
 
@@ -1197,7 +1198,7 @@ impl<T> VirtualVec<T> {
     #[track_caller]
     pub fn resize_with(&mut self, new_len: usize, f: impl FnMut() -> T) {
         if let Err(err) = self.try_resize_with(new_len, f) {
-            capacity_exhausted(err)
+            failed("VirtualVec::resize_with", err)
         }
     }
 
@@ -1330,7 +1331,7 @@ impl<T> VirtualVec<T> {
         if at > len {
             index_failed("`at` split", "<=", at, len);
         }
-        self.try_split_off(at).unwrap_or_else(|err| capacity_exhausted(err))
+        self.try_split_off(at).unwrap_or_else(|err| failed("VirtualVec::split_off", err))
     }
 
     /// Splits the vector at `at` as [`split_off`](VirtualVec::split_off) does, or returns
@@ -1374,7 +1375,7 @@ impl<T> VirtualVec<T> {
     #[track_caller]
     pub fn append(&mut self, other: &mut Self) {
         if let Err(err) = self.try_append(other) {
-            capacity_exhausted(err)
+            failed("VirtualVec::append", err)
         }
     }
 
@@ -1420,7 +1421,7 @@ impl<T> VirtualVec<T> {
             range_failed("extend_from_within", &src, self.len);
         }
         if let Err(err) = self.try_extend_from_within(src) {
-            capacity_exhausted(err)
+            failed("VirtualVec::extend_from_within", err)
         }
     }
 
@@ -1656,10 +1657,10 @@ impl<T> VirtualVec<T> {
     }
 
     /// Consumes the vector and returns its elements as a mutable slice that lives for the
-    /// rest of the program (`'static` when `T` is). The elements are never dropped, and
-    /// the reservation is never released: it does not go to the [warm cache](crate::cache)
+    /// rest of the program (`'static` when `T` is). The elements are never dropped, and the
+    /// reservation is never released: it does not go to the [warm cache](crate::cache)
     /// either, so nothing else is ever given this memory. Its address space (the whole
-    /// maximum, 64 GiB by default) and committed memory stay taken; call
+    /// maximum, [`DEFAULT_RESERVE_BYTES`] by default) and committed memory stay taken; call
     /// [`shrink_to_fit`](VirtualVec::shrink_to_fit) first to return the memory past the
     /// elements, or give the vector a smaller maximum.
     ///
@@ -1699,13 +1700,6 @@ fn bounds(range: &impl RangeBounds<usize>, len: usize) -> Option<(usize, usize)>
 
 fn out_of_bounds(operation: &'static str, detail: &'static str, len: usize) -> Error {
     Error::new(ErrorKind::OutOfBounds, operation, detail).with_limit("len", len as u64)
-}
-
-#[cold]
-#[inline(never)]
-#[track_caller]
-fn capacity_exhausted(err: Error) -> ! {
-    panic!("{err}")
 }
 
 #[cold]
@@ -1847,7 +1841,7 @@ impl<T: Clone> Clone for VirtualVec<T> {
     /// reserved or committed.
     #[track_caller]
     fn clone(&self) -> Self {
-        self.try_clone().unwrap_or_else(|err| capacity_exhausted(err))
+        self.try_clone().unwrap_or_else(|err| failed("VirtualVec::clone", err))
     }
 }
 

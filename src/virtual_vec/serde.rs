@@ -31,9 +31,10 @@ impl<T: Serialize> Serialize for VirtualVec<T> {
     }
 }
 
-/// From a sequence, as `Vec<T>` deserializes, into a vector made by
-/// [`VirtualVec::new`]. Elements that do not fit (64 GiB by default, or memory the OS
-/// refuses) are a deserialization error naming the [`vmem::Error`](crate::Error).
+/// From a sequence, as `Vec<T>` deserializes, into a vector made by [`VirtualVec::new`].
+/// Elements that do not fit (past [`DEFAULT_RESERVE_BYTES`](crate::DEFAULT_RESERVE_BYTES) by
+/// default, or memory the OS refuses) are a deserialization error naming the
+/// [`vmem::Error`](crate::Error).
 ///
 /// ```
 /// let v: vmem::VirtualVec<String> = serde_json::from_str(r#"["a","b"]"#).unwrap();

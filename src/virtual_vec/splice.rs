@@ -5,7 +5,8 @@ use core::fmt;
 use core::iter::FusedIterator;
 use core::ptr;
 
-use super::{capacity_exhausted, Drain};
+use super::Drain;
+use crate::sync::failed;
 
 /// An iterator that replaces a range of a [`VirtualVec`](super::VirtualVec) with new
 /// items, from [`splice`](super::VirtualVec::splice). It yields the removed elements; when
@@ -108,10 +109,10 @@ fn move_tail<T>(drain: &mut Drain<'_, T>, additional: usize) {
     let vec = &mut *drain.vec;
     // The slots in use end at `tail_start + tail_len`, `tail_len` past the length.
     let Some(room) = drain.tail_len.checked_add(additional) else {
-        capacity_exhausted(super::VirtualVec::<T>::exceeds_max(vec.max_capacity, "VirtualVec::splice"))
+        failed("VirtualVec::splice", super::VirtualVec::<T>::exceeds_max(vec.max_capacity, "VirtualVec::splice"))
     };
     if let Err(err) = vec.make_room(room, "VirtualVec::splice") {
-        capacity_exhausted(err)
+        failed("VirtualVec::splice", err)
     }
     // SAFETY: the tail `tail_start..tail_start + tail_len` holds initialized elements; the
     // destination ends at `len + tail_len + additional <= capacity`, committed. `ptr::copy`
