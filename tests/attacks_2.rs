@@ -390,3 +390,39 @@ fn sync_arena_allocator_races_the_allocation_limit() {
     sorted.sort_unstable();
     assert!(sorted.windows(2).all(|w| w[0].0 + w[0].1 <= w[1].0), "kept allocations overlap");
 }
+
+/// `reserve_at` over mappings this crate did not make (the stack, the program's code, the
+/// heap), in the kernel's half of the address space and at the last page: always an error
+/// that names `reserve_at` and the address, never a reservation, and what was mapped there
+/// still works. (The kernel's refusal was reported as a `reserve` of no address.)
+#[cfg(target_os = "linux")]
+#[test]
+fn reserve_at_never_takes_foreign_or_forbidden_addresses() {
+    let page = vmem::page_size();
+    let down = |address: usize| address & !(page - 1);
+    let on_stack = [0x77u8; 256];
+    let heap = vec![0x66u8; 1 << 20];
+    let code = reserve_at_never_takes_foreign_or_forbidden_addresses as *const () as usize;
+    for (what, address, size) in [
+        ("stack", down(on_stack.as_ptr() as usize), page),
+        ("stack, from below", down(on_stack.as_ptr() as usize) - 16 * page, 32 * page),
+        ("heap", down(heap.as_ptr() as usize + (1 << 19)), page),
+        ("code", down(code), page),
+        ("kernel half", 0xffff_8000_0000_0000, page),
+        ("last page", usize::MAX & !(page - 1), page),
+    ] {
+        match vmem::reserve_at(address, size) {
+            Ok(p) => panic!("{what}: reserved {p:?} over {address:#x}"),
+            Err(e) => {
+                println!("{what}: {e}");
+                assert_eq!(e.operation(), "reserve_at", "{what}: {e}");
+                assert_eq!(e.address(), Some(address), "{what}: {e}");
+            }
+        }
+        assert!(vmem::Reservation::new_at(address, size).is_err(), "{what}");
+    }
+    // Everything is where it was.
+    assert!(std::hint::black_box(&on_stack).iter().all(|&b| b == 0x77));
+    assert!(heap.iter().all(|&b| b == 0x66));
+    std::hint::black_box(reserve_at_never_takes_foreign_or_forbidden_addresses as fn());
+}
