@@ -198,9 +198,10 @@ fn find(live: &[Reservation], address: usize) -> Option<&Reservation> {
 
 /// The live handles of one kind of object C sees only by pointer (a grow arena, a mapped
 /// file): each object a heap allocation made by [`create`](Handles::create). A handle is a
-/// number, never reused (nor shared with a handle of another kind), and not the object's address: the heap hands a destroyed object's
-/// address to the next one, which would make a stale handle live again. A pointer that is not
-/// a live handle (never one, or destroyed already) is an error and never a dereference. Calls
+/// number, never reused (nor shared with a handle of another kind), and not the object's
+/// address: the heap hands a destroyed object's address to the next one, which would make a
+/// stale handle live again. A pointer that is not a live handle (never one, or destroyed
+/// already, or of another kind) is an error and never a dereference. Calls
 /// on a handle hold the read lock, and destroy the write lock, so a handle cannot be destroyed
 /// while another call uses it.
 pub(crate) struct Handles<T> {
