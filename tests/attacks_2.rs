@@ -426,3 +426,39 @@ fn reserve_at_never_takes_foreign_or_forbidden_addresses() {
     assert!(heap.iter().all(|&b| b == 0x66));
     std::hint::black_box(reserve_at_never_takes_foreign_or_forbidden_addresses as fn());
 }
+
+/// The guards at the very end of a reservation and with offsets that overflow: the last byte
+/// works (the guard covers the last page), anything past it is `OutOfBounds`, a zero length
+/// `InvalidArgument`, and nothing changes on a refusal.
+#[test]
+fn guards_at_the_end_and_overflowing_offsets() {
+    use vmem::{ErrorKind, Protection, Reservation};
+    let page = vmem::page_size();
+    let r = Reservation::new(4 * page).unwrap();
+    let len = r.len();
+    r.commit(0, len).unwrap();
+    {
+        let guard = r.protect_guard(len - 1, 1, Protection::Read).unwrap();
+        assert!(!r.is_writable(len - page, page) && r.is_writable(0, len - page));
+        drop(guard);
+    }
+    assert!(r.is_writable(0, len));
+    if let Ok(guard) = r.lock_guard(len - 1, 1) {
+        assert_eq!((guard.offset(), guard.len()), (len - page, page));
+    }
+    for (offset, n) in [(len, 1), (len - 1, 2), (usize::MAX, 1), (1, usize::MAX), (usize::MAX, usize::MAX)] {
+        let err = r.protect_guard(offset, n, Protection::NoAccess).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutOfBounds, "{offset} {n}");
+        assert_eq!(r.lock_guard(offset, n).unwrap_err().kind(), ErrorKind::OutOfBounds, "{offset} {n}");
+        assert_eq!(r.advise(offset, n, vmem::Advice::Free).unwrap_err().kind(), ErrorKind::OutOfBounds);
+    }
+    for offset in [0, len - 1, len, usize::MAX] {
+        assert_eq!(r.protect_guard(offset, 0, Protection::Read).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(r.lock_guard(offset, 0).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    }
+    assert!(r.is_writable(0, len), "a refused guard changed something");
+    // A guard whose protection is refused by the record (pages not committed) changes nothing.
+    r.decommit(len - page, page).unwrap();
+    assert_eq!(r.protect_guard(0, len, Protection::Read).unwrap_err().kind(), ErrorKind::InvalidArgument);
+    assert!(r.is_writable(0, len - page));
+}
