@@ -198,21 +198,26 @@ fn find(live: &[Reservation], address: usize) -> Option<&Reservation> {
 
 /// The live handles of one kind of object C sees only by pointer (a grow arena, a mapped
 /// file): each object a heap allocation made by [`create`](Handles::create). A handle is a
-/// number, never reused, and not the object's address: the heap hands a destroyed object's
-/// address to the next one, which would make a stale handle live again. A pointer that is not
-/// a live handle (never one, or destroyed already) is an error and never a dereference. Calls
+/// number, never reused (nor shared with a handle of another kind), and not the object's
+/// address: the heap hands a destroyed object's address to the next one, which would make a
+/// stale handle live again. A pointer that is not a live handle (never one, or destroyed
+/// already, or of another kind) is an error and never a dereference. Calls
 /// on a handle hold the read lock, and destroy the write lock, so a handle cannot be destroyed
 /// while another call uses it.
 pub(crate) struct Handles<T> {
     /// The live handles and their objects, sorted by handle (a vector so that a full heap is
     /// an error). Handles only grow, so a new one goes at the end.
     live: RwLock<Vec<Live<T>>>,
-    /// The next handle: multiples of 16 (never null, aligned like a pointer).
-    next: AtomicUsize,
     /// What a null handle is, and what a handle that is not live is not, for messages.
     null: &'static str,
     not_live: &'static str,
 }
+
+/// The next handle of any kind: multiples of 16 (never null, aligned like a pointer). One
+/// counter for every [`Handles`], so that a handle of one kind is never a live handle of
+/// another (a file passed where an arena goes is refused, not taken for the arena with the
+/// same number).
+static NEXT_HANDLE: AtomicUsize = AtomicUsize::new(16);
 
 /// One live handle and its object.
 struct Live<T> {
@@ -228,7 +233,7 @@ unsafe impl<T: Send> Sync for Handles<T> {}
 
 impl<T> Handles<T> {
     pub(crate) const fn new(null: &'static str, not_live: &'static str) -> Handles<T> {
-        Handles { live: RwLock::new(Vec::new()), next: AtomicUsize::new(16), null, not_live }
+        Handles { live: RwLock::new(Vec::new()), null, not_live }
     }
 
     /// Moves `value` to the heap and records it; returns the handle.
@@ -241,8 +246,9 @@ impl<T> Handles<T> {
         if layout.size() == 0 {
             return Err(Failure::invalid(function, "internal: a handle object must have a size"));
         }
-        // Taken under the write lock, so handles are recorded in the order they are made.
-        let Ok(handle) = self.next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(16)) else {
+        // Taken under this registry's write lock, so its handles are recorded in the order
+        // they are made (other registries take numbers in between: gaps, never disorder).
+        let Ok(handle) = NEXT_HANDLE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(16)) else {
             return Err(Failure::new(ErrorKind::OutOfMemory, function, "every handle number has been used"));
         };
         // SAFETY: the layout is not zero-sized (checked above).

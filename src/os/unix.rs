@@ -102,7 +102,12 @@ fn prot_flags(protection: Protection) -> MprotectFlags {
 }
 
 fn reserve_error(errno: Errno, size: usize) -> Error {
-    let err = os_error(ErrorKind::OutOfAddressSpace, "reserve", errno, core::ptr::null_mut(), size);
+    reserve_error_for("reserve", errno, core::ptr::null_mut(), size)
+}
+
+/// As [`reserve_error`], for `operation` on `[ptr, ptr + size)` (`ptr` null: anywhere).
+fn reserve_error_for(operation: &'static str, errno: Errno, ptr: *mut u8, size: usize) -> Error {
+    let err = os_error(ErrorKind::OutOfAddressSpace, operation, errno, ptr, size);
     if errno == Errno::NOMEM {
         with_rlimit(
             err.because("no room in the address space (RLIMIT_AS, address-space size or mapping count)"),
@@ -117,7 +122,7 @@ fn reserve_error(errno: Errno, size: usize) -> Error {
     } else {
         let kind =
             if errno == Errno::PERM || errno == Errno::ACCESS { ErrorKind::PermissionDenied } else { ErrorKind::Os };
-        Error::from_os(kind, "reserve", errno.raw_os_error()).sized(size)
+        os_error(kind, operation, errno, ptr, size)
     }
 }
 
@@ -162,7 +167,7 @@ pub(crate) unsafe fn reserve_at(address: usize, size: usize) -> Result<*mut u8> 
             Err(in_use())
         }
         Err(Errno::EXIST) => Err(in_use()),
-        Err(errno) => Err(reserve_error(errno, size)),
+        Err(errno) => Err(reserve_error_for("reserve_at", errno, address as *mut u8, size)),
     }
 }
 

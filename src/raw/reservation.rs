@@ -367,7 +367,8 @@ impl Reservation {
     /// get their protection back.
     ///
     /// # Errors
-    /// As [`protect`](Reservation::protect); nothing is changed on error.
+    /// As [`protect`](Reservation::protect), and no guard is made: after an error from the OS,
+    /// part of the range may have the new protection, as there.
     ///
     /// ```
     /// use vmem::Protection;
@@ -401,7 +402,12 @@ impl Reservation {
         };
         record.make_room("protect")?;
         // SAFETY: as in `protect`: the pages lie inside this reservation and are committed.
-        unsafe { os::protect(ptr, end - start, protection)? };
+        if let Err(err) = unsafe { os::protect(ptr, end - start, protection) } {
+            // As in `protect`: part of the range may have the new protection now. Still
+            // committed, access unknown: recorded as no access, so the OS is asked.
+            record.set(start, end, Some(Protection::NoAccess));
+            return Err(err);
+        }
         record.set(start, end, Some(protection));
         Ok(ProtectGuard { reservation: self, previous })
     }
@@ -417,14 +423,20 @@ impl Reservation {
             let mut cursor = run.start;
             while let Some((start, end)) = record.next_committed(cursor, run.end) {
                 cursor = end;
-                let done = record.make_room("protect").and_then(|()| {
-                    // SAFETY: the pages lie inside this reservation and are committed (the
-                    // record says so, under its lock).
-                    unsafe { os::protect(self.base.as_ptr().wrapping_add(start), end - start, run.protection) }
-                });
-                match done {
+                if let Err(e) = record.make_room("protect") {
+                    // Nothing changed for these pages: the record still knows them.
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+                // SAFETY: the pages lie inside this reservation and are committed (the
+                // record says so, under its lock).
+                match unsafe { os::protect(self.base.as_ptr().wrapping_add(start), end - start, run.protection) } {
                     Ok(()) => record.set(start, end, Some(run.protection)),
                     Err(e) => {
+                        // As in `protect`: part of the pages may have the old protection
+                        // back. Still committed, access unknown: recorded as no access, so
+                        // the OS is asked (room was made above).
+                        record.set(start, end, Some(Protection::NoAccess));
                         first_error.get_or_insert(e);
                     }
                 }
