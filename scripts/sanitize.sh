@@ -33,9 +33,9 @@ if [[ $what == all || $what == asan ]]; then
     export VMEM_UNDER_ASAN=1
     # A separate target directory: sanitized and plain builds must not mix.
     export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/asan}
-    cargo +nightly test --target "$target" --workspace --exclude vmem-ffi
+    cargo +nightly test --no-fail-fast --target "$target" --workspace --exclude vmem-ffi
     # vmem-ffi's Rust-side tests (registry, messages, arena, handles), without the C programs.
-    cargo +nightly test --target "$target" -p vmem-ffi --lib --test abi
+    cargo +nightly test --no-fail-fast --target "$target" -p vmem-ffi --lib --test abi --test attacks
     unset RUSTFLAGS RUSTDOCFLAGS CARGO_TARGET_DIR
 fi
 
