@@ -41,7 +41,7 @@ fi
 
 if [[ $what == tsan ]]; then
     # The tests where threads share the crate's structures: the review's races
-    # (tests/correctness.rs, tests/reservation_attacks.rs), the warm cache (tests/warm_cache.rs,
+    # (tests/correctness.rs, tests/reservation_attacks.rs, tests/attacks_2.rs), the warm cache (tests/warm_cache.rs,
     # the crate's lock in src/sync.rs), ConcurrentVec, the arenas (SyncArena), the ring's
     # `spsc_*` tests and the C arena's push racing a decommit.
     #
@@ -68,6 +68,7 @@ if [[ $what == tsan ]]; then
     tsan_test -p vmem --lib -- sync::tests::spin_lock sync::tests::a_failed_try_lock
     tsan_test -p vmem --test correctness
     tsan_test -p vmem --test reservation_attacks
+    tsan_test -p vmem --test attacks_2
     # Not the tests that measure RSS: TSan's shadow memory is resident too.
     tsan_test -p vmem --test warm_cache -- --skip the_cache_is_bounded --skip trim_returns_the_memory \
         --skip a_cache_turned_off_keeps_nothing

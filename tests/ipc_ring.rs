@@ -294,7 +294,8 @@ fn no_descriptor_or_mapping_leaks() {
             let _ = IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap()).unwrap_err();
         }
         assert_eq!(count(), fds);
-        assert_eq!(maps(), mappings);
+        // 200 rounds: a leak would be 200 mappings or more.
+        assert!(maps() <= mappings + common::mapping_slack(), "{} mappings, {mappings} before", maps());
     })
     .assert_success();
 }

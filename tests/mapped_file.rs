@@ -196,7 +196,8 @@ mod linux {
                 drop(file);
             }
             assert_eq!(fd_count(), fds);
-            assert_eq!(mapping_count(), maps);
+            // 200 rounds: a leak would be 200 mappings or more.
+            assert!(mapping_count() <= maps + common::mapping_slack(), "{} mappings, {maps} before", mapping_count());
             std::fs::remove_dir_all(&dir).unwrap();
         })
         .assert_success();

@@ -195,7 +195,8 @@ fn no_descriptor_or_mapping_leaks() {
             drop(SharedRegion::receive_from(&b).unwrap());
         }
         assert_eq!(count("/proc/self/fd"), fds);
-        assert_eq!(maps(), mappings);
+        // 200 rounds: a leak would be 200 mappings or more.
+        assert!(maps() <= mappings + common::mapping_slack(), "{} mappings, {mappings} before", maps());
     })
     .assert_success();
 }

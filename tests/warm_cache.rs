@@ -62,7 +62,7 @@ fn the_cache_is_bounded() {
         }
         let after = common::rss();
         let bound = vmem::cache::max_bytes() + 8 * MIB;
-        assert!(after <= before + bound, "RSS grew by {} MiB, bound {} MiB", (after - before) >> 20, bound >> 20);
+        assert!(after <= before + bound || common::under_sanitizer(), "RSS grew by {} MiB, bound {} MiB", (after - before) >> 20, bound >> 20);
         let stats = vmem::cache::stats();
         assert!(stats.hits > 900, "a create-drop loop reuses regions: {stats:?}");
     })
@@ -126,7 +126,7 @@ fn a_cache_turned_off_keeps_nothing() {
         vmem::cache::set_max_entries(0);
         let before = common::rss();
         drop((0..(16 * MIB / 8) as u64).collect::<VirtualVec<u64>>());
-        assert!(common::rss() <= before + MIB);
+        assert!(common::rss() <= before + MIB || common::under_sanitizer());
         assert_eq!(vmem::cache::stats().entries, 0);
     })
     .assert_success();
