@@ -149,7 +149,8 @@ mod half_way {
 /// threads, on overlapping ranges that reach its last page: guards held across other calls,
 /// dropped, restored or forgotten; `Advice::Free` against decommit and protect. Nothing
 /// faults, every error is one the contract names, and afterwards the record agrees with the
-/// OS on every page (writable by the record means writable, and the other way round).
+/// OS on every page (writable by the record means writable, and the other way round; see
+/// [`assert_record_agrees_with_os`] for the one state Linux cannot report).
 #[cfg(target_os = "linux")]
 #[test]
 fn guards_and_advice_race_every_other_method() {
@@ -262,20 +263,77 @@ fn guards_and_advice_race_every_other_method() {
             let rounds: u64 = common::join_all(threads).into_iter().sum();
             println!("{rounds} calls");
         });
-        for p in 0..PAGES {
-            let ptr = r.as_ptr().wrapping_add(p * page);
-            let os = vmem::query(ptr, page).unwrap()[0];
-            let os_writable = os.state == vmem::PageState::Committed && os.protection.can_write();
-            assert_eq!(r.is_writable(p * page, page), os_writable, "page {p}: {os:?}");
-            let os_committed = os.state == vmem::PageState::Committed;
-            assert_eq!(r.is_committed(p * page, page), os_committed, "page {p}: {os:?}");
+        assert_record_agrees_with_os(&r);
+    })
+    .assert_success();
+}
+
+/// Checks every page of `r` (no other thread may use it) against what the OS reports:
+/// writable by the record exactly when writable by the OS (the property `prefault` relies
+/// on), and committed by the record exactly when committed by the OS, but for the one state
+/// Linux cannot report. A committed page made inaccessible in a mapping where no page was
+/// ever faulted in is uncharged by the kernel (`mprotect` drops `VM_ACCOUNT`) and is then the
+/// same `PROT_NONE` mapping a decommitted page is: `query` says `Reserved`, while the record
+/// knows the reservation committed it (README, "Linux does not distinguish ..."). For such a
+/// page the record's "committed" is proved the only way it can be: `protect` accepts it and
+/// the page is writable afterwards; a page the record has reserved is refused.
+#[cfg(target_os = "linux")]
+fn assert_record_agrees_with_os(r: &vmem::Reservation) {
+    use vmem::{PageState, Protection};
+    let page = vmem::page_size();
+    for p in 0..r.len() / page {
+        let ptr = r.as_ptr().wrapping_add(p * page);
+        let os = vmem::query(ptr, page).unwrap()[0];
+        let os_writable = os.state == PageState::Committed && os.protection.can_write();
+        assert_eq!(r.is_writable(p * page, page), os_writable, "page {p}: {os:?}");
+        let committed = r.is_committed(p * page, page);
+        if os.state == PageState::Reserved && os.protection == Protection::NoAccess {
+            // Committed and uncharged, or reserved: only the record can tell.
+            let protect = r.protect(p * page, page, Protection::ReadWrite);
+            assert_eq!(protect.is_ok(), committed, "page {p}: {os:?}: {protect:?}");
+            if committed {
+                assert!(r.is_writable(p * page, page), "page {p}");
+                // SAFETY: committed (by the record) and now read-write; no other thread runs.
+                unsafe { ptr.write(1) };
+            }
+        } else {
+            assert_eq!(committed, os.state == PageState::Committed, "page {p}: {os:?}");
             if os_writable {
                 // SAFETY: committed and writable, and no other thread runs.
                 unsafe { ptr.write(1) };
             }
         }
-    })
-    .assert_success();
+    }
+}
+
+/// The state behind the race test's rare failure, made on purpose: a committed page made
+/// inaccessible before any page of its mapping was faulted in is uncharged by Linux and
+/// reported `Reserved` by `query`, though the reservation committed it and never
+/// decommitted it (a strict "committed by the record == committed by the OS" fails here).
+/// A page of a mapping that was faulted in keeps its charge and is reported committed.
+#[cfg(target_os = "linux")]
+#[test]
+fn record_knows_committed_pages_the_os_reports_reserved() {
+    use vmem::{PageState, Protection, Reservation};
+    let page = vmem::page_size();
+    let r = Reservation::new(4 * page).unwrap();
+    // Page 0: its own mapping, faulted in. Page 2: its own mapping, never touched.
+    r.commit(0, page).unwrap();
+    r.prefault(0, page).unwrap();
+    r.commit(2 * page, page).unwrap();
+    r.protect(0, page, Protection::NoAccess).unwrap();
+    r.protect(2 * page, page, Protection::NoAccess).unwrap();
+    let state = |p: usize| vmem::query(r.as_ptr().wrapping_add(p * page), page).unwrap()[0].state;
+    assert_eq!(state(0), PageState::Committed, "a faulted-in mapping keeps its charge");
+    assert_eq!(state(2), PageState::Reserved, "an untouched inaccessible mapping is uncharged");
+    assert!(r.is_committed(0, page) && r.is_committed(2 * page, page));
+    assert!(!r.is_committed(page, page) && !r.is_committed(3 * page, page));
+    assert!(!r.is_writable(0, 4 * page));
+    assert_record_agrees_with_os(&r);
+    // The check made page 2 read-write again (the proof that it is committed), and left
+    // page 0 inaccessible and the others reserved.
+    assert!(r.is_writable(2 * page, page) && !r.is_writable(0, page) && r.is_committed(0, page));
+    assert!(!r.is_committed(page, page) && !r.is_committed(3 * page, page));
 }
 
 /// `SyncArena` from four threads: `Allocator` vectors that grow in place, shrink and give

@@ -483,6 +483,11 @@ impl Reservation {
     /// protection), as this reservation's calls left it or, where they did not touch it,
     /// as the OS reports. `false` for an empty or out-of-bounds range.
     ///
+    /// On Linux this can be `true` where [`query`](crate::query) reports `Reserved`: a
+    /// committed page made inaccessible before any page of its mapping was written is
+    /// uncharged by the kernel and looks just like a reserved one, but the record knows this
+    /// reservation committed it (and [`protect`](Reservation::protect) gives it access again).
+    ///
     /// Cost: a lock and a search of the record; a [`query`](crate::query) only when the
     /// record does not vouch for the range.
     ///
