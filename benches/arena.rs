@@ -92,7 +92,7 @@ fn reset_loops(c: &mut Criterion) {
     let mut group = c.benchmark_group("arena_reset_loop_4MiB");
     // One long-lived arena per variant; each iteration allocates 4 MiB in 16-byte pieces
     // and resets. bumpalo keeps its largest chunk across resets; `vmem` keeps what
-    // `retain_bytes` says (the "retain_0" variant returns all memory on every reset).
+    // `retain_bytes` says (`vmem_default`: `Arena::new()`, which keeps what recent rounds used).
     {
         let mut bump = Bump::new();
         group.bench_function("bumpalo", |b| {
@@ -113,7 +113,7 @@ fn reset_loops(c: &mut Criterion) {
     }
     {
         let mut arena = Arena::new();
-        group.bench_function("vmem_retain_0", |b| {
+        group.bench_function("vmem_default", |b| {
             b.iter(|| {
                 fill_round(|i| arena.alloc([i, i]));
                 arena.reset();
