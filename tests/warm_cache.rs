@@ -62,7 +62,12 @@ fn the_cache_is_bounded() {
         }
         let after = common::rss();
         let bound = vmem::cache::max_bytes() + 8 * MIB;
-        assert!(after <= before + bound || common::under_sanitizer(), "RSS grew by {} MiB, bound {} MiB", (after - before) >> 20, bound >> 20);
+        assert!(
+            after <= before + bound || common::under_sanitizer(),
+            "RSS grew by {} MiB, bound {} MiB",
+            (after - before) >> 20,
+            bound >> 20
+        );
         let stats = vmem::cache::stats();
         assert!(stats.hits > 900, "a create-drop loop reuses regions: {stats:?}");
     })
