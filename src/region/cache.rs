@@ -90,10 +90,13 @@ pub(crate) struct Entry {
 struct Shard {
     slots: [Option<Entry>; SLOTS],
     len: usize,
+    /// Regions taken from this shard (counted under its lock: no shared counter to bump on
+    /// the hot path).
+    hits: u64,
 }
 
 impl Shard {
-    const EMPTY: Shard = Shard { slots: [const { None }; SLOTS], len: 0 };
+    const EMPTY: Shard = Shard { slots: [const { None }; SLOTS], len: 0, hits: 0 };
 
     /// Removes and returns the entry at `index`, keeping the order of the rest.
     fn remove(&mut self, index: usize) -> Option<Entry> {
@@ -108,7 +111,6 @@ static SHARD: [SpinLock<Shard>; SHARDS] = [const { SpinLock::new(Shard::EMPTY) }
 /// Committed bytes and regions in the cache.
 static BYTES: AtomicUsize = AtomicUsize::new(0);
 static ENTRIES: AtomicUsize = AtomicUsize::new(0);
-static HITS: AtomicU64 = AtomicU64::new(0);
 static MISSES: AtomicU64 = AtomicU64::new(0);
 /// The bounds; `usize::MAX` until the settings are first read.
 static MAX_BYTES: AtomicUsize = AtomicUsize::new(usize::MAX);
@@ -148,7 +150,7 @@ pub fn stats() -> CacheStats {
     CacheStats {
         bytes: BYTES.load(Ordering::Relaxed),
         entries: ENTRIES.load(Ordering::Relaxed),
-        hits: HITS.load(Ordering::Relaxed),
+        hits: SHARD.iter().map(|shard| shard.lock().hits).sum(),
         misses: MISSES.load(Ordering::Relaxed),
     }
 }
@@ -370,7 +372,9 @@ extern "C" fn after_fork() {
         let (mut guard, held) = unsafe { shard.after_fork() };
         if held {
             // Its bookkeeping may be half-changed: forget it without reading the regions.
+            let hits = guard.hits;
             core::mem::forget(core::mem::replace(&mut *guard, Shard::EMPTY));
+            guard.hits = hits;
         }
         for entry in guard.slots[..guard.len].iter().flatten() {
             bytes += entry.committed;
@@ -407,7 +411,13 @@ fn home() -> usize {
 fn now_ms() -> u64 {
     #[cfg(all(unix, feature = "std"))]
     {
-        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        // The coarse clock where there is one: a decay of a second needs no better than its
+        // few milliseconds, and it is read without the hardware counter.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let clock = rustix::time::ClockId::MonotonicCoarse;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let clock = rustix::time::ClockId::Monotonic;
+        let now = rustix::time::clock_gettime(clock);
         u64::try_from(now.tv_sec).unwrap_or(0).saturating_mul(1000).saturating_add(now.tv_nsec as u64 / 1_000_000)
     }
     #[cfg(all(not(unix), feature = "std"))]
@@ -440,11 +450,11 @@ pub(crate) fn take(size: usize, align: usize) -> Option<Entry> {
         });
         if let Some(j) = found {
             let entry = shard.remove(j);
+            shard.hits += u64::from(entry.is_some());
             drop(shard);
             if let Some(entry) = &entry {
                 BYTES.fetch_sub(entry.committed, Ordering::Relaxed);
                 ENTRIES.fetch_sub(1, Ordering::Relaxed);
-                HITS.fetch_add(1, Ordering::Relaxed);
             }
             return entry;
         }
@@ -489,40 +499,41 @@ pub(crate) fn give(reservation: Reservation, committed: usize, huge: bool) {
     }
     let now = now_ms();
     let decay = DECAY_MS.load(Ordering::Relaxed);
-    let entry = Entry { reservation, committed: kept, huge, stamp: now };
-    // Regions to release once the lock is dropped (no system call under a spin lock).
-    let mut released: [Option<Entry>; SLOTS] = [const { None }; SLOTS];
-    let mut count = 0;
-    let mut rejected = None;
-    {
-        let mut shard = SHARD[home()].lock();
-        // Lazily release what waited too long (the oldest are first).
-        while shard.len > 0 && shard.slots[0].as_ref().is_some_and(|e| now.saturating_sub(e.stamp) > decay) {
-            released[count] = leave(&mut shard, 0);
-            count += 1;
-        }
-        // Make room: the entry bound is process-wide, the slots per shard.
-        if (ENTRIES.load(Ordering::Relaxed) >= max_entries || shard.len == SLOTS) && shard.len > 0 {
-            // At most `SLOTS` in all: the loop above left one at least.
-            released[count] = leave(&mut shard, 0);
-        }
-        // Claim the entry in one atomic step: a check and a later increment would let a
-        // thread in another shard take the same last entry.
-        let claimed = shard.len < SLOTS
-            && ENTRIES
-                .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |n| (n < max_entries).then_some(n + 1))
-                .is_ok();
-        if claimed {
-            let len = shard.len;
-            shard.slots[len] = Some(entry);
-            shard.len += 1;
-        } else {
-            rejected = Some(entry);
+    let mut entry = Some(Entry { reservation, committed: kept, huge, stamp: now });
+    // One entry leaves per turn (what waited too long, or the oldest to make room), released
+    // with the lock dropped (no system call under a spin lock); usually there is none, and
+    // the first turn puts the region in. Bounded, as a thread that keeps losing the last
+    // entry to others gives up and releases its region.
+    for _ in 0..=SLOTS {
+        let leaving = {
+            let mut shard = SHARD[home()].lock();
+            let expired = shard.slots[0].as_ref().is_some_and(|e| now.saturating_sub(e.stamp) > decay);
+            // The entry bound is process-wide, the slots per shard.
+            let full = ENTRIES.load(Ordering::Relaxed) >= max_entries || shard.len == SLOTS;
+            if shard.len > 0 && (expired || full) {
+                leave(&mut shard, 0)
+            } else {
+                // Claim the entry in one atomic step: a check and a later increment would
+                // let a thread in another shard take the same last entry.
+                let claimed = shard.len < SLOTS
+                    && ENTRIES
+                        .fetch_update(Ordering::SeqCst, Ordering::Relaxed, |n| (n < max_entries).then_some(n + 1))
+                        .is_ok();
+                if claimed {
+                    let len = shard.len;
+                    shard.slots[len] = entry.take();
+                    shard.len += 1;
+                }
+                None
+            }
+        };
+        match leaving {
+            // Counted off already (under the lock); released now, with no lock held.
+            Some(old) => drop(old),
+            None => break,
         }
     }
-    // Counted off already (under the lock); released now, with no lock held.
-    drop(released);
-    if let Some(entry) = rejected {
+    if let Some(entry) = entry {
         // Never counted as an entry; its bytes were claimed above.
         BYTES.fetch_sub(entry.committed, Ordering::Relaxed);
     }
