@@ -6,88 +6,6 @@ mod common;
 
 use vmem::{ErrorKind, Protection, Reservation};
 
-/// Whether the kernel can write the byte at `ptr` (a `read` from a pipe into it: `EFAULT`
-/// if the page is not writable). Needs no memory and no mapping, unlike a query.
-#[cfg(target_os = "linux")]
-fn os_writable(ptr: *mut u8) -> bool {
-    let mut fds = [0; 2];
-    // SAFETY: plain system calls on a fresh pipe; `read` copies one byte to `ptr` only if
-    // the page is writable, and fails with EFAULT otherwise.
-    unsafe {
-        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
-        assert_eq!(libc::write(fds[1], b"x".as_ptr().cast(), 1), 1);
-        let n = libc::read(fds[0], ptr.cast(), 1);
-        libc::close(fds[0]);
-        libc::close(fds[1]);
-        n == 1
-    }
-}
-
-/// Whether a sanitizer runs this (`scripts/sanitize.sh` sets `VMEM_UNDER_ASAN` for ASan and
-/// TSan): they map memory of their own all the time, so the tests that use up the map slots
-/// cannot run under them.
-#[cfg(target_os = "linux")]
-fn under_a_sanitizer() -> bool {
-    let under = std::env::var_os("VMEM_UNDER_ASAN").is_some();
-    if under {
-        println!("skipped under a sanitizer: it needs map slots of its own");
-    }
-    under
-}
-
-/// The process's map slots used up (Linux `vm.max_map_count`), until dropped: every other
-/// page of a filler reservation made readable is a mapping of its own, then single mappings
-/// (of two protections in turn, so that neighbours do not merge) take the last slots.
-#[cfg(target_os = "linux")]
-struct MapSlotsUsedUp {
-    filler: *mut u8,
-    filler_len: usize,
-    singles: Vec<*mut libc::c_void>,
-}
-
-#[cfg(target_os = "linux")]
-impl MapSlotsUsedUp {
-    fn new() -> MapSlotsUsedUp {
-        let page = vmem::page_size();
-        let filler_pages = 200_000;
-        let filler = vmem::reserve(filler_pages * page).unwrap().as_ptr();
-        let mut made = 0;
-        for i in (0..filler_pages).step_by(2) {
-            // SAFETY: a page of our own filler reservation.
-            if unsafe { libc::mprotect(filler.add(i * page).cast(), page, libc::PROT_READ) } != 0 {
-                break;
-            }
-            made += 1;
-        }
-        assert!(made < filler_pages / 2, "never ran out of map slots");
-        let mut singles = Vec::with_capacity(64);
-        for i in 0..64 {
-            let prot = if i % 2 == 0 { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_EXEC };
-            // SAFETY: a fresh private mapping where the kernel likes; unmapped on drop.
-            let p =
-                unsafe { libc::mmap(std::ptr::null_mut(), page, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
-            if p == libc::MAP_FAILED {
-                break;
-            }
-            singles.push(p);
-        }
-        MapSlotsUsedUp { filler, filler_len: filler_pages * page, singles }
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Drop for MapSlotsUsedUp {
-    fn drop(&mut self) {
-        // SAFETY: our filler reservation and single mappings, whole, unused.
-        unsafe {
-            vmem::release(self.filler, self.filler_len).unwrap();
-            for &p in &self.singles {
-                libc::munmap(p, vmem::page_size());
-            }
-        }
-    }
-}
-
 /// A `protect` that fails after the OS changed part of the range (Linux `mprotect` works
 /// mapping by mapping and stops at the first that cannot be split, here for lack of map
 /// slots) must not leave the record vouching for the old protection: the reservation then
@@ -96,7 +14,7 @@ impl Drop for MapSlotsUsedUp {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_protect_that_fails_half_way_leaves_no_false_record() {
-    if under_a_sanitizer() {
+    if common::skipped_under_a_sanitizer() {
         return;
     }
     common::in_child("a_protect_that_fails_half_way_leaves_no_false_record", || {
@@ -108,11 +26,11 @@ fn a_protect_that_fails_half_way_leaves_no_false_record() {
         // Written, so the first mapping stays charged when made read-only and cannot merge
         // with the part of the second that becomes read-only too (never written: uncharged).
         r.prefault(0, 2 * page).unwrap();
-        let slots = MapSlotsUsedUp::new();
+        let slots = common::MapSlotsUsedUp::new();
         // Pages 0-2 read-only: the first mapping changes whole, the second must be split
         // at page 3, which needs a slot there is not.
         let result = r.protect(0, 3 * page, Protection::Read);
-        let changed = !os_writable(r.as_ptr());
+        let changed = !common::os_writable(r.as_ptr());
         println!("protect: {result:?}; page 0 writable: {}", !changed);
         if result.is_err() && changed {
             assert!(!r.is_writable(0, page), "the record still says read-write for a page the OS made read-only");
@@ -140,7 +58,7 @@ fn a_protect_that_fails_half_way_leaves_no_false_record() {
 #[cfg(target_os = "linux")]
 #[test]
 fn prefault_never_touches_pages_when_the_probe_cannot_map() {
-    if under_a_sanitizer() {
+    if common::skipped_under_a_sanitizer() {
         return;
     }
     let outcome = common::in_child("prefault_never_touches_pages_when_the_probe_cannot_map", || {
@@ -149,7 +67,7 @@ fn prefault_never_touches_pages_when_the_probe_cannot_map() {
         r.commit(0, 4 * page).unwrap();
         r.prefault(0, 4 * page).unwrap(); // succeeds: no EINVAL yet, so no probe yet
         r.protect(0, 4 * page, Protection::Read).unwrap();
-        let slots = MapSlotsUsedUp::new();
+        let slots = common::MapSlotsUsedUp::new();
         // SAFETY: deliberately breaks the contract (the pages are read-only) to see the
         // backend refuse rather than touch them.
         let result = unsafe { vmem::prefault(r.as_ptr(), 4 * page) };

@@ -161,3 +161,89 @@ pub fn mapping_slack() -> usize {
         0
     }
 }
+
+/// Whether the kernel can write the byte at `ptr` (a `read` from a pipe into it: `EFAULT`
+/// if the page is not writable). Needs no memory and no mapping, unlike a query.
+#[cfg(target_os = "linux")]
+#[allow(dead_code)]
+pub fn os_writable(ptr: *mut u8) -> bool {
+    let mut fds = [0; 2];
+    // SAFETY: plain system calls on a fresh pipe; `read` copies one byte to `ptr` only if
+    // the page is writable, and fails with EFAULT otherwise.
+    unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        assert_eq!(libc::write(fds[1], b"x".as_ptr().cast(), 1), 1);
+        let n = libc::read(fds[0], ptr.cast(), 1);
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+        n == 1
+    }
+}
+
+/// Whether a sanitizer runs this (`scripts/sanitize.sh` sets `VMEM_UNDER_ASAN` for ASan and
+/// TSan): they map memory of their own all the time, so the tests that use up the map slots
+/// cannot run under them.
+#[cfg(target_os = "linux")]
+#[allow(dead_code)]
+pub fn skipped_under_a_sanitizer() -> bool {
+    let under = under_sanitizer() || cfg!(vmem_tsan);
+    if under {
+        println!("skipped under a sanitizer: it needs map slots of its own");
+    }
+    under
+}
+
+/// The process's map slots used up (Linux `vm.max_map_count`), until dropped: every other
+/// page of a filler reservation made readable is a mapping of its own, then single mappings
+/// (of two protections in turn, so that neighbours do not merge) take the last slots.
+#[cfg(target_os = "linux")]
+#[allow(dead_code)]
+pub struct MapSlotsUsedUp {
+    filler: *mut u8,
+    filler_len: usize,
+    singles: Vec<*mut libc::c_void>,
+}
+
+#[cfg(target_os = "linux")]
+impl MapSlotsUsedUp {
+    #[allow(dead_code)]
+    pub fn new() -> MapSlotsUsedUp {
+        let page = vmem::page_size();
+        let filler_pages = 200_000;
+        let filler = vmem::reserve(filler_pages * page).unwrap().as_ptr();
+        let mut made = 0;
+        for i in (0..filler_pages).step_by(2) {
+            // SAFETY: a page of our own filler reservation.
+            if unsafe { libc::mprotect(filler.add(i * page).cast(), page, libc::PROT_READ) } != 0 {
+                break;
+            }
+            made += 1;
+        }
+        assert!(made < filler_pages / 2, "never ran out of map slots");
+        let mut singles = Vec::with_capacity(64);
+        for i in 0..64 {
+            let prot = if i % 2 == 0 { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_EXEC };
+            // SAFETY: a fresh private mapping where the kernel likes; unmapped on drop.
+            let p =
+                unsafe { libc::mmap(std::ptr::null_mut(), page, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+            if p == libc::MAP_FAILED {
+                break;
+            }
+            singles.push(p);
+        }
+        MapSlotsUsedUp { filler, filler_len: filler_pages * page, singles }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for MapSlotsUsedUp {
+    fn drop(&mut self) {
+        // SAFETY: our filler reservation and single mappings, whole, unused.
+        unsafe {
+            vmem::release(self.filler, self.filler_len).unwrap();
+            for &p in &self.singles {
+                libc::munmap(p, vmem::page_size());
+            }
+        }
+    }
+}
