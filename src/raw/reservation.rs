@@ -368,7 +368,8 @@ impl Reservation {
     ///
     /// # Errors
     /// As [`protect`](Reservation::protect), and no guard is made: after an error from the OS,
-    /// part of the range may have the new protection, as there.
+    /// part of the range may have the new protection, as there. `OutOfMemory`, with nothing
+    /// changed, when there is no heap memory to save the old protections.
     ///
     /// ```
     /// use vmem::Protection;
@@ -389,16 +390,15 @@ impl Reservation {
         let mut record = self.record.lock();
         self.require(&record, "protect", start, end, Need::Committed)?;
         let previous = match record.protections(start, end) {
-            Some(runs) => runs,
+            Some(runs) => saved_protections(runs)?,
             // Committed behind the record's back (raw calls): the OS says what it was.
-            None => self
-                .query_range(start, end - start)?
-                .into_iter()
-                .map(|run| {
-                    let from = run.start - self.base.as_ptr() as usize;
+            None => {
+                let base = self.base.as_ptr() as usize;
+                saved_protections(self.query_range(start, end - start)?.into_iter().map(|run| {
+                    let from = run.start - base;
                     Run { start: from, end: from + run.size, protection: run.protection }
-                })
-                .collect(),
+                }))?
+            }
         };
         record.make_room("protect")?;
         // SAFETY: as in `protect`: the pages lie inside this reservation and are committed.
@@ -759,6 +759,17 @@ impl ProtectGuard<'_> {
     }
 }
 
+/// The protections a [`ProtectGuard`] saves, in a vector whose heap memory is asked for
+/// first: no memory is an error, not an abort.
+fn saved_protections(runs: impl ExactSizeIterator<Item = Run>) -> Result<Vec<Run>> {
+    let mut saved = Vec::new();
+    saved.try_reserve_exact(runs.len()).map_err(|_| {
+        Error::new(ErrorKind::OutOfMemory, "protect_guard", "no heap memory to save the pages' protections")
+    })?;
+    saved.extend(runs);
+    Ok(saved)
+}
+
 impl Drop for ProtectGuard<'_> {
     fn drop(&mut self) {
         // Nothing to do about a failure here; `restore` reports it.
@@ -841,11 +852,12 @@ impl PageRecord {
 
     /// The runs of `[start, end)`, clipped to it, when the record has every page of it
     /// committed; `None` when it does not.
-    fn protections(&self, start: usize, end: usize) -> Option<Vec<Run>> {
+    fn protections(&self, start: usize, end: usize) -> Option<impl ExactSizeIterator<Item = Run> + '_> {
         self.check(start, end, Need::Committed).ok()?;
         let first = self.runs.partition_point(|run| run.end <= start);
-        let runs = self.runs[first..].iter().take_while(|run| run.start < end);
-        Some(runs.map(|run| Run { start: run.start.max(start), end: run.end.min(end), ..*run }).collect())
+        let last = self.runs.partition_point(|run| run.start < end);
+        let runs = self.runs.get(first..last)?.iter();
+        Some(runs.map(move |run| Run { start: run.start.max(start), end: run.end.min(end), ..*run }))
     }
 
     /// The first committed part of `[start, end)` by the record, clipped to it.
@@ -930,8 +942,7 @@ mod tests {
         set(&mut record, 0, 4, Some(ReadWrite));
         set(&mut record, 1, 2, Some(Read));
         set(&mut record, 6, 8, Some(NoAccess));
-        let clipped = record.protections(0, 3).unwrap();
-        let clipped: Vec<_> = clipped.iter().map(|r| (r.start, r.end, r.protection)).collect();
+        let clipped: Vec<_> = record.protections(0, 3).unwrap().map(|r| (r.start, r.end, r.protection)).collect();
         assert_eq!(clipped, [(0, 1, ReadWrite), (1, 2, Read), (2, 3, ReadWrite)]);
         assert!(record.protections(3, 7).is_none(), "4..6 is reserved");
         assert_eq!(record.next_committed(3, 8), Some((3, 4)));
