@@ -1347,7 +1347,7 @@ fn sync_arena_allocator_never_rewinds_into_the_previous_block() {
             }
         }
         // Under a sanitizer the runtime's own mappings take the addresses (see correctness.rs).
-        let under_sanitizer = std::env::var_os("VMEM_UNDER_ASAN").is_some();
+        let under_sanitizer = common::under_sanitizer();
         assert!(placed || under_sanitizer, "the OS never placed a block right below a hole");
         if !placed {
             return;

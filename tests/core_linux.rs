@@ -219,7 +219,7 @@ fn too_large_reserve_under_rlimit_as_is_out_of_address_space() {
         small.commit(0, MIB).unwrap();
         println!("{text}");
     });
-    if std::env::var_os("VMEM_UNDER_ASAN").is_some() {
+    if common::under_sanitizer() {
         eprintln!("skipped under AddressSanitizer (its shadow memory exceeds any RLIMIT_AS)");
         return;
     }

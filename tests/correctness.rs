@@ -232,7 +232,7 @@ fn arena_allocator_rewind_body() {
     };
     // Linux places a new mapping at the top of the highest gap that fits: the hole. (Not
     // under AddressSanitizer, whose own mappings for the heap it manages land there too.)
-    let under_asan = std::env::var_os("VMEM_UNDER_ASAN").is_some();
+    let under_asan = common::under_sanitizer();
     assert!(first || !cfg!(target_os = "linux") || under_asan, "the OS never placed a block right above the hole");
     if !first {
         return;

@@ -31,11 +31,6 @@ fn limit_locked_memory(bytes: u64) {
     common::set_limit(Resource::Memlock, bytes);
 }
 
-/// AddressSanitizer's shadow memory needs terabytes of address space: RLIMIT_AS cannot apply.
-fn under_asan() -> bool {
-    std::env::var_os("VMEM_UNDER_ASAN").is_some()
-}
-
 /// The error is one of `kinds` and its message names `limit`.
 fn assert_names(err: &Error, kinds: &[ErrorKind], limit: &str) {
     assert!(kinds.contains(&err.kind()), "unexpected kind: {err}");
@@ -244,7 +239,7 @@ fn rlimit_as_arena() {
         assert!(arena.allocated_bytes() >= 128 * MIB, "{}", arena.allocated_bytes());
         assert!(arena.try_alloc(1u8).is_ok() || arena.try_alloc_slice_fill_with(MIB, |_| 0u8).is_err());
     });
-    if !under_asan() {
+    if !common::under_sanitizer() {
         outcome.assert_success();
     }
 }
@@ -264,7 +259,7 @@ fn rlimit_as_virtual_vec() {
         assert_names(&err, &[ErrorKind::OutOfAddressSpace], "RLIMIT_AS");
         assert_eq!(v.pop(), Some(v.len() as u64));
     });
-    if !under_asan() {
+    if !common::under_sanitizer() {
         outcome.assert_success();
     }
 }
@@ -288,7 +283,7 @@ fn rlimit_as_pool_and_concurrent_vec() {
         assert_eq!(v.len(), 1 << 20);
         assert_names(&err, &[ErrorKind::OutOfMemory, ErrorKind::OutOfBounds, ErrorKind::InvalidArgument], "maximum");
     });
-    if !under_asan() {
+    if !common::under_sanitizer() {
         outcome.assert_success();
     }
 }
@@ -306,7 +301,7 @@ fn rlimit_as_ring_buffers() {
         ring.push_slice(b"again");
         assert_eq!(ring.readable(), b"again");
     });
-    if !under_asan() {
+    if !common::under_sanitizer() {
         outcome.assert_success();
     }
 }

@@ -303,7 +303,7 @@ mod linux {
             });
             // Kill at a random point 0..30 ms after it started writing (four times later under
             // a sanitizer, whose start-up and writes are that much slower).
-            let slow = if std::env::var_os("VMEM_UNDER_ASAN").is_some() { 4 } else { 1 };
+            let slow = if common::under_sanitizer() { 4 } else { 1 };
             let deadline = Instant::now() + Duration::from_millis((5 + seed % 30) * slow);
             while Instant::now() < deadline {
                 std::thread::sleep(Duration::from_micros(200));

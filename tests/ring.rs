@@ -151,7 +151,7 @@ fn no_descriptor_or_mapping_is_leaked_body() {
     // Unmapped, unless something was mapped there since: AddressSanitizer's allocator maps
     // anywhere at any time, so under it only the descriptor count is checked.
     let runs = vmem::query(last_base as *const u8, last_len).unwrap();
-    let asan = std::env::var_os("VMEM_UNDER_ASAN").is_some();
+    let asan = common::under_sanitizer();
     assert!(asan || runs.iter().all(|r| r.state == vmem::PageState::Free), "{runs:?}");
 }
 #[test]

@@ -144,8 +144,9 @@ pub fn join_all<'scope, T>(threads: impl IntoIterator<Item = std::thread::Scoped
 }
 
 /// Whether a sanitizer runs this test (`scripts/sanitize.sh` sets `VMEM_UNDER_ASAN`): its
-/// runtime maps memory of its own as the heap grows and keeps freed heap memory resident in
-/// quarantine, so mapping counts move a little and RSS says nothing about our memory.
+/// shadow memory is terabytes of address space (so no `RLIMIT_AS` or `RLIMIT_DATA` can
+/// apply), its runtime maps memory of its own as the heap grows and keeps freed heap memory
+/// resident in quarantine, so mapping counts move a little and RSS says nothing about ours.
 #[allow(dead_code)]
 pub fn under_sanitizer() -> bool {
     std::env::var_os("VMEM_UNDER_ASAN").is_some()
