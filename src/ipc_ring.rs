@@ -4,7 +4,7 @@
 //! does): a header, then `capacity` data bytes, which each process maps **twice, back to
 //! back**, like [`RingBuffer`](crate::RingBuffer). So the bytes to read, and the space to
 //! write, are always one contiguous slice, whatever the position: one `memcpy` per message,
-//! never two.
+//! never two, or none ([zero-copy](#zero-copy)).
 //!
 //! ```text
 //!   header  | producer line: tail, signal, pid, state |   (each on its own cache lines)
@@ -18,6 +18,23 @@
 //! never reads it back from shared memory, so the peer can only lie about *its* position:
 //! a `tail` or `head` that would make more than `capacity` bytes readable (or writable) is
 //! refused as `InvalidData`, and every access stays inside the mapping.
+//!
+//! ## Zero-copy
+//!
+//! [`read`](IpcRing::read) and [`write`](IpcRing::write) copy between the ring and a buffer
+//! of yours. [`wait_readable`](IpcRing::wait_readable) and
+//! [`wait_writable`](IpcRing::wait_writable) instead hand out the bytes to read, or the space
+//! to write, as one slice of the shared mapping itself, whatever the position: a consumer
+//! reads a whole message where the producer built it, and the producer builds it where the
+//! consumer will read it; [`advance_read`](IpcRing::advance_read) and
+//! [`advance_write`](IpcRing::advance_write) then hand the bytes over.
+//!
+//! Those slices are `unsafe` to take, for the reason memory-mapped files are (memmap2's
+//! `Mmap::map`): the memory is shared with another process, and a Rust reference promises
+//! that nobody writes what a `&[u8]` sees, nor reads or writes what a `&mut [u8]` sees, while
+//! it lives. A peer that is an `IpcRing` keeps that promise (a producer writes only free
+//! space, a consumer reads only what was published to it, and neither touches what the
+//! other holds); a process that writes the shared object by other means can break it.
 //!
 //! ## Waiting
 //!
@@ -49,6 +66,8 @@
 //! |---|---|
 //! | [`create`](IpcRing::create), [`from_fd`](IpcRing::from_fd) | `memfd_create` (create), `ftruncate`, three `mmap`s |
 //! | [`write`](IpcRing::write) / [`read`](IpcRing::read) with room / data | a `memcpy`, two atomic loads, a store, an atomic add; a `futex` wake only if the peer sleeps |
+//! | [`wait_readable`](IpcRing::wait_readable) / [`wait_writable`](IpcRing::wait_writable) with enough | an atomic load when the cached position shows too little; no copy |
+//! | [`advance_read`](IpcRing::advance_read) / [`advance_write`](IpcRing::advance_write) | a store, an atomic load; a `futex` wake only if the peer sleeps |
 //! | waiting | 16 to 4096 spins (adaptive), up to 32 `sched_yield`s, then `futex` waits of up to 10 ms |
 // Type-checking the Windows backend off Windows leaves out what only Windows handles reach.
 #![cfg_attr(all(vmem_check_windows, not(windows)), allow(dead_code))]
@@ -442,17 +461,19 @@ impl IpcRing {
         }
     }
 
-    /// Waits until at least one byte is ready (readable for the consumer, free for the
-    /// producer), or the peer is gone and nothing is ready.
-    fn wait_ready(&mut self, operation: &'static str, wanted: usize) -> Result<Ready> {
+    /// Waits until at least `min` bytes (`1..=capacity`) are ready (readable for the
+    /// consumer, free for the producer), or the peer is gone and fewer are ready. `wanted`
+    /// (at least `min`) is how many the caller could use: the peer's line is read while the
+    /// cached figure shows fewer.
+    fn wait_ready(&mut self, operation: &'static str, min: usize, wanted: usize) -> Result<Ready> {
         let ready = self.ready(wanted)?;
-        if ready > 0 {
+        if ready >= min {
             return Ok(Ready::Bytes(ready));
         }
         for _ in 0..self.spins {
             core::hint::spin_loop();
-            let ready = self.ready(1)?;
-            if ready > 0 {
+            let ready = self.ready(min)?;
+            if ready >= min {
                 self.spins = (self.spins * 2).min(MAX_SPINS);
                 return Ok(Ready::Bytes(ready));
             }
@@ -460,8 +481,8 @@ impl IpcRing {
         self.spins = (self.spins / 2).max(MIN_SPINS);
         for _ in 0..YIELDS {
             std::thread::yield_now();
-            let ready = self.ready(1)?;
-            if ready > 0 {
+            let ready = self.ready(min)?;
+            if ready >= min {
                 return Ok(Ready::Bytes(ready));
             }
         }
@@ -473,8 +494,8 @@ impl IpcRing {
             // either we see its bytes now or it sees the flag and wakes us (SeqCst on both
             // sides orders the flag against the positions).
             self.line(self.side).sleeping.store(1, Ordering::SeqCst);
-            let outcome = match self.ready(1) {
-                Ok(0) => self.peer_gone(false).map(|gone| Ok(Ready::Gone(gone))),
+            let outcome = match self.ready(min) {
+                Ok(n) if n < min => self.peer_gone(false).map(|gone| Ok(Ready::Gone(gone))),
                 Ok(n) => Some(Ok(Ready::Bytes(n))),
                 Err(err) => Some(Err(err)),
             };
@@ -497,7 +518,7 @@ impl IpcRing {
             if last_check.elapsed() >= LIVENESS_INTERVAL {
                 last_check = Instant::now();
                 if let Some(gone) = self.peer_gone(true) {
-                    if self.ready(1)? == 0 {
+                    if self.ready(min)? < min {
                         return Ok(Ready::Gone(gone));
                     }
                 }
@@ -551,16 +572,11 @@ impl IpcRing {
         }
         let room = match self.peer_gone(false) {
             Some(gone) => Ready::Gone(gone),
-            None => self.wait_ready(OP, data.len().min(self.capacity))?,
+            None => self.wait_ready(OP, 1, data.len().min(self.capacity))?,
         };
         let room = match room {
             Ready::Bytes(n) => n,
-            Ready::Gone(Gone::Closed) => {
-                return Err(Error::new(ErrorKind::Disconnected, OP, "the consumer closed its side"))
-            }
-            Ready::Gone(Gone::Died) => {
-                return Err(Error::new(ErrorKind::Disconnected, OP, "the consumer's process died"))
-            }
+            Ready::Gone(gone) => return Err(Self::consumer_gone(OP, gone)),
         };
         let n = room.min(data.len());
         let at = (self.position % self.capacity as u64) as usize;
@@ -601,7 +617,7 @@ impl IpcRing {
         if buf.is_empty() {
             return Ok(0);
         }
-        let available = match self.wait_ready(OP, buf.len().min(self.capacity))? {
+        let available = match self.wait_ready(OP, 1, buf.len().min(self.capacity))? {
             Ready::Bytes(n) => n,
             Ready::Gone(Gone::Closed) => return Ok(0),
             Ready::Gone(Gone::Died) => {
@@ -619,6 +635,281 @@ impl IpcRing {
         unsafe { core::ptr::copy_nonoverlapping(self.data().add(at), buf.as_mut_ptr(), n) };
         self.publish(n);
         Ok(n)
+    }
+}
+
+/// Zero-copy access: see [the module docs](self#zero-copy).
+impl IpcRing {
+    /// Every byte readable now, oldest first, as one slice (empty when there is none); then
+    /// [`advance_read`](Self::advance_read). Never waits.
+    ///
+    /// # Safety
+    /// No process may write these bytes while the slice lives: true when the producer is an
+    /// `IpcRing` (see [the module docs](self#zero-copy)).
+    ///
+    /// # Errors
+    /// `PermissionDenied` on the producer side; `InvalidData` when the producer's position is
+    /// impossible.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use std::os::fd::AsFd;
+    /// let mut producer = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// let mut consumer = vmem::IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap())?;
+    /// // SAFETY: both sides are `IpcRing`s.
+    /// assert!(unsafe { consumer.readable()? }.is_empty());
+    /// producer.write(b"abc")?;
+    /// assert_eq!(unsafe { consumer.readable()? }, b"abc");
+    /// # }
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub unsafe fn readable(&mut self) -> Result<&[u8]> {
+        self.check_side("IpcRing::readable", Side::Consumer)?;
+        self.load_peer()?;
+        let n = self.cached();
+        // SAFETY: `n` bytes from our position were published (checked positions), inside
+        // the double mapping; the caller vouches that nobody writes them meanwhile, and
+        // `&mut self` keeps `advance_read` away until the slice is gone.
+        Ok(unsafe { self.slice(n) })
+    }
+
+    /// Waits until at least `min` bytes are readable and returns them as one slice, oldest
+    /// first (a whole message of `min` bytes, say, however the ring wraps); then
+    /// [`advance_read`](Self::advance_read). The slice holds every byte readable when the
+    /// producer's position was last looked at, which happens only when the cached position
+    /// shows fewer than `min` (so that a stream does not pull the producer's cache line over
+    /// for every message): at least `min`, perhaps fewer than are there now. When the producer closed its side, returns
+    /// what is left even if shorter than `min`: empty at end of file. Waits as
+    /// [`read`](Self::read) does; `min` of zero does not wait.
+    ///
+    /// # Safety
+    /// As [`readable`](Self::readable).
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `min` exceeds the capacity (it could never be met);
+    /// `Disconnected` when the producer's process died and nothing is left to read;
+    /// `TimedOut` after the [timeout](Self::set_timeout); `PermissionDenied` on the producer
+    /// side; `InvalidData` when the producer's position is impossible.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use std::os::fd::AsFd;
+    /// let mut producer = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// let mut consumer = vmem::IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap())?;
+    /// producer.write(b"message")?;
+    /// // SAFETY: both sides are `IpcRing`s.
+    /// let checksum: u32 = unsafe { consumer.wait_readable(7)? }[..7].iter().map(|&b| b as u32).sum();
+    /// consumer.advance_read(7)?;
+    /// assert_eq!(checksum, b"message".iter().map(|&b| b as u32).sum());
+    /// drop(producer);
+    /// assert!(unsafe { consumer.wait_readable(1)? }.is_empty()); // end of file
+    /// # }
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub unsafe fn wait_readable(&mut self, min: usize) -> Result<&[u8]> {
+        const OP: &str = "IpcRing::wait_readable";
+        self.check_side(OP, Side::Consumer)?;
+        self.check_min(OP, min)?;
+        if min == 0 {
+            // SAFETY: passed on from the caller.
+            return unsafe { self.readable() };
+        }
+        let n = match self.wait_ready(OP, min, min)? {
+            Ready::Bytes(n) => n,
+            Ready::Gone(gone) => {
+                // The producer is gone: its position moves no more. Hand out what is left.
+                self.load_peer()?;
+                match (self.cached(), gone) {
+                    (0, Gone::Died) => {
+                        return Err(Error::new(
+                            ErrorKind::Disconnected,
+                            OP,
+                            "the producer's process died without closing its side (what it wrote was read)",
+                        ))
+                    }
+                    (n, _) => n,
+                }
+            }
+        };
+        // SAFETY: as in `readable`.
+        Ok(unsafe { self.slice(n) })
+    }
+
+    /// Marks the first `n` readable bytes as read, handing their space back to the producer
+    /// (and waking it if it waits).
+    ///
+    /// # Errors
+    /// `OutOfBounds` when fewer than `n` bytes are readable (nothing changes then);
+    /// `PermissionDenied` on the producer side.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use std::os::fd::AsFd;
+    /// let mut producer = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// let mut consumer = vmem::IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap())?;
+    /// producer.write(b"abc")?;
+    /// consumer.advance_read(2)?;
+    /// assert_eq!(unsafe { consumer.readable()? }, b"c"); // SAFETY: both are `IpcRing`s.
+    /// assert_eq!(consumer.advance_read(2).unwrap_err().kind(), vmem::ErrorKind::OutOfBounds);
+    /// # }
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn advance_read(&mut self, n: usize) -> Result<()> {
+        const OP: &str = "IpcRing::advance_read";
+        self.check_side(OP, Side::Consumer)?;
+        self.advance(OP, n, "more than is readable")
+    }
+
+    /// All the free space now as one slice to write into (empty when the ring is full); then
+    /// [`advance_write`](Self::advance_write). Never waits.
+    ///
+    /// # Safety
+    /// No other process may read or write these bytes while the slice lives: true when the
+    /// consumer is an `IpcRing` (see [the module docs](self#zero-copy)).
+    ///
+    /// # Errors
+    /// `PermissionDenied` on the consumer side; `InvalidData` when the consumer's position is
+    /// impossible.
+    ///
+    /// ```
+    /// let mut producer = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// // SAFETY: no other process has the ring.
+    /// let free = unsafe { producer.writable()? };
+    /// assert_eq!(free.len(), producer.capacity());
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub unsafe fn writable(&mut self) -> Result<&mut [u8]> {
+        self.check_side("IpcRing::writable", Side::Producer)?;
+        self.load_peer()?;
+        let n = self.cached();
+        // SAFETY: `n` bytes from our position are free (checked positions), inside the
+        // double mapping; the caller vouches that no other process touches them meanwhile,
+        // and `&mut self` makes this our only reference.
+        Ok(unsafe { self.slice_mut(n) })
+    }
+
+    /// Waits until at least `min` bytes are free and returns the free space as one slice
+    /// (room for a whole message of `min` bytes, say, however the ring wraps), to build the
+    /// message in place; then [`advance_write`](Self::advance_write). As with
+    /// [`wait_readable`](Self::wait_readable), the consumer's position is looked at only when
+    /// the cached one shows less than `min`: the slice is at least `min` bytes, perhaps less
+    /// than is free now. Waits as
+    /// [`write`](Self::write) does; `min` of zero does not wait.
+    ///
+    /// # Safety
+    /// As [`writable`](Self::writable).
+    ///
+    /// # Errors
+    /// `InvalidArgument` when `min` exceeds the capacity; `Disconnected` when the consumer
+    /// closed or died; `TimedOut` after the [timeout](Self::set_timeout); `PermissionDenied`
+    /// on the consumer side; `InvalidData` when the consumer's position is impossible.
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// use std::os::fd::AsFd;
+    /// let mut producer = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// let mut consumer = vmem::IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap())?;
+    /// // SAFETY: both sides are `IpcRing`s.
+    /// let room = unsafe { producer.wait_writable(5)? };
+    /// room[..5].copy_from_slice(b"built");
+    /// producer.advance_write(5)?;
+    /// let mut buf = [0u8; 5];
+    /// std::io::Read::read_exact(&mut consumer, &mut buf)?;
+    /// assert_eq!(&buf, b"built");
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub unsafe fn wait_writable(&mut self, min: usize) -> Result<&mut [u8]> {
+        const OP: &str = "IpcRing::wait_writable";
+        self.check_side(OP, Side::Producer)?;
+        self.check_min(OP, min)?;
+        if let Some(gone) = self.peer_gone(false) {
+            return Err(Self::consumer_gone(OP, gone));
+        }
+        if min == 0 {
+            // SAFETY: passed on from the caller.
+            return unsafe { self.writable() };
+        }
+        let n = match self.wait_ready(OP, min, min)? {
+            Ready::Bytes(n) => n,
+            Ready::Gone(gone) => return Err(Self::consumer_gone(OP, gone)),
+        };
+        // SAFETY: as in `writable`.
+        Ok(unsafe { self.slice_mut(n) })
+    }
+
+    /// Publishes the first `n` free bytes (written through
+    /// [`wait_writable`](Self::wait_writable) or [`writable`](Self::writable)) to the
+    /// consumer, waking it if it waits.
+    ///
+    /// # Errors
+    /// `OutOfBounds` when fewer than `n` bytes are free (nothing changes then);
+    /// `PermissionDenied` on the consumer side.
+    ///
+    /// ```
+    /// let mut producer = vmem::IpcRing::create(1, vmem::Side::Producer)?;
+    /// let capacity = producer.capacity();
+    /// assert_eq!(producer.advance_write(capacity + 1).unwrap_err().kind(), vmem::ErrorKind::OutOfBounds);
+    /// producer.advance_write(capacity)?;
+    /// assert!(unsafe { producer.writable()? }.is_empty()); // SAFETY: nobody else has it.
+    /// # Ok::<(), vmem::Error>(())
+    /// ```
+    pub fn advance_write(&mut self, n: usize) -> Result<()> {
+        const OP: &str = "IpcRing::advance_write";
+        self.check_side(OP, Side::Producer)?;
+        self.advance(OP, n, "more than the free space")
+    }
+
+    fn check_min(&self, operation: &'static str, min: usize) -> Result<()> {
+        if min > self.capacity {
+            return Err(Error::new(ErrorKind::InvalidArgument, operation, "more bytes than the ring holds")
+                .sized(min)
+                .with_limit("capacity", self.capacity as u64));
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, operation: &'static str, n: usize, detail: &'static str) -> Result<()> {
+        let ready = self.ready(n)?;
+        if n > ready {
+            return Err(Error::new(ErrorKind::OutOfBounds, operation, detail)
+                .sized(n)
+                .with_limit("available bytes", ready as u64));
+        }
+        if n > 0 {
+            self.publish(n);
+        }
+        Ok(())
+    }
+
+    fn consumer_gone(operation: &'static str, gone: Gone) -> Error {
+        match gone {
+            Gone::Closed => Error::new(ErrorKind::Disconnected, operation, "the consumer closed its side"),
+            Gone::Died => Error::new(ErrorKind::Disconnected, operation, "the consumer's process died"),
+        }
+    }
+
+    /// `n` bytes from this side's position.
+    ///
+    /// # Safety
+    /// `n <= capacity`; the bytes are this side's to read (published to the consumer) and
+    /// nobody writes them while the slice lives.
+    unsafe fn slice(&self, n: usize) -> &[u8] {
+        let at = (self.position % self.capacity as u64) as usize;
+        // SAFETY: `at < capacity` and `n <= capacity` keep `[at, at + n)` inside the double
+        // mapping of `2 * capacity` bytes; the rest is the caller's promise.
+        unsafe { core::slice::from_raw_parts(self.data().add(at), n) }
+    }
+
+    /// `n` bytes from this side's position, to write.
+    ///
+    /// # Safety
+    /// `n <= capacity`; the bytes are free (the consumer has read them) and nobody else
+    /// reads or writes them while the slice lives.
+    unsafe fn slice_mut(&mut self, n: usize) -> &mut [u8] {
+        let at = (self.position % self.capacity as u64) as usize;
+        // SAFETY: as in `slice`; `&mut self` makes this our only reference.
+        unsafe { core::slice::from_raw_parts_mut(self.data().add(at), n) }
     }
 }
 
