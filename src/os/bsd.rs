@@ -373,18 +373,6 @@ pub(crate) fn shared_extend(memory: &super::unix::SharedMemory, _old: u64, new: 
     super::unix::file_set_len(memory, new)
 }
 
-/// No cross-process wait primitive is used here: sleep a little (the caller checks its
-/// condition again and backs off up to 1 ms). macOS's `__ulock_wait` and FreeBSD's
-/// `_umtx_op` could do better; they are not used yet.
-#[cfg(feature = "std")]
-pub(crate) fn wait_on(_word: &core::sync::atomic::AtomicU32, _expected: u32, timeout: core::time::Duration) {
-    std::thread::sleep(timeout.min(core::time::Duration::from_millis(1)));
-}
-
-/// Waiters sleep at most 1 ms at a time: nothing to wake.
-#[cfg(feature = "std")]
-pub(crate) fn wake_all(_word: &core::sync::atomic::AtomicU32) {}
-
 /// Whether process `pid` exists (`kill(pid, 0)`). A zombie (dead, not yet reaped) counts as
 /// alive until its parent reaps it.
 #[cfg(feature = "std")]

@@ -59,6 +59,8 @@
 //! | `unsafe ipc_unmap(base, header, capacity) -> Result<()>` | undo `ipc_map` |
 //! | `wait_on(&AtomicU32, expected, timeout)` | sleep until woken, the word no longer holds `expected`, or `timeout` (across processes; may return early) |
 //! | `wake_all(&AtomicU32)` | wake every `wait_on` of the word, in any process |
+//! | `register_fast_publish() -> bool`, `fast_publish() -> bool` | whether this process may publish a position and then read the peer's sleeping flag with no store-load fence between (a sleeper's `sleep_barrier` stands in for it); the first registers, the second only asks (false again in a `fork`ed child) |
+//! | `sleep_barrier() -> bool` | for a side about to sleep, after it set its flag: every fence-less publisher's earlier stores are visible afterwards and its later loads see the flag; false when that could not be done |
 //! | `process_alive(pid) -> bool` | whether the process runs (a zombie counts as dead where the OS can tell) |
 
 // Which file serves which target: the conditions are named once, in build.rs
@@ -129,6 +131,37 @@ pub(crate) use no_figures::*;
 pub(crate) fn resource_limits() -> crate::ResourceLimits {
     crate::ResourceLimits { address_space: None, data: None, locked: None }
 }
+
+/// Backends without a cross-process wait primitive (all but Linux: Windows' `WaitOnAddress`
+/// works only within one process; macOS's `__ulock_wait` and FreeBSD's `_umtx_op` could do
+/// better, and are not used yet). A waiter sleeps at most 1 ms and then looks again, so
+/// there is nothing to wake, and a publisher needs no fence to avoid a lost wake-up: one
+/// costs at most that millisecond.
+#[cfg(all(feature = "std", not(linux_backend)))]
+mod polling_wait {
+    use core::sync::atomic::AtomicU32;
+    use core::time::Duration;
+
+    pub(crate) fn wait_on(_word: &AtomicU32, _expected: u32, timeout: Duration) {
+        std::thread::sleep(timeout.min(Duration::from_millis(1)));
+    }
+
+    pub(crate) fn wake_all(_word: &AtomicU32) {}
+
+    pub(crate) fn register_fast_publish() -> bool {
+        true
+    }
+
+    pub(crate) fn fast_publish() -> bool {
+        true
+    }
+
+    pub(crate) fn sleep_barrier() -> bool {
+        true
+    }
+}
+#[cfg(all(feature = "std", not(linux_backend)))]
+pub(crate) use polling_wait::*;
 
 /// Where the OS answers `query` cheaply already (every backend but Linux's), the quick
 /// query is the query.

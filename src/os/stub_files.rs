@@ -128,14 +128,6 @@ pub(crate) unsafe fn ipc_unmap(base: *mut u8, header: usize, _capacity: usize) -
 }
 
 #[cfg(feature = "std")]
-pub(crate) fn wait_on(_word: &core::sync::atomic::AtomicU32, _expected: u32, timeout: core::time::Duration) {
-    std::thread::sleep(timeout.min(core::time::Duration::from_millis(1)));
-}
-
-#[cfg(feature = "std")]
-pub(crate) fn wake_all(_word: &core::sync::atomic::AtomicU32) {}
-
-#[cfg(feature = "std")]
 pub(crate) fn process_alive(_pid: u32) -> bool {
     true
 }

@@ -689,7 +689,7 @@ mod files {
     #[cfg(feature = "std")]
     pub(crate) use shared::{
         ipc_map, ipc_unmap, process_alive, shared_create, shared_extend, shared_len, shared_map, shared_remap,
-        shared_unmap, wait_on, wake_all, SharedMemory,
+        shared_unmap, SharedMemory,
     };
 
     #[cfg(feature = "std")]
@@ -1208,15 +1208,6 @@ mod files {
             unsafe { release_pieces(&pieces, 3) };
             Ok(())
         }
-
-        /// `WaitOnAddress` works only within one process: sleep a little instead (the caller
-        /// checks its condition again).
-        pub(crate) fn wait_on(_word: &core::sync::atomic::AtomicU32, _expected: u32, timeout: core::time::Duration) {
-            std::thread::sleep(timeout.min(core::time::Duration::from_millis(1)));
-        }
-
-        /// Waiters sleep at most 1 ms at a time: nothing to wake.
-        pub(crate) fn wake_all(_word: &core::sync::atomic::AtomicU32) {}
 
         /// Whether process `pid` is still running (`GetExitCodeProcess` says `STILL_ACTIVE`).
         pub(crate) fn process_alive(pid: u32) -> bool {
