@@ -534,8 +534,17 @@ impl IpcRing {
             // cannot be issued, sleep in short slices instead, so that a missed wake-up
             // costs at most one.
             let barrier = !self.fenceless || os::sleep_barrier();
+            // The peer's state first, then its position: a peer publishes its last bytes
+            // before it closes, so a close seen here has its bytes visible to the position
+            // load below (Acquire on the state, which the peer stored SeqCst after them).
+            // The other order would take a publish-and-close that falls between the two
+            // loads for a close with nothing left, and `read` would lose those bytes to an
+            // end of file.
+            let gone = self.peer_gone(false);
+            #[cfg(all(test, unix_backend))]
+            tests::between_checks();
             let outcome = match self.ready(min) {
-                Ok(n) if n < min => self.peer_gone(false).map(|gone| Ok(Ready::Gone(gone))),
+                Ok(n) if n < min => gone.map(|gone| Ok(Ready::Gone(gone))),
                 Ok(n) => Some(Ok(Ready::Bytes(n))),
                 Err(err) => Some(Err(err)),
             };
@@ -1100,5 +1109,44 @@ impl core::fmt::Debug for IpcRing {
             .field("capacity", &self.capacity)
             .field("position", &self.position)
             .finish()
+    }
+}
+
+#[cfg(all(test, unix_backend))]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::os::fd::AsFd;
+
+    std::thread_local! {
+        /// Run once by a wait of this thread about to sleep, between its look at the peer's
+        /// state and its look at the peer's position: a peer that acts just then.
+        static BETWEEN_CHECKS: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn between_checks() {
+        if let Some(hook) = BETWEEN_CHECKS.with(|hook| hook.borrow_mut().take()) {
+            hook();
+        }
+    }
+
+    /// A producer that writes its last bytes and closes while the consumer is about to sleep
+    /// (between its looks at the peer's state and position) must not make those
+    /// bytes vanish behind an end of file.
+    #[test]
+    fn last_bytes_and_close_just_before_the_consumer_sleeps_are_read_not_end_of_file() {
+        let mut producer = IpcRing::create(1, Side::Producer).unwrap();
+        let mut consumer = IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap()).unwrap();
+        BETWEEN_CHECKS.with(|hook| {
+            *hook.borrow_mut() = Some(Box::new(move || {
+                assert_eq!(producer.write(b"last").unwrap(), 4);
+                drop(producer);
+            }))
+        });
+        let mut buf = [0u8; 8];
+        let n = consumer.read(&mut buf).unwrap();
+        assert!(BETWEEN_CHECKS.with(|hook| hook.borrow().is_none()), "the wait never reached its sleep");
+        assert_eq!(&buf[..n], b"last", "the producer's last bytes were lost to an end of file");
+        assert_eq!(consumer.read(&mut buf).unwrap(), 0);
     }
 }
