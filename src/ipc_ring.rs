@@ -1149,4 +1149,33 @@ mod tests {
         assert_eq!(&buf[..n], b"last", "the producer's last bytes were lost to an end of file");
         assert_eq!(consumer.read(&mut buf).unwrap(), 0);
     }
+
+    /// A child of `fork` (without `exec`) publishes with the fence until it registers itself:
+    /// the parent's registration is not taken for the child's.
+    #[cfg(linux_backend)]
+    #[test]
+    fn a_forked_child_publishes_with_the_fence_until_it_registers() {
+        if !os::register_fast_publish() {
+            return; // This kernel or sandbox refuses membarrier: every process uses the fence.
+        }
+        assert!(os::fast_publish());
+        // SAFETY: the child only reads and writes atomics, makes the membarrier system call
+        // and `_exit`s: all async-signal-safe, so fine in the child of a threaded process.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let before = os::fast_publish();
+            let registered = os::register_fast_publish();
+            let after = os::fast_publish();
+            let code = i32::from(before) | i32::from(!registered) << 1 | i32::from(!after) << 2;
+            // SAFETY: ends the forked child without running the harness's exit path.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child forked above.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "{status:#x}");
+        assert_eq!(libc::WEXITSTATUS(status), 0, "1: fence-less before registering; 2, 4: registering failed");
+        assert!(os::fast_publish(), "the parent keeps its registration");
+    }
 }

@@ -114,11 +114,16 @@ fn pausing_producer_child() {
         return;
     }
     let mut ring = inherited_ring();
+    let header = Header::map(&ring);
     let mut state = 0x9e37_79b9_7f4a_7c15;
+    let mut asleep = 0;
     for _ in 0..handovers() {
         pause(&mut state);
+        asleep += header.u32_at(CONSUMER_SLEEPING_AT).load(Ordering::SeqCst);
         ring.write_all(&now_ns().to_ne_bytes()).unwrap();
     }
+    eprintln!("consumer found asleep before {asleep} of {} writes", handovers());
+    assert!(asleep as usize >= handovers() / 4, "the consumer seldom slept: {asleep}");
 }
 
 /// Producer sleeping on a full ring, across threads (fence-less publishing works the same
@@ -134,15 +139,19 @@ fn a_sleeping_producer_is_woken_at_once_across_threads() {
     let reader = {
         let freed_at = Arc::clone(&freed_at);
         std::thread::spawn(move || {
+            let header = Header::map(&consumer);
+            let mut asleep = 0;
             let mut state = 0x2545_f491_4f6c_dd1d;
             for round in 0..handovers() {
                 // SAFETY: the producer is an `IpcRing`.
                 let full = unsafe { consumer.wait_readable(capacity) }.unwrap();
                 assert!(full.iter().all(|&b| b == round as u8), "round {round}");
                 pause(&mut state);
+                asleep += header.u32_at(PRODUCER_SLEEPING_AT).load(Ordering::SeqCst);
                 freed_at.store(now_ns(), Ordering::Release);
                 consumer.advance_read(capacity).unwrap();
             }
+            asleep
         })
     };
     let mut latencies = Vec::with_capacity(handovers());
@@ -155,7 +164,9 @@ fn a_sleeping_producer_is_woken_at_once_across_threads() {
         room[..capacity].fill(round as u8);
         producer.advance_write(capacity).unwrap();
     }
-    reader.join().unwrap();
+    let asleep = reader.join().unwrap();
+    eprintln!("producer found asleep before {asleep} of {} hand-backs", handovers());
+    assert!(asleep as usize >= handovers() / 4, "the producer seldom slept: {asleep}");
     check_latencies("producer sleeping, across threads", latencies);
 }
 
@@ -287,6 +298,8 @@ const VERSION_AT: usize = 8;
 const FLAGS_AT: usize = 24;
 const TAIL_AT: usize = 128;
 const HEAD_AT: usize = 256;
+const PRODUCER_SLEEPING_AT: usize = 384;
+const CONSUMER_SLEEPING_AT: usize = 512;
 
 /// Garbage in the flags word or the version is refused by `from_fd`, which then takes no
 /// side: with honest values again, the ring opens and works.
