@@ -122,6 +122,29 @@ const MIN_SPINS: u32 = 16;
 /// advantage when there are fewer free cores than processes).
 const YIELDS: u32 = 32;
 
+/// Refuses an object that a process holding it could truncate under this process's mapping
+/// (every later access of the lost pages would raise `SIGBUS`): `create` makes a `memfd`
+/// sealed against shrinking, so an object without that seal did not come from it. Only where
+/// the kernel has no `memfd` at all (before 3.17), and `create` falls back to an unsealable
+/// file, is an object that cannot be sealed taken, as `SharedRegion` does elsewhere.
+#[cfg(linux_backend)]
+fn check_cannot_shrink(memory: &os::SharedMemory) -> Result<()> {
+    use rustix::fs::{fcntl_get_seals, memfd_create, MemfdFlags, SealFlags};
+    use rustix::io::Errno;
+    let refused = |detail| Error::new(ErrorKind::InvalidData, "IpcRing::open", detail);
+    match fcntl_get_seals(memory) {
+        Ok(seals) if seals.contains(SealFlags::SHRINK) => Ok(()),
+        Ok(_) => {
+            Err(refused("the object is not sealed against shrinking: its sender could truncate it under the ring"))
+        }
+        Err(Errno::INVAL) => match memfd_create(c"vmem-probe", MemfdFlags::CLOEXEC) {
+            Err(Errno::NOSYS) => Ok(()),
+            _ => Err(refused("the object is not a sealed memfd: its sender could truncate it under the ring")),
+        },
+        Err(errno) => Err(Error::from_os(ErrorKind::Os, "IpcRing::open", errno.raw_os_error())),
+    }
+}
+
 /// Which end of an [`IpcRing`] this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -302,6 +325,8 @@ impl IpcRing {
         if size.is_some_and(|s| s < header as u64) {
             return Err(invalid("the object is too small to be an IpcRing"));
         }
+        #[cfg(linux_backend)]
+        check_cannot_shrink(&memory)?;
         // SAFETY: one header's worth, which the object holds (checked above where the OS can
         // say; on Windows the section's header is committed by its creator).
         let peek = unsafe { os::shared_map(&memory, header, header)? };
@@ -981,8 +1006,9 @@ impl IpcRing {
     /// creator, received with [`receive_from`](Self::receive_from), or a duplicate).
     ///
     /// # Errors
-    /// `InvalidData` when the object is not an `IpcRing`; `PermissionDenied` when both sides
-    /// are taken; the OS error of mapping.
+    /// `InvalidData` when the object is not an `IpcRing`, or (Linux) is one its sender could
+    /// truncate under the mapping (not a `memfd` sealed against shrinking, as `create` makes);
+    /// `PermissionDenied` when both sides are taken; the OS error of mapping.
     ///
     /// ```
     /// use std::os::fd::AsFd;

@@ -507,3 +507,40 @@ fn hello_then_hang_child() {
     ring.write_all(b"hello").unwrap();
     std::thread::sleep(Duration::from_secs(100));
 }
+
+/// A copy of a real ring's header in a new `memfd` of the same size, sealed against
+/// shrinking or not: what a malicious peer could send instead of the ring it made.
+#[cfg(target_os = "linux")]
+fn forged_ring(sealed: bool) -> (IpcRing, OwnedFd) {
+    use rustix::fs::{fcntl_add_seals, ftruncate, memfd_create, MemfdFlags, SealFlags};
+    let real = IpcRing::create(1, Side::Producer).unwrap();
+    let page = vmem::allocation_granularity();
+    let forged = memfd_create(c"forged", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING).unwrap();
+    ftruncate(&forged, (page + real.capacity()) as u64).unwrap();
+    {
+        let from = Header::map(&real);
+        let to = Header::map(&forged);
+        // SAFETY: two distinct page-sized mappings made just now.
+        unsafe { to.base.copy_from_nonoverlapping(from.base, page) };
+    }
+    if sealed {
+        fcntl_add_seals(&forged, SealFlags::SHRINK).unwrap();
+    }
+    (real, forged)
+}
+
+/// A peer that sends an object it can truncate later (a `memfd` without the shrink seal)
+/// would make every access of the ring's mapping a `SIGBUS` after the truncation: such an
+/// object is refused; the same object sealed against shrinking is taken.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_object_the_peer_could_truncate_is_refused() {
+    let (_real, forged) = forged_ring(false);
+    let err = IpcRing::from_fd(forged.try_clone().unwrap()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+    let (_real, forged) = forged_ring(true);
+    let mut consumer = IpcRing::from_fd(forged).unwrap();
+    assert_eq!(consumer.side(), Side::Consumer);
+    consumer.set_timeout(Some(Duration::from_millis(10)));
+    assert_eq!(consumer.read(&mut [0u8; 4]).unwrap_err().kind(), ErrorKind::TimedOut);
+}
