@@ -123,7 +123,8 @@ fn pausing_producer_child() {
         ring.write_all(&now_ns().to_ne_bytes()).unwrap();
     }
     eprintln!("consumer found asleep before {asleep} of {} writes", handovers());
-    assert!(asleep as usize >= handovers() / 4, "the consumer seldom slept: {asleep}");
+    // Under a sanitizer the instrumented side is too slow to run out of work: no claim.
+    assert!(common::under_sanitizer() || asleep as usize >= handovers() / 4, "the consumer seldom slept: {asleep}");
 }
 
 /// Producer sleeping on a full ring, across threads (fence-less publishing works the same
@@ -166,7 +167,8 @@ fn a_sleeping_producer_is_woken_at_once_across_threads() {
     }
     let asleep = reader.join().unwrap();
     eprintln!("producer found asleep before {asleep} of {} hand-backs", handovers());
-    assert!(asleep as usize >= handovers() / 4, "the producer seldom slept: {asleep}");
+    // Under a sanitizer the instrumented side is too slow to run out of work: no claim.
+    assert!(common::under_sanitizer() || asleep as usize >= handovers() / 4, "the producer seldom slept: {asleep}");
     check_latencies("producer sleeping, across threads", latencies);
 }
 
