@@ -122,6 +122,29 @@ const MIN_SPINS: u32 = 16;
 /// advantage when there are fewer free cores than processes).
 const YIELDS: u32 = 32;
 
+/// Refuses an object that a process holding it could truncate under this process's mapping
+/// (every later access of the lost pages would raise `SIGBUS`): `create` makes a `memfd`
+/// sealed against shrinking, so an object without that seal did not come from it. Only where
+/// the kernel has no `memfd` at all (before 3.17), and `create` falls back to an unsealable
+/// file, is an object that cannot be sealed taken, as `SharedRegion` does elsewhere.
+#[cfg(linux_backend)]
+fn check_cannot_shrink(memory: &os::SharedMemory) -> Result<()> {
+    use rustix::fs::{fcntl_get_seals, memfd_create, MemfdFlags, SealFlags};
+    use rustix::io::Errno;
+    let refused = |detail| Error::new(ErrorKind::InvalidData, "IpcRing::open", detail);
+    match fcntl_get_seals(memory) {
+        Ok(seals) if seals.contains(SealFlags::SHRINK) => Ok(()),
+        Ok(_) => {
+            Err(refused("the object is not sealed against shrinking: its sender could truncate it under the ring"))
+        }
+        Err(Errno::INVAL) => match memfd_create(c"vmem-probe", MemfdFlags::CLOEXEC) {
+            Err(Errno::NOSYS) => Ok(()),
+            _ => Err(refused("the object is not a sealed memfd: its sender could truncate it under the ring")),
+        },
+        Err(errno) => Err(Error::from_os(ErrorKind::Os, "IpcRing::open", errno.raw_os_error())),
+    }
+}
+
 /// Which end of an [`IpcRing`] this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -302,6 +325,8 @@ impl IpcRing {
         if size.is_some_and(|s| s < header as u64) {
             return Err(invalid("the object is too small to be an IpcRing"));
         }
+        #[cfg(linux_backend)]
+        check_cannot_shrink(&memory)?;
         // SAFETY: one header's worth, which the object holds (checked above where the OS can
         // say; on Windows the section's header is committed by its creator).
         let peek = unsafe { os::shared_map(&memory, header, header)? };
@@ -534,8 +559,17 @@ impl IpcRing {
             // cannot be issued, sleep in short slices instead, so that a missed wake-up
             // costs at most one.
             let barrier = !self.fenceless || os::sleep_barrier();
+            // The peer's state first, then its position: a peer publishes its last bytes
+            // before it closes, so a close seen here has its bytes visible to the position
+            // load below (Acquire on the state, which the peer stored SeqCst after them).
+            // The other order would take a publish-and-close that falls between the two
+            // loads for a close with nothing left, and `read` would lose those bytes to an
+            // end of file.
+            let gone = self.peer_gone(false);
+            #[cfg(all(test, unix_backend))]
+            tests::between_checks();
             let outcome = match self.ready(min) {
-                Ok(n) if n < min => self.peer_gone(false).map(|gone| Ok(Ready::Gone(gone))),
+                Ok(n) if n < min => gone.map(|gone| Ok(Ready::Gone(gone))),
                 Ok(n) => Some(Ok(Ready::Bytes(n))),
                 Err(err) => Some(Err(err)),
             };
@@ -972,8 +1006,9 @@ impl IpcRing {
     /// creator, received with [`receive_from`](Self::receive_from), or a duplicate).
     ///
     /// # Errors
-    /// `InvalidData` when the object is not an `IpcRing`; `PermissionDenied` when both sides
-    /// are taken; the OS error of mapping.
+    /// `InvalidData` when the object is not an `IpcRing`, or (Linux) is one its sender could
+    /// truncate under the mapping (not a `memfd` sealed against shrinking, as `create` makes);
+    /// `PermissionDenied` when both sides are taken; the OS error of mapping.
     ///
     /// ```
     /// use std::os::fd::AsFd;
@@ -1100,5 +1135,73 @@ impl core::fmt::Debug for IpcRing {
             .field("capacity", &self.capacity)
             .field("position", &self.position)
             .finish()
+    }
+}
+
+#[cfg(all(test, unix_backend))]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::os::fd::AsFd;
+
+    std::thread_local! {
+        /// Run once by a wait of this thread about to sleep, between its look at the peer's
+        /// state and its look at the peer's position: a peer that acts just then.
+        static BETWEEN_CHECKS: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn between_checks() {
+        if let Some(hook) = BETWEEN_CHECKS.with(|hook| hook.borrow_mut().take()) {
+            hook();
+        }
+    }
+
+    /// A producer that writes its last bytes and closes while the consumer is about to sleep
+    /// (between its looks at the peer's state and position) must not make those
+    /// bytes vanish behind an end of file.
+    #[test]
+    fn last_bytes_and_close_just_before_the_consumer_sleeps_are_read_not_end_of_file() {
+        let mut producer = IpcRing::create(1, Side::Producer).unwrap();
+        let mut consumer = IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap()).unwrap();
+        BETWEEN_CHECKS.with(|hook| {
+            *hook.borrow_mut() = Some(Box::new(move || {
+                assert_eq!(producer.write(b"last").unwrap(), 4);
+                drop(producer);
+            }))
+        });
+        let mut buf = [0u8; 8];
+        let n = consumer.read(&mut buf).unwrap();
+        assert!(BETWEEN_CHECKS.with(|hook| hook.borrow().is_none()), "the wait never reached its sleep");
+        assert_eq!(&buf[..n], b"last", "the producer's last bytes were lost to an end of file");
+        assert_eq!(consumer.read(&mut buf).unwrap(), 0);
+    }
+
+    /// A child of `fork` (without `exec`) publishes with the fence until it registers itself:
+    /// the parent's registration is not taken for the child's.
+    #[cfg(linux_backend)]
+    #[test]
+    fn a_forked_child_publishes_with_the_fence_until_it_registers() {
+        if !os::register_fast_publish() {
+            return; // This kernel or sandbox refuses membarrier: every process uses the fence.
+        }
+        assert!(os::fast_publish());
+        // SAFETY: the child only reads and writes atomics, makes the membarrier system call
+        // and `_exit`s: all async-signal-safe, so fine in the child of a threaded process.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let before = os::fast_publish();
+            let registered = os::register_fast_publish();
+            let after = os::fast_publish();
+            let code = i32::from(before) | i32::from(!registered) << 1 | i32::from(!after) << 2;
+            // SAFETY: ends the forked child without running the harness's exit path.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child forked above.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "{status:#x}");
+        assert_eq!(libc::WEXITSTATUS(status), 0, "1: fence-less before registering; 2, 4: registering failed");
+        assert!(os::fast_publish(), "the parent keeps its registration");
     }
 }
