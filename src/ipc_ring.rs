@@ -122,29 +122,6 @@ const MIN_SPINS: u32 = 16;
 /// advantage when there are fewer free cores than processes).
 const YIELDS: u32 = 32;
 
-/// Refuses an object that a process holding it could truncate under this process's mapping
-/// (every later access of the lost pages would raise `SIGBUS`): `create` makes a `memfd`
-/// sealed against shrinking, so an object without that seal did not come from it. Only where
-/// the kernel has no `memfd` at all (before 3.17), and `create` falls back to an unsealable
-/// file, is an object that cannot be sealed taken, as `SharedRegion` does elsewhere.
-#[cfg(linux_backend)]
-fn check_cannot_shrink(memory: &os::SharedMemory) -> Result<()> {
-    use rustix::fs::{fcntl_get_seals, memfd_create, MemfdFlags, SealFlags};
-    use rustix::io::Errno;
-    let refused = |detail| Error::new(ErrorKind::InvalidData, "IpcRing::open", detail);
-    match fcntl_get_seals(memory) {
-        Ok(seals) if seals.contains(SealFlags::SHRINK) => Ok(()),
-        Ok(_) => {
-            Err(refused("the object is not sealed against shrinking: its sender could truncate it under the ring"))
-        }
-        Err(Errno::INVAL) => match memfd_create(c"vmem-probe", MemfdFlags::CLOEXEC) {
-            Err(Errno::NOSYS) => Ok(()),
-            _ => Err(refused("the object is not a sealed memfd: its sender could truncate it under the ring")),
-        },
-        Err(errno) => Err(Error::from_os(ErrorKind::Os, "IpcRing::open", errno.raw_os_error())),
-    }
-}
-
 /// Which end of an [`IpcRing`] this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -325,8 +302,7 @@ impl IpcRing {
         if size.is_some_and(|s| s < header as u64) {
             return Err(invalid("the object is too small to be an IpcRing"));
         }
-        #[cfg(linux_backend)]
-        check_cannot_shrink(&memory)?;
+        os::shared_check_sealed(&memory, OP)?;
         // SAFETY: one header's worth, which the object holds (checked above where the OS can
         // say; on Windows the section's header is committed by its creator).
         let peek = unsafe { os::shared_map(&memory, header, header)? };

@@ -21,7 +21,8 @@
 //! checked before use: a length past the `max_len` this process reserved, past the object's
 //! real size, or smaller than before is refused (`InvalidData`) and the mapping stays as it
 //! was. On Linux the `memfd` is sealed against shrinking (`F_SEAL_SHRINK`), so no process can
-//! truncate it under another's mapping. Elsewhere a process holding the object can truncate
+//! truncate it under another's mapping, and [`from_fd`](SharedRegion::from_fd) refuses an
+//! object without that seal (`InvalidData`). Elsewhere a process holding the object can truncate
 //! it, and then an access to the lost pages raises `SIGBUS`; on Windows a section cannot
 //! shrink. The data itself is shared: other processes write it whenever they like, which is
 //! why [`as_slice`](SharedRegion::as_slice) is `unsafe` and the copying accessors are the
@@ -173,6 +174,7 @@ impl SharedRegion {
         if size.is_some_and(|s| s < header as u64) {
             return Err(invalid(OP, "the object is too small to be a SharedRegion"));
         }
+        os::shared_check_sealed(&memory, OP)?;
         // Map the header page alone first, to learn the maximum.
         // SAFETY: one page, and the object is at least that long (checked above; on Windows
         // the section's first page is committed by its creator).
@@ -447,7 +449,9 @@ impl SharedRegion {
     ///
     /// # Errors
     /// `InvalidData` when the object is not a `SharedRegion` (see [`refresh`](Self::refresh)
-    /// for the checks); `OutOfAddressSpace` when its maximum cannot be reserved; the OS error.
+    /// for the checks), or (Linux) is one its sender could truncate under the mapping (not a
+    /// `memfd` sealed against shrinking, as `create` makes); `OutOfAddressSpace` when its
+    /// maximum cannot be reserved; the OS error.
     ///
     /// ```
     /// use std::os::fd::AsFd;

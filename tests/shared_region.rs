@@ -208,3 +208,31 @@ fn the_memfd_cannot_be_shrunk_by_a_peer() {
     let err = rustix::fs::ftruncate(region.as_fd(), 4096).unwrap_err();
     assert_eq!(err, rustix::io::Errno::PERM);
 }
+
+/// A peer that sends an object it can truncate later (a `memfd` without the shrink seal,
+/// holding a copy of a real region's header) would make a later `read_at` of the lost pages
+/// a `SIGBUS` from safe code: such an object is refused; the same object sealed is taken.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_object_the_sender_could_truncate_is_refused() {
+    use rustix::fs::{fcntl_add_seals, ftruncate, memfd_create, MemfdFlags, SealFlags};
+    let real = SharedRegion::create(4096, 1 << 20).unwrap();
+    let page = vmem::page_size();
+    let forge = |sealed: bool| {
+        let forged = memfd_create(c"forged", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING).unwrap();
+        ftruncate(&forged, (page + 4096) as u64).unwrap();
+        let mut header = vec![0u8; page];
+        // SAFETY: the real region's header page is mapped readable right before `as_ptr()`.
+        unsafe { real.as_ptr().sub(page).copy_to_nonoverlapping(header.as_mut_ptr(), page) };
+        rustix::io::pwrite(&forged, &header, 0).unwrap();
+        if sealed {
+            fcntl_add_seals(&forged, SealFlags::SHRINK).unwrap();
+        }
+        forged
+    };
+    let err = SharedRegion::from_fd(forge(false)).unwrap_err();
+    assert_eq!(err.kind(), vmem::ErrorKind::InvalidData, "{err}");
+    assert!(err.to_string().contains("sealed"), "{err}");
+    let taken = SharedRegion::from_fd(forge(true)).unwrap();
+    assert_eq!(taken.len(), 4096);
+}

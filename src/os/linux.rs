@@ -594,6 +594,27 @@ pub(crate) fn shared_create(_total: usize) -> Result<super::unix::SharedMemory> 
     }
 }
 
+/// Refuses an object that a process holding it could truncate under this process's mapping
+/// (every later access of the lost pages would raise `SIGBUS`): `shared_create` makes a
+/// `memfd` sealed against shrinking, so an object without that seal did not come from it.
+/// Only where the kernel has no `memfd` at all (before 3.17), and `shared_create` falls back
+/// to an unsealable file, is an object that cannot be sealed taken.
+#[cfg(feature = "std")]
+pub(crate) fn shared_check_sealed(memory: &super::unix::SharedMemory, operation: &'static str) -> Result<()> {
+    use rustix::fs::{fcntl_get_seals, memfd_create, MemfdFlags, SealFlags};
+    use rustix::io::Errno;
+    let refused = |detail| Error::new(ErrorKind::InvalidData, operation, detail);
+    match fcntl_get_seals(memory) {
+        Ok(seals) if seals.contains(SealFlags::SHRINK) => Ok(()),
+        Ok(_) => Err(refused("the object is not sealed against shrinking: its sender could truncate it under the mapping")),
+        Err(Errno::INVAL) => match memfd_create(c"vmem-probe", MemfdFlags::CLOEXEC) {
+            Err(Errno::NOSYS) => Ok(()),
+            _ => Err(refused("the object is not a sealed memfd: its sender could truncate it under the mapping")),
+        },
+        Err(errno) => Err(Error::from_os(ErrorKind::Os, operation, errno.raw_os_error())),
+    }
+}
+
 /// Grows the object to `new` bytes. `ftruncate`, not `fallocate`: memory pages of a memfd
 /// are allocated when first touched, so growing costs nothing until used.
 #[cfg(feature = "std")]

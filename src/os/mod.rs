@@ -50,6 +50,7 @@
 //! | `SharedMemory` (type) | an anonymous shared-memory object (Unix: a `File`: memfd, `shm_open`; Windows: a section handle) |
 //! | `shared_create(total) -> Result<SharedMemory>` | a new object that can grow to `total` bytes (Linux: sealed against shrinking) |
 //! | `shared_extend(memory, old, new) -> Result<()>` | grow it from `old` to `new` bytes (or check it is that long already) |
+//! | `shared_check_sealed(memory, operation) -> Result<()>` | refuse (`InvalidData`) an object another process could shrink under a mapping, where the OS can prevent that (Linux: a `memfd` without `F_SEAL_SHRINK`); elsewhere accept |
 //! | `shared_len(memory) -> Result<Option<u64>>` | its size now, `None` where the OS cannot say (then mapping more cannot fault) |
 //! | `unsafe shared_map(memory, total, len) -> Result<*mut u8>` | reserve `total` bytes and map the object's `[0, len)` into the front |
 //! | `unsafe shared_remap(base, total, old_len, new_len, memory) -> Result<()>` | grow that mapping in place |
@@ -162,6 +163,13 @@ mod polling_wait {
 }
 #[cfg(all(feature = "std", not(linux_backend)))]
 pub(crate) use polling_wait::*;
+
+/// Elsewhere than Linux an object cannot be sealed (Windows' sections cannot shrink; a
+/// macOS or BSD process holding the object can truncate it, as `SharedRegion`'s docs say).
+#[cfg(all(feature = "std", not(linux_backend)))]
+pub(crate) fn shared_check_sealed(_memory: &SharedMemory, _operation: &'static str) -> crate::Result<()> {
+    Ok(())
+}
 
 /// Where the OS answers `query` cheaply already (every backend but Linux's), the quick
 /// query is the query.
