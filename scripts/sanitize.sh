@@ -75,6 +75,10 @@ if [[ $what == tsan ]]; then
     tsan_test -p vmem --test concurrent_vec
     tsan_test -p vmem --test arena sync_
     tsan_test -p vmem --test ring spsc
+    # The IPC ring between threads and processes (the zero-copy calls, fence-less publishing,
+    # close and kill during waits). One test at a time: two tests' rings can be mapped at the
+    # same addresses one after the other, which TSan would take for a race.
+    tsan_test -p vmem --test ipc_ring --test ipc_attacks -- --test-threads=1
     tsan_test -p vmem-ffi --test abi arena_push
     unset RUSTFLAGS CARGO_TARGET_DIR
     echo "sanitize: tsan clean"

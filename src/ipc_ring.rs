@@ -74,10 +74,10 @@
 //!
 //! | call | cost |
 //! |---|---|
-//! | [`create`](IpcRing::create), [`from_fd`](IpcRing::from_fd) | `memfd_create` (create), `ftruncate`, three `mmap`s |
-//! | [`write`](IpcRing::write) / [`read`](IpcRing::read) with room / data | a `memcpy`, two atomic loads, a store, an atomic add; a `futex` wake only if the peer sleeps |
+//! | [`create`](IpcRing::create), [`from_fd`](IpcRing::from_fd) | `memfd_create` and `fcntl` (create; `from_fd` checks the seal), `ftruncate`, three `mmap`s; `membarrier` registration once per process |
+//! | [`write`](IpcRing::write) / [`read`](IpcRing::read) with room / data | a `memcpy`; a load of the peer's position only when the cached one shows too little (`write` also loads the peer's state); a store of ours and a load of its sleeping flag, with no fence (see [Waiting](#waiting)); a `futex` wake only if the peer sleeps |
 //! | [`wait_readable`](IpcRing::wait_readable) / [`wait_writable`](IpcRing::wait_writable) with enough | an atomic load when the cached position shows too little; no copy |
-//! | [`advance_read`](IpcRing::advance_read) / [`advance_write`](IpcRing::advance_write) | a store, an atomic load; a `futex` wake only if the peer sleeps |
+//! | [`advance_read`](IpcRing::advance_read) / [`advance_write`](IpcRing::advance_write) | a store, a load of the peer's sleeping flag; a `futex` wake only if the peer sleeps |
 //! | waiting | 16 to 4096 spins (adaptive), up to 32 `sched_yield`s, then a `membarrier` and `futex` waits of up to 10 ms |
 // Type-checking the Windows backend off Windows leaves out what only Windows handles reach.
 #![cfg_attr(all(vmem_check_windows, not(windows)), allow(dead_code))]

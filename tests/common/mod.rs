@@ -153,11 +153,13 @@ pub fn under_sanitizer() -> bool {
 }
 
 /// How many mappings a loop of many rounds may add without leaking one per round: none
-/// normally, a few that a sanitizer's runtime maps for itself.
+/// normally, some that a sanitizer's runtime maps for itself (ThreadSanitizer added 22 over
+/// `IpcRing`'s 200 rounds). The loops that use it run at least 100 rounds, so a leak of one
+/// mapping per round still shows.
 #[allow(dead_code)]
 pub fn mapping_slack() -> usize {
     if under_sanitizer() {
-        16
+        64
     } else {
         0
     }
