@@ -65,10 +65,11 @@
 //! elsewhere `kill(pid, 0)`, which counts a zombie as alive until it is reaped). A dead peer
 //! is `Disconnected`, for the consumer once it has read everything the peer wrote. A pid can
 //! be reused by a new process after the old one is reaped; the check then takes the new
-//! process for the peer (use a timeout where that matters). With
-//! [`set_timeout`](IpcRing::set_timeout) every wait also ends with `TimedOut` after the given
-//! time, which also covers a peer that never attaches, or one that hangs or lies about its
-//! pid.
+//! process for the peer (use a timeout where that matters). A peer killed in the few
+//! instructions between taking its side and recording its pid leaves no pid to check, and
+//! counts as alive. With [`set_timeout`](IpcRing::set_timeout) every wait also ends with
+//! `TimedOut` after the given time, which also covers a peer that never attaches, one that
+//! dies before its pid is recorded, or one that hangs or lies about its pid or state.
 //!
 //! ## Cost model
 //!
