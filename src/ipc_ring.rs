@@ -528,8 +528,8 @@ impl IpcRing {
         loop {
             let seen = self.line(self.side.other()).signal.load(Ordering::Acquire);
             // Set the flag, then look again: the peer publishes, then reads the flag, so
-            // either we see its bytes now or it sees the flag and wakes us (SeqCst on both
-            // sides orders the flag against the positions).
+            // either we see its bytes now or it sees the flag and wakes us (see `publish` for
+            // the ordering that takes).
             self.line(self.side).sleeping.store(1, Ordering::SeqCst);
             // A peer that publishes without a fence may have read our flag before its
             // position store was visible: the barrier settles it (see `publish`). If it
@@ -742,9 +742,9 @@ impl IpcRing {
     /// [`advance_read`](Self::advance_read). The slice holds every byte readable when the
     /// producer's position was last looked at, which happens only when the cached position
     /// shows fewer than `min` (so that a stream does not pull the producer's cache line over
-    /// for every message): at least `min`, perhaps fewer than are there now. When the producer closed its side, returns
-    /// what is left even if shorter than `min`: empty at end of file. Waits as
-    /// [`read`](Self::read) does; `min` of zero does not wait.
+    /// for every message): at least `min`, perhaps fewer than are there now. When the
+    /// producer closed its side, returns what is left even if shorter than `min`: empty at
+    /// end of file. Waits as [`read`](Self::read) does; `min` of zero does not wait.
     ///
     /// # Safety
     /// As [`readable`](Self::readable).
@@ -804,7 +804,8 @@ impl IpcRing {
     ///
     /// # Errors
     /// `OutOfBounds` when fewer than `n` bytes are readable (nothing changes then);
-    /// `PermissionDenied` on the producer side.
+    /// `PermissionDenied` on the producer side; `InvalidData` when the producer's position is
+    /// impossible.
     ///
     /// ```
     /// # #[cfg(unix)] {
@@ -857,8 +858,7 @@ impl IpcRing {
     /// message in place; then [`advance_write`](Self::advance_write). As with
     /// [`wait_readable`](Self::wait_readable), the consumer's position is looked at only when
     /// the cached one shows less than `min`: the slice is at least `min` bytes, perhaps less
-    /// than is free now. Waits as
-    /// [`write`](Self::write) does; `min` of zero does not wait.
+    /// than is free now. Waits as [`write`](Self::write) does; `min` of zero does not wait.
     ///
     /// # Safety
     /// As [`writable`](Self::writable).
@@ -908,7 +908,8 @@ impl IpcRing {
     ///
     /// # Errors
     /// `OutOfBounds` when fewer than `n` bytes are free (nothing changes then);
-    /// `PermissionDenied` on the consumer side.
+    /// `PermissionDenied` on the consumer side; `InvalidData` when the consumer's position is
+    /// impossible.
     ///
     /// ```
     /// let mut producer = vmem::IpcRing::create(1, vmem::Side::Producer)?;
