@@ -5,46 +5,15 @@
 
 mod common;
 
+use common::ipc::*;
+
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vmem::{ErrorKind, IpcRing, Side};
-
-fn spawn_child(name: &str, env: &[(&str, String)]) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args([name, "--exact", "--nocapture", "--test-threads=1"]).env("VMEM_TEST_CHILD", name);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.spawn().unwrap()
-}
-
-fn is_child(name: &str) -> bool {
-    std::env::var("VMEM_TEST_CHILD").as_deref() == Ok(name)
-}
-
-/// The ring the parent left open for this child.
-fn inherited_ring() -> IpcRing {
-    let fd: i32 = std::env::var("VMEM_RING_FD").unwrap().parse().unwrap();
-    // SAFETY: the parent left this descriptor open across exec for us; nothing else owns it.
-    IpcRing::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }).unwrap()
-}
-
-fn spawn_with_ring(name: &str, ring: &IpcRing) -> Child {
-    ring.set_inheritable(true).unwrap();
-    let child = spawn_child(name, &[("VMEM_RING_FD", ring.as_raw_fd().to_string())]);
-    ring.set_inheritable(false).unwrap();
-    child
-}
-
-fn kill(child: &Child) {
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
-}
 
 /// Nanoseconds on the system-wide monotonic clock (the same in every process).
 fn now_ns() -> u64 {
@@ -251,57 +220,6 @@ fn forked_consumer(mut consumer: IpcRing, rounds: usize) -> i32 {
         0
     }
 }
-
-/// A third shared mapping of the ring's header page: the misbehaving peer.
-struct Header {
-    base: *mut u8,
-    page: usize,
-}
-
-impl Header {
-    fn map(ring: &impl AsFd) -> Header {
-        let page = vmem::allocation_granularity();
-        // SAFETY: a fresh shared mapping of the ring's header page, unmapped on drop.
-        let base = unsafe {
-            rustix::mm::mmap(
-                std::ptr::null_mut(),
-                page,
-                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                rustix::mm::MapFlags::SHARED,
-                ring.as_fd(),
-                0,
-            )
-        }
-        .unwrap()
-        .cast::<u8>();
-        Header { base, page }
-    }
-
-    fn u32_at(&self, offset: usize) -> &AtomicU32 {
-        // SAFETY: inside the page mapped above, 4-byte aligned; the library uses these words
-        // atomically (or, for the fixed fields, reads them once when a side opens).
-        unsafe { AtomicU32::from_ptr(self.base.add(offset).cast()) }
-    }
-
-    fn u64_at(&self, offset: usize) -> &AtomicU64 {
-        // SAFETY: as in `u32_at`, 8-byte aligned.
-        unsafe { AtomicU64::from_ptr(self.base.add(offset).cast()) }
-    }
-}
-
-impl Drop for Header {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `map`, used no more.
-        unsafe { rustix::mm::munmap(self.base.cast(), self.page).unwrap() };
-    }
-}
-
-const VERSION_AT: usize = 8;
-const FLAGS_AT: usize = 24;
-const TAIL_AT: usize = 128;
-const HEAD_AT: usize = 256;
-const PRODUCER_SLEEPING_AT: usize = 384;
-const CONSUMER_SLEEPING_AT: usize = 512;
 
 /// Garbage in the flags word or the version is refused by `from_fd`, which then takes no
 /// side: with honest values again, the ring opens and works.

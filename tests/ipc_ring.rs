@@ -4,9 +4,10 @@
 
 mod common;
 
+use common::ipc::*;
+
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use vmem::{ErrorKind, IpcRing, Side};
@@ -14,33 +15,6 @@ use vmem::{ErrorKind, IpcRing, Side};
 /// The byte at stream position `i`.
 fn pattern(i: u64) -> u8 {
     (i.wrapping_mul(31) ^ (i >> 11)) as u8
-}
-
-fn spawn_child(name: &str, env: &[(&str, String)]) -> Child {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args([name, "--exact", "--nocapture", "--test-threads=1"]).env("VMEM_TEST_CHILD", name);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.spawn().unwrap()
-}
-
-fn is_child(name: &str) -> bool {
-    std::env::var("VMEM_TEST_CHILD").as_deref() == Ok(name)
-}
-
-/// The ring the parent left open for this child.
-fn inherited_ring() -> IpcRing {
-    let fd: i32 = std::env::var("VMEM_RING_FD").unwrap().parse().unwrap();
-    // SAFETY: the parent left this descriptor open across exec for us; nothing else owns it.
-    IpcRing::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }).unwrap()
-}
-
-fn spawn_with_ring(name: &str, ring: &IpcRing) -> Child {
-    ring.set_inheritable(true).unwrap();
-    let child = spawn_child(name, &[("VMEM_RING_FD", ring.as_raw_fd().to_string())]);
-    ring.set_inheritable(false).unwrap();
-    child
 }
 
 const STREAM: u64 = 64 << 20;
@@ -133,11 +107,6 @@ fn threads_through_a_small_ring_keep_order_across_wraps() {
     let writer = std::thread::spawn(move || produce(&mut producer));
     consume(&mut consumer);
     writer.join().unwrap();
-}
-
-fn kill(child: &Child) {
-    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
 }
 
 #[test]
@@ -238,45 +207,24 @@ fn garbage_positions_never_reach_outside_the_ring() {
     let mut producer = IpcRing::create(1, Side::Producer).unwrap();
     let mut consumer = IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap()).unwrap();
     // A third mapping of the header plays the misbehaving peer.
-    let page = vmem::allocation_granularity();
-    // SAFETY: a fresh shared mapping of the ring's header page, unmapped below.
-    let header = unsafe {
-        rustix::mm::mmap(
-            std::ptr::null_mut(),
-            page,
-            rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-            rustix::mm::MapFlags::SHARED,
-            producer.as_fd(),
-            0,
-        )
-    }
-    .unwrap()
-    .cast::<u8>();
-    let tail = header.wrapping_add(128).cast::<std::sync::atomic::AtomicU64>();
-    let head = header.wrapping_add(256).cast::<std::sync::atomic::AtomicU64>();
+    let header = Header::map(&producer);
+    let (tail, head) = (header.u64_at(TAIL_AT), header.u64_at(HEAD_AT));
     producer.write_all(b"abc").unwrap();
     for garbage in [u64::MAX, producer.capacity() as u64 + 4, 1 << 40] {
-        // SAFETY: inside the mapping made above; the library uses these words atomically.
-        unsafe { (*tail).store(garbage, std::sync::atomic::Ordering::SeqCst) };
+        tail.store(garbage, std::sync::atomic::Ordering::SeqCst);
         let err = consumer.read(&mut [0u8; 8]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData, "{garbage}: {err}");
-        // SAFETY: as above.
-        unsafe { (*head).store(garbage, std::sync::atomic::Ordering::SeqCst) };
+        head.store(garbage, std::sync::atomic::Ordering::SeqCst);
         // The producer looks at `head` only when its cached room is short of what it writes.
         let err = producer.write(&vec![1u8; producer.capacity()]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidData, "{garbage}: {err}");
     }
     // Honest values again: everything still works, the bytes are intact.
-    // SAFETY: as above.
-    unsafe {
-        (*tail).store(3, std::sync::atomic::Ordering::SeqCst);
-        (*head).store(0, std::sync::atomic::Ordering::SeqCst);
-    }
+    tail.store(3, std::sync::atomic::Ordering::SeqCst);
+    head.store(0, std::sync::atomic::Ordering::SeqCst);
     let mut buf = [0u8; 3];
     consumer.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"abc");
-    // SAFETY: the mapping made above, used no more.
-    unsafe { rustix::mm::munmap(header.cast(), page).unwrap() };
 }
 
 #[cfg(target_os = "linux")]
@@ -511,37 +459,21 @@ fn a_killed_peer_is_reported_to_in_place_waits() {
 fn garbage_positions_are_refused_by_in_place_access() {
     let mut producer = IpcRing::create(1, Side::Producer).unwrap();
     let mut consumer = IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap()).unwrap();
-    let page = vmem::allocation_granularity();
-    // SAFETY: a fresh shared mapping of the ring's header page, unmapped below.
-    let header = unsafe {
-        rustix::mm::mmap(
-            std::ptr::null_mut(),
-            page,
-            rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-            rustix::mm::MapFlags::SHARED,
-            producer.as_fd(),
-            0,
-        )
-    }
-    .unwrap()
-    .cast::<u8>();
-    let tail = header.wrapping_add(128).cast::<std::sync::atomic::AtomicU64>();
-    let head = header.wrapping_add(256).cast::<std::sync::atomic::AtomicU64>();
+    let header = Header::map(&producer);
+    let (tail, head) = (header.u64_at(TAIL_AT), header.u64_at(HEAD_AT));
     let capacity = producer.capacity();
     // SAFETY: both sides are `IpcRing`s.
     unsafe { producer.wait_writable(3) }.unwrap()[..3].copy_from_slice(b"abc");
     producer.advance_write(3).unwrap();
     for garbage in [u64::MAX, capacity as u64 + 4, 1 << 40] {
-        // SAFETY: inside the mapping made above; the library uses these words atomically.
-        unsafe { (*tail).store(garbage, std::sync::atomic::Ordering::SeqCst) };
+        tail.store(garbage, std::sync::atomic::Ordering::SeqCst);
         // SAFETY: both sides are `IpcRing`s; the garbage is in the header, not the data.
         unsafe {
             assert_eq!(consumer.readable().unwrap_err().kind(), ErrorKind::InvalidData);
             assert_eq!(consumer.wait_readable(1).unwrap_err().kind(), ErrorKind::InvalidData);
         }
         assert_eq!(consumer.advance_read(1).unwrap_err().kind(), ErrorKind::InvalidData);
-        // SAFETY: as above.
-        unsafe { (*head).store(garbage, std::sync::atomic::Ordering::SeqCst) };
+        head.store(garbage, std::sync::atomic::Ordering::SeqCst);
         // The producer looks at `head` only when its cached room (all but the 3 bytes) is
         // short of what it asks for, or to hand out all the room there is.
         // SAFETY: as above.
@@ -552,18 +484,13 @@ fn garbage_positions_are_refused_by_in_place_access() {
         assert_eq!(producer.advance_write(capacity).unwrap_err().kind(), ErrorKind::InvalidData);
     }
     // Honest values again: everything still works, the bytes are intact.
-    // SAFETY: as above.
-    unsafe {
-        (*tail).store(3, std::sync::atomic::Ordering::SeqCst);
-        (*head).store(0, std::sync::atomic::Ordering::SeqCst);
-    }
+    tail.store(3, std::sync::atomic::Ordering::SeqCst);
+    head.store(0, std::sync::atomic::Ordering::SeqCst);
     // SAFETY: both sides are `IpcRing`s.
     assert_eq!(unsafe { consumer.wait_readable(3) }.unwrap(), b"abc");
     consumer.advance_read(3).unwrap();
     // SAFETY: as above.
     assert_eq!(unsafe { producer.wait_writable(capacity) }.unwrap().len(), capacity);
-    // SAFETY: the mapping made above, used no more.
-    unsafe { rustix::mm::munmap(header.cast(), page).unwrap() };
 }
 
 #[derive(Debug, Clone)]

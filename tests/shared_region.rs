@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::ipc::{is_child, spawn_child};
+
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -48,19 +50,6 @@ fn parent_side(region: &mut SharedRegion, child: &mut std::process::Child) {
     wait_for("the child's second answer", || read(region, 200, 4) == b"done");
     let status = child.wait().unwrap();
     assert!(status.success(), "child failed: {status:?}");
-}
-
-fn spawn_child(name: &str, env: &[(&str, String)]) -> std::process::Child {
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command.args([name, "--exact", "--nocapture", "--test-threads=1"]).env("VMEM_TEST_CHILD", name);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.spawn().unwrap()
-}
-
-fn is_child(name: &str) -> bool {
-    std::env::var("VMEM_TEST_CHILD").as_deref() == Ok(name)
 }
 
 #[test]

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod ipc;
+
 /// The environment variable that tells a re-executed test binary which child to run.
 const CHILD_ENV: &str = "VMEM_TEST_CHILD";
 
