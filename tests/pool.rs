@@ -1384,3 +1384,62 @@ mod serde_round_trips {
         }
     }
 }
+
+/// Every iterator gives the same items through `fold` (what `sum`, `for_each` and most
+/// adapters use) as through `next`, over a pool with holes; a `Drain` whose fold panics
+/// half-way still drops every value it did not hand out, and leaves the pool empty.
+#[test]
+fn folds_agree_with_next_and_a_panicking_drain_fold_drops_the_rest() {
+    let mut pool = vmem::Pool::new();
+    let handles: Vec<_> = (0..1000u64).map(|i| pool.insert(i)).collect();
+    for (i, &h) in handles.iter().enumerate() {
+        if i % 3 == 1 || (400..450).contains(&i) {
+            pool.remove(h);
+        }
+    }
+    let by_next: Vec<(vmem::Handle, u64)> = {
+        let mut it = pool.iter();
+        std::iter::from_fn(|| it.next().map(|(h, &v)| (h, v))).collect()
+    };
+    let mut by_fold = Vec::new();
+    pool.iter().for_each(|(h, &v)| by_fold.push((h, v)));
+    assert_eq!(by_fold, by_next);
+    assert_eq!(pool.iter().count(), pool.len());
+    assert_eq!(pool.keys().fold(Vec::new(), |mut v, k| { v.push(k); v }), by_next.iter().map(|p| p.0).collect::<Vec<_>>());
+    assert_eq!(pool.values().sum::<u64>(), by_next.iter().map(|p| p.1).sum::<u64>());
+    pool.values_mut().for_each(|v| *v += 1);
+    pool.iter_mut().for_each(|(_, v)| *v *= 2);
+    assert_eq!(pool.values().sum::<u64>(), by_next.iter().map(|p| (p.1 + 1) * 2).sum::<u64>());
+    // A fold that has begun part-way through keeps going from there.
+    let mut it = pool.iter();
+    let first = it.next().map(|(h, _)| h);
+    assert_eq!(Some(by_next[0].0), first);
+    assert_eq!(it.fold(0, |n, _| n + 1), by_next.len() - 1);
+    assert_eq!(pool.drain().fold(0u64, |sum, (_, v)| sum + v), by_next.iter().map(|p| (p.1 + 1) * 2).sum::<u64>());
+    assert!(pool.is_empty());
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static DROPPED: AtomicUsize = AtomicUsize::new(0);
+    struct Counted;
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let mut pool = vmem::Pool::new();
+    for _ in 0..100 {
+        pool.insert(Counted);
+    }
+    let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.drain().fold(0, |n, (_, value)| {
+            drop(value);
+            assert!(n < 40, "a consumer that gives up");
+            n + 1
+        })
+    }));
+    assert!(seen.is_err());
+    assert_eq!(DROPPED.load(Ordering::Relaxed), 100, "every value dropped once, by the fold or by the drain");
+    assert!(pool.is_empty());
+    pool.insert(Counted);
+    assert_eq!(pool.len(), 1);
+}
