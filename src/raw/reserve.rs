@@ -80,7 +80,9 @@ pub fn reserve_aligned(size: usize, align: usize) -> Result<NonNull<u8>> {
 /// # Errors
 /// `InvalidArgument` for a null or misaligned `address` (it must be a multiple of
 /// [`allocation_granularity`](crate::allocation_granularity)), a zero size, or a range past
-/// the end of the address space; `OutOfAddressSpace` when part of the range is in use.
+/// the end of the address space; `OutOfAddressSpace` when part of the range is in use;
+/// `PermissionDenied` when the OS refuses the address itself (Linux: below
+/// `vm.mmap_min_addr`, 64 KiB by default, for a process without `CAP_SYS_RAWIO`).
 ///
 /// ```
 /// // Find free space, give it back, and ask for exactly that address.
