@@ -1405,7 +1405,13 @@ fn folds_agree_with_next_and_a_panicking_drain_fold_drops_the_rest() {
     pool.iter().for_each(|(h, &v)| by_fold.push((h, v)));
     assert_eq!(by_fold, by_next);
     assert_eq!(pool.iter().count(), pool.len());
-    assert_eq!(pool.keys().fold(Vec::new(), |mut v, k| { v.push(k); v }), by_next.iter().map(|p| p.0).collect::<Vec<_>>());
+    assert_eq!(
+        pool.keys().fold(Vec::new(), |mut v, k| {
+            v.push(k);
+            v
+        }),
+        by_next.iter().map(|p| p.0).collect::<Vec<_>>()
+    );
     assert_eq!(pool.values().sum::<u64>(), by_next.iter().map(|p| p.1).sum::<u64>());
     pool.values_mut().for_each(|v| *v += 1);
     pool.iter_mut().for_each(|(_, v)| *v *= 2);
