@@ -48,7 +48,10 @@ impl<T> Walk<T> {
 impl<T> Walk<T> {
     /// Folds `f` over the occupied slots left, in order, and leaves the walk at its end: what
     /// `next` does, without the count of values left checked per slot, so that a sum or a
-    /// collect compiles to a loop over the slots the compiler can unroll. The walk's position
+    /// collect compiles to a loop over the slots the compiler can unroll. (Its own loop, not
+    /// `next` or a shared step in a `while let`: `drain().sum()` folded that way ran at
+    /// 0.67x of `slab`'s, against 1.08x to 1.16x with this loop. The slots after the last
+    /// value are vacant, with even generations, below `used` as everywhere.) The walk's position
     /// moves past each slot before `f` sees it, so if `f` panics the walk goes on from there
     /// (a `Drain` then drops the values after it).
     ///
