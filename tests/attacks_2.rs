@@ -8,6 +8,16 @@ mod half_way {
     use super::common;
     use vmem::{Advice, Protection, Reservation};
 
+    /// Four committed read-write pages and the page size. Two mappings of equal protection
+    /// (pages 2-3 split off by `DontDump`): the record has one run, the OS two.
+    fn four_pages_in_two_mappings() -> (Reservation, usize) {
+        let page = vmem::page_size();
+        let r = Reservation::new(4 * page).unwrap();
+        r.commit(0, 4 * page).unwrap();
+        r.advise(2 * page, 2 * page, Advice::DontDump).unwrap();
+        (r, page)
+    }
+
     /// `protect_guard` whose `mprotect` fails after changing part of the range (Linux works
     /// mapping by mapping; the second mapping, split apart from the first by `DontDump`,
     /// cannot be split again without a map slot) must not leave the record vouching for the
@@ -19,11 +29,7 @@ mod half_way {
             return;
         }
         common::in_child("half_way::a_protect_guard_that_fails_half_way_leaves_no_false_record", || {
-            let page = vmem::page_size();
-            let r = Reservation::new(4 * page).unwrap();
-            r.commit(0, 4 * page).unwrap();
-            // Two mappings of equal protection: the record has one run, the OS two.
-            r.advise(2 * page, 2 * page, Advice::DontDump).unwrap();
+            let (r, page) = four_pages_in_two_mappings();
             let slots = common::MapSlotsUsedUp::new();
             let result = r.protect_guard(0, 3 * page, Protection::Read).map(drop);
             let changed = !common::os_writable(r.as_ptr());
@@ -46,10 +52,7 @@ mod half_way {
             return;
         }
         common::in_child("half_way::a_restore_that_fails_half_way_leaves_no_false_record", || {
-            let page = vmem::page_size();
-            let r = Reservation::new(4 * page).unwrap();
-            r.commit(0, 4 * page).unwrap();
-            r.advise(2 * page, 2 * page, Advice::DontDump).unwrap();
+            let (r, page) = four_pages_in_two_mappings();
             // Pages 0-2 read-only (three mappings now: 0-1, 2, 3), then read-write under a guard,
             // which saves one run 0-2 read-only.
             r.protect(0, 3 * page, Protection::Read).unwrap();
@@ -81,7 +84,7 @@ mod half_way {
 fn guards_and_advice_race_every_other_method() {
     common::in_child("guards_and_advice_race_every_other_method", || {
         use std::sync::atomic::{AtomicBool, Ordering};
-        use vmem::{Advice, ErrorKind, Protection, Reservation};
+        use vmem::{Advice, Protection, Reservation};
         const PAGES: usize = 16;
         let page = vmem::page_size();
         let r = Reservation::new(PAGES * page).unwrap();
@@ -91,13 +94,7 @@ fn guards_and_advice_race_every_other_method() {
                 .map(|t| {
                     let (r, stop) = (&r, &stop);
                     s.spawn(move || {
-                        let mut seed = 0x2545_f491_4f6c_dd1du64 ^ (t + 1);
-                        let mut next = move |n: usize| {
-                            seed ^= seed << 13;
-                            seed ^= seed >> 7;
-                            seed ^= seed << 17;
-                            (seed % n as u64) as usize
-                        };
+                        let mut rng = common::Xorshift::new(0x2545_f491_4f6c_dd1du64 ^ (t + 1));
                         let mut held = Vec::new();
                         let mut locked = Vec::new();
                         let mut rounds = 0u64;
@@ -107,13 +104,10 @@ fn guards_and_advice_race_every_other_method() {
                         while !stop.load(Ordering::Relaxed) || !held.is_empty() || !locked.is_empty() {
                             rounds += 1;
                             let stopping = stop.load(Ordering::Relaxed);
-                            let first = next(PAGES);
-                            let pages = 1 + next(PAGES - first);
-                            let offset = first * page + next(page);
-                            let len = (pages * page - page + 1).min(PAGES * page - offset);
-                            let protection = Protection::ALL[next(Protection::ALL.len())];
+                            let (offset, len) = rng.byte_range(PAGES, page);
+                            let protection = Protection::ALL[rng.below(Protection::ALL.len())];
                             let choice = match (stopping, last_guards) {
-                                (false, _) => next(14),
+                                (false, _) => rng.below(14),
                                 (true, 0) => 100,
                                 (true, n) => {
                                     last_guards -= 1;
@@ -132,7 +126,7 @@ fn guards_and_advice_race_every_other_method() {
                                 3 => r.protect(offset, len, protection),
                                 4 => r.prefault(offset, len),
                                 5 => r.advise(offset, len, Advice::Free),
-                                6 => r.advise(offset, len, [Advice::DontDump, Advice::DoDump][next(2)]),
+                                6 => r.advise(offset, len, [Advice::DontDump, Advice::DoDump][rng.below(2)]),
                                 7 => r.protect_guard(offset, len, protection).map(|g| held.push(g)),
                                 8 => r.lock_guard(offset, len).map(|g| locked.push(g)),
                                 9 => match r.protect_guard(offset, len, protection) {
@@ -150,8 +144,8 @@ fn guards_and_advice_race_every_other_method() {
                                 _ => {
                                     // Let go of a guard (restore or drop) in any order.
                                     let result = if !held.is_empty() {
-                                        let guard = held.swap_remove(next(held.len()));
-                                        if next(2) == 0 {
+                                        let guard = held.swap_remove(rng.below(held.len()));
+                                        if rng.below(2) == 0 {
                                             guard.restore()
                                         } else {
                                             drop(guard);
@@ -161,22 +155,14 @@ fn guards_and_advice_race_every_other_method() {
                                         Ok(())
                                     };
                                     if !locked.is_empty() {
-                                        let guard = locked.swap_remove(next(locked.len()));
+                                        let guard = locked.swap_remove(rng.below(locked.len()));
                                         let _ = guard.unlock();
                                     }
                                     result
                                 }
                             };
                             if let Err(e) = result {
-                                assert!(
-                                    matches!(
-                                        e.kind(),
-                                        ErrorKind::InvalidArgument
-                                            | ErrorKind::PermissionDenied
-                                            | ErrorKind::OutOfMemory
-                                    ),
-                                    "{e}"
-                                );
+                                common::assert_race_error(&e);
                             }
                         }
                         rounds

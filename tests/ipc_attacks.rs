@@ -21,12 +21,9 @@ fn now_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// A small deterministic generator: pauses between 0 and 300 µs.
-fn pause(state: &mut u64) {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    std::thread::sleep(Duration::from_micros(*state % 300));
+/// A pause of 0 to 300 µs, from a small deterministic generator.
+fn pause(rng: &mut common::Xorshift) {
+    std::thread::sleep(Duration::from_micros(rng.next_u64() % 300));
 }
 
 /// How many hand-overs each wake-up test makes (fewer under a sanitizer, which is slower).
@@ -84,10 +81,10 @@ fn pausing_producer_child() {
     }
     let mut ring = inherited_ring();
     let header = Header::map(&ring);
-    let mut state = 0x9e37_79b9_7f4a_7c15;
+    let mut rng = common::Xorshift::new(0x9e37_79b9_7f4a_7c15);
     let mut asleep = 0;
     for _ in 0..handovers() {
-        pause(&mut state);
+        pause(&mut rng);
         asleep += header.u32_at(CONSUMER_SLEEPING_AT).load(Ordering::SeqCst);
         ring.write_all(&now_ns().to_ne_bytes()).unwrap();
     }
@@ -111,12 +108,12 @@ fn a_sleeping_producer_is_woken_at_once_across_threads() {
         std::thread::spawn(move || {
             let header = Header::map(&consumer);
             let mut asleep = 0;
-            let mut state = 0x2545_f491_4f6c_dd1d;
+            let mut rng = common::Xorshift::new(0x2545_f491_4f6c_dd1d);
             for round in 0..handovers() {
                 // SAFETY: the producer is an `IpcRing`.
                 let full = unsafe { consumer.wait_readable(capacity) }.unwrap();
                 assert!(full.iter().all(|&b| b == round as u8), "round {round}");
-                pause(&mut state);
+                pause(&mut rng);
                 asleep += header.u32_at(PRODUCER_SLEEPING_AT).load(Ordering::SeqCst);
                 freed_at.store(now_ns(), Ordering::Release);
                 consumer.advance_read(capacity).unwrap();
@@ -168,11 +165,11 @@ fn a_forked_child_keeps_using_an_inherited_ring() {
             unsafe { libc::_exit(code) };
         }
         std::mem::forget(consumer);
-        let mut state = 0xdead_beef_cafe_f00d;
+        let mut rng = common::Xorshift::new(0xdead_beef_cafe_f00d);
         let mut slow = 0usize;
         let mut block = vec![0u8; capacity];
         for round in 0..rounds {
-            pause(&mut state);
+            pause(&mut rng);
             producer.write_all(&(round as u64).to_ne_bytes()).unwrap();
             block.fill(round as u8);
             // The 8 bytes take room the child frees only after its pause: the parent sleeps.
@@ -199,7 +196,7 @@ fn a_forked_child_keeps_using_an_inherited_ring() {
 fn forked_consumer(mut consumer: IpcRing, rounds: usize) -> i32 {
     let capacity = consumer.capacity();
     let mut slow = 0u32;
-    let mut state = 0x1234_5678_9abc_def1;
+    let mut rng = common::Xorshift::new(0x1234_5678_9abc_def1);
     let mut buf = vec![0u8; capacity];
     let mut ok = true;
     for round in 0..rounds {
@@ -207,7 +204,7 @@ fn forked_consumer(mut consumer: IpcRing, rounds: usize) -> i32 {
         consumer.read_exact(&mut buf[..8]).unwrap();
         slow += u32::from(started.elapsed() > Duration::from_millis(8));
         ok &= buf[..8] == (round as u64).to_ne_bytes();
-        pause(&mut state);
+        pause(&mut rng);
         consumer.read_exact(&mut buf).unwrap();
         ok &= buf.iter().all(|&b| b == round as u8);
     }
@@ -360,9 +357,9 @@ fn a_close_during_a_wait_for_more_hands_out_the_rest() {
         let mut producer = IpcRing::create(1, Side::Producer).unwrap();
         let mut consumer = IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap()).unwrap();
         let writer = std::thread::spawn(move || {
-            let mut state = 0x5555_aaaa_0000_0001 + round as u64;
+            let mut rng = common::Xorshift::new(0x5555_aaaa_0000_0001 + round as u64);
             producer.write_all(b"abc").unwrap();
-            pause(&mut state);
+            pause(&mut rng);
             producer.write_all(b"def").unwrap();
             drop(producer);
         });

@@ -95,21 +95,11 @@ fn every_method_races_every_other() {
                 .map(|t| {
                     let (r, stop) = (&r, &stop);
                     s.spawn(move || {
-                        let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ t;
-                        let mut next = move |n: usize| {
-                            seed ^= seed << 13;
-                            seed ^= seed >> 7;
-                            seed ^= seed << 17;
-                            (seed % n as u64) as usize
-                        };
+                        let mut rng = common::Xorshift::new(0x9e37_79b9_7f4a_7c15u64 ^ t);
                         while !stop.load(Ordering::Relaxed) {
-                            let first = next(PAGES);
-                            let pages = 1 + next(PAGES - first);
-                            // Byte ranges that start and end inside pages, too.
-                            let (offset, len) = (first * page + next(page), pages * page - page + 1);
-                            let len = len.min(PAGES * page - offset);
-                            let protection = Protection::ALL[next(Protection::ALL.len())];
-                            let result = match next(12) {
+                            let (offset, len) = rng.byte_range(PAGES, page);
+                            let protection = Protection::ALL[rng.below(Protection::ALL.len())];
+                            let result = match rng.below(12) {
                                 0 => r.commit(offset, len),
                                 1 => r.decommit(offset, len),
                                 2 => r.protect(offset, len, protection),
@@ -131,15 +121,7 @@ fn every_method_races_every_other() {
                                 }
                             };
                             if let Err(e) = result {
-                                assert!(
-                                    matches!(
-                                        e.kind(),
-                                        ErrorKind::InvalidArgument
-                                            | ErrorKind::PermissionDenied
-                                            | ErrorKind::OutOfMemory
-                                    ),
-                                    "{e}"
-                                );
+                                common::assert_race_error(&e);
                             }
                         }
                     })

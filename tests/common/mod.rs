@@ -154,6 +154,48 @@ pub fn under_sanitizer() -> bool {
     std::env::var_os("VMEM_UNDER_ASAN").is_some()
 }
 
+/// A small deterministic generator (xorshift64) for the tests that pick random operations.
+pub struct Xorshift(u64);
+
+impl Xorshift {
+    /// A generator from `seed`, which must not be zero (xorshift would stay at zero).
+    pub fn new(seed: u64) -> Xorshift {
+        assert_ne!(seed, 0, "xorshift needs a seed other than zero");
+        Xorshift(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// A byte range of a reservation of `pages` pages of `page` bytes: one to `pages` pages
+    /// long, starting and ending inside pages too, and ending by the reservation's end.
+    pub fn byte_range(&mut self, pages: usize, page: usize) -> (usize, usize) {
+        let first = self.below(pages);
+        let count = 1 + self.below(pages - first);
+        let offset = first * page + self.below(page);
+        (offset, (count * page - page + 1).min(pages * page - offset))
+    }
+}
+
+/// Asserts that `e` is an error a `Reservation` call may return while other threads race
+/// it on the same pages: a range no longer in the state the call needs, or no memory.
+pub fn assert_race_error(e: &vmem::Error) {
+    use vmem::ErrorKind;
+    assert!(
+        matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::PermissionDenied | ErrorKind::OutOfMemory),
+        "{e}"
+    );
+}
+
 /// How many mappings a loop of many rounds may add without leaking one per round: none
 /// normally, some that a sanitizer's runtime maps for itself (ThreadSanitizer added 22 over
 /// `IpcRing`'s 200 rounds). The loops that use it run at least 100 rounds, so a leak of one
