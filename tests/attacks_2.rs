@@ -18,6 +18,27 @@ mod half_way {
         (r, page)
     }
 
+    /// Runs `attempt` with the process's map slots used up, where it must fail after making
+    /// page 0 read-only; then the record must not vouch for page 0 being writable, `prefault`
+    /// must refuse it, and a `protect` of everything makes it all writable again.
+    fn fails_half_way_with_an_honest_record(
+        r: &Reservation,
+        page: usize,
+        what: &str,
+        attempt: impl FnOnce() -> vmem::Result<()>,
+    ) {
+        let slots = common::MapSlotsUsedUp::new();
+        let result = attempt();
+        let changed = !common::os_writable(r.as_ptr());
+        drop(slots);
+        println!("{what}: {result:?}; page 0 made read-only: {changed}");
+        assert!(result.is_err() && changed, "the set-up did not fail half-way");
+        assert!(!r.is_writable(0, page), "the record says read-write for a page the OS made read-only");
+        assert!(r.prefault(0, page).is_err());
+        r.protect(0, 4 * page, Protection::ReadWrite).unwrap();
+        assert!(r.is_writable(0, 4 * page) && common::os_writable(r.as_ptr()));
+    }
+
     /// `protect_guard` whose `mprotect` fails after changing part of the range (Linux works
     /// mapping by mapping; the second mapping, split apart from the first by `DontDump`,
     /// cannot be split again without a map slot) must not leave the record vouching for the
@@ -30,16 +51,9 @@ mod half_way {
         }
         common::in_child("half_way::a_protect_guard_that_fails_half_way_leaves_no_false_record", || {
             let (r, page) = four_pages_in_two_mappings();
-            let slots = common::MapSlotsUsedUp::new();
-            let result = r.protect_guard(0, 3 * page, Protection::Read).map(drop);
-            let changed = !common::os_writable(r.as_ptr());
-            drop(slots);
-            println!("protect_guard: {result:?}; page 0 made read-only: {changed}");
-            assert!(result.is_err() && changed, "the set-up did not fail half-way");
-            assert!(!r.is_writable(0, page), "the record says read-write for a page the OS made read-only");
-            assert!(r.prefault(0, page).is_err());
-            r.protect(0, 4 * page, Protection::ReadWrite).unwrap();
-            assert!(r.is_writable(0, 4 * page) && common::os_writable(r.as_ptr()));
+            fails_half_way_with_an_honest_record(&r, page, "protect_guard", || {
+                r.protect_guard(0, 3 * page, Protection::Read).map(drop)
+            });
         })
         .assert_success();
     }
@@ -58,16 +72,7 @@ mod half_way {
             r.protect(0, 3 * page, Protection::Read).unwrap();
             let guard = r.protect_guard(0, 3 * page, Protection::ReadWrite).unwrap();
             assert!(r.is_writable(0, 4 * page) && common::os_writable(r.as_ptr()));
-            let slots = common::MapSlotsUsedUp::new();
-            let result = guard.restore();
-            let changed = !common::os_writable(r.as_ptr());
-            drop(slots);
-            println!("restore: {result:?}; page 0 made read-only: {changed}");
-            assert!(result.is_err() && changed, "the set-up did not fail half-way");
-            assert!(!r.is_writable(0, page), "the record says read-write for a page the OS made read-only");
-            assert!(r.prefault(0, page).is_err());
-            r.protect(0, 4 * page, Protection::ReadWrite).unwrap();
-            assert!(r.is_writable(0, 4 * page) && common::os_writable(r.as_ptr()));
+            fails_half_way_with_an_honest_record(&r, page, "restore", || guard.restore());
         })
         .assert_success();
     }
@@ -83,97 +88,88 @@ mod half_way {
 #[test]
 fn guards_and_advice_race_every_other_method() {
     common::in_child("guards_and_advice_race_every_other_method", || {
-        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::atomic::Ordering;
         use vmem::{Advice, Protection, Reservation};
         const PAGES: usize = 16;
         let page = vmem::page_size();
         let r = Reservation::new(PAGES * page).unwrap();
-        let stop = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            let threads: Vec<_> = (0..4u64)
-                .map(|t| {
-                    let (r, stop) = (&r, &stop);
-                    s.spawn(move || {
-                        let mut rng = common::Xorshift::new(0x2545_f491_4f6c_dd1du64 ^ (t + 1));
-                        let mut held = Vec::new();
-                        let mut locked = Vec::new();
-                        let mut rounds = 0u64;
-                        // At the end every thread takes a few more guards and lets them all
-                        // go, so that the last changes are restores racing restores.
-                        let mut last_guards = 9;
-                        while !stop.load(Ordering::Relaxed) || !held.is_empty() || !locked.is_empty() {
-                            rounds += 1;
-                            let stopping = stop.load(Ordering::Relaxed);
-                            let (offset, len) = rng.byte_range(PAGES, page);
-                            let protection = Protection::ALL[rng.below(Protection::ALL.len())];
-                            let choice = match (stopping, last_guards) {
-                                (false, _) => rng.below(14),
-                                (true, 0) => 100,
-                                (true, n) => {
-                                    last_guards -= 1;
-                                    // First everything committed, so that the guards take.
-                                    if n == 9 {
-                                        101
-                                    } else {
-                                        7
-                                    }
-                                }
-                            };
-                            let result = match choice {
-                                0 | 1 => r.commit(offset, len),
-                                101 => r.commit(0, PAGES * page),
-                                2 => r.decommit(offset, len),
-                                3 => r.protect(offset, len, protection),
-                                4 => r.prefault(offset, len),
-                                5 => r.advise(offset, len, Advice::Free),
-                                6 => r.advise(offset, len, [Advice::DontDump, Advice::DoDump][rng.below(2)]),
-                                7 => r.protect_guard(offset, len, protection).map(|g| held.push(g)),
-                                8 => r.lock_guard(offset, len).map(|g| locked.push(g)),
-                                9 => match r.protect_guard(offset, len, protection) {
-                                    Ok(guard) => {
-                                        std::mem::forget(guard);
-                                        Ok(())
-                                    }
-                                    Err(e) => Err(e),
-                                },
-                                10 => r.guard(offset, len),
-                                11 => {
-                                    let _ = (r.is_committed(offset, len), r.is_writable(offset, len));
-                                    Ok(())
-                                }
-                                _ => {
-                                    // Let go of a guard (restore or drop) in any order.
-                                    let result = if !held.is_empty() {
-                                        let guard = held.swap_remove(rng.below(held.len()));
-                                        if rng.below(2) == 0 {
-                                            guard.restore()
-                                        } else {
-                                            drop(guard);
-                                            Ok(())
-                                        }
-                                    } else {
-                                        Ok(())
-                                    };
-                                    if !locked.is_empty() {
-                                        let guard = locked.swap_remove(rng.below(locked.len()));
-                                        let _ = guard.unlock();
-                                    }
-                                    result
-                                }
-                            };
-                            if let Err(e) = result {
-                                common::assert_race_error(&e);
-                            }
+        let rounds: u64 = common::race_for(4, std::time::Duration::from_millis(1500), |t, stop| {
+            let mut rng = common::Xorshift::new(0x2545_f491_4f6c_dd1du64 ^ (t + 1));
+            let mut held = Vec::new();
+            let mut locked = Vec::new();
+            let mut rounds = 0u64;
+            // At the end every thread takes a few more guards and lets them all
+            // go, so that the last changes are restores racing restores.
+            let mut last_guards = 9;
+            while !stop.load(Ordering::Relaxed) || !held.is_empty() || !locked.is_empty() {
+                rounds += 1;
+                let stopping = stop.load(Ordering::Relaxed);
+                let (offset, len) = rng.byte_range(PAGES, page);
+                let protection = Protection::ALL[rng.below(Protection::ALL.len())];
+                let choice = match (stopping, last_guards) {
+                    (false, _) => rng.below(14),
+                    (true, 0) => 100,
+                    (true, n) => {
+                        last_guards -= 1;
+                        // First everything committed, so that the guards take.
+                        if n == 9 {
+                            101
+                        } else {
+                            7
                         }
-                        rounds
-                    })
-                })
-                .collect();
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-            stop.store(true, Ordering::Relaxed);
-            let rounds: u64 = common::join_all(threads).into_iter().sum();
-            println!("{rounds} calls");
-        });
+                    }
+                };
+                let result = match choice {
+                    0 | 1 => r.commit(offset, len),
+                    101 => r.commit(0, PAGES * page),
+                    2 => r.decommit(offset, len),
+                    3 => r.protect(offset, len, protection),
+                    4 => r.prefault(offset, len),
+                    5 => r.advise(offset, len, Advice::Free),
+                    6 => r.advise(offset, len, [Advice::DontDump, Advice::DoDump][rng.below(2)]),
+                    7 => r.protect_guard(offset, len, protection).map(|g| held.push(g)),
+                    8 => r.lock_guard(offset, len).map(|g| locked.push(g)),
+                    9 => match r.protect_guard(offset, len, protection) {
+                        Ok(guard) => {
+                            std::mem::forget(guard);
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    10 => r.guard(offset, len),
+                    11 => {
+                        let _ = (r.is_committed(offset, len), r.is_writable(offset, len));
+                        Ok(())
+                    }
+                    _ => {
+                        // Let go of a guard (restore or drop) in any order.
+                        let result = if !held.is_empty() {
+                            let guard = held.swap_remove(rng.below(held.len()));
+                            if rng.below(2) == 0 {
+                                guard.restore()
+                            } else {
+                                drop(guard);
+                                Ok(())
+                            }
+                        } else {
+                            Ok(())
+                        };
+                        if !locked.is_empty() {
+                            let guard = locked.swap_remove(rng.below(locked.len()));
+                            let _ = guard.unlock();
+                        }
+                        result
+                    }
+                };
+                if let Err(e) = result {
+                    common::assert_race_error(&e);
+                }
+            }
+            rounds
+        })
+        .into_iter()
+        .sum();
+        println!("{rounds} calls");
         assert_record_agrees_with_os(&r);
     })
     .assert_success();

@@ -85,51 +85,40 @@ fn prefault_never_touches_pages_when_the_probe_cannot_map() {
 #[test]
 fn every_method_races_every_other() {
     common::in_child("every_method_races_every_other", || {
-        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::atomic::Ordering;
         const PAGES: usize = 16;
         let page = vmem::page_size();
         let r = Reservation::new(PAGES * page).unwrap();
-        let stop = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            let threads: Vec<_> = (0..4u64)
-                .map(|t| {
-                    let (r, stop) = (&r, &stop);
-                    s.spawn(move || {
-                        let mut rng = common::Xorshift::new(0x9e37_79b9_7f4a_7c15u64 ^ t);
-                        while !stop.load(Ordering::Relaxed) {
-                            let (offset, len) = rng.byte_range(PAGES, page);
-                            let protection = Protection::ALL[rng.below(Protection::ALL.len())];
-                            let result = match rng.below(12) {
-                                0 => r.commit(offset, len),
-                                1 => r.decommit(offset, len),
-                                2 => r.protect(offset, len, protection),
-                                3 => r.prefault(offset, len),
-                                4 => r.lock(offset, len).and_then(|()| r.unlock(offset, len)),
-                                5 => r.unlock(offset, len),
-                                6 => r.guard(offset, len),
-                                7 => r.query_range(offset, len).map(drop),
-                                8 => r.advise_huge_pages(offset, len).or(Ok(())),
-                                9 => {
-                                    let _ = (r.is_committed(offset, len), r.is_writable(offset, len));
-                                    Ok(())
-                                }
-                                10 => r.query().map(drop),
-                                _ => {
-                                    // Writes go only where this thread just made sure of access:
-                                    // under the race they may be decommitted meanwhile, so none.
-                                    r.prefault(offset, 1)
-                                }
-                            };
-                            if let Err(e) = result {
-                                common::assert_race_error(&e);
-                            }
-                        }
-                    })
-                })
-                .collect();
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-            stop.store(true, Ordering::Relaxed);
-            common::join_all(threads);
+        common::race_for(4, std::time::Duration::from_millis(1500), |t, stop| {
+            let mut rng = common::Xorshift::new(0x9e37_79b9_7f4a_7c15u64 ^ t);
+            while !stop.load(Ordering::Relaxed) {
+                let (offset, len) = rng.byte_range(PAGES, page);
+                let protection = Protection::ALL[rng.below(Protection::ALL.len())];
+                let result = match rng.below(12) {
+                    0 => r.commit(offset, len),
+                    1 => r.decommit(offset, len),
+                    2 => r.protect(offset, len, protection),
+                    3 => r.prefault(offset, len),
+                    4 => r.lock(offset, len).and_then(|()| r.unlock(offset, len)),
+                    5 => r.unlock(offset, len),
+                    6 => r.guard(offset, len),
+                    7 => r.query_range(offset, len).map(drop),
+                    8 => r.advise_huge_pages(offset, len).or(Ok(())),
+                    9 => {
+                        let _ = (r.is_committed(offset, len), r.is_writable(offset, len));
+                        Ok(())
+                    }
+                    10 => r.query().map(drop),
+                    _ => {
+                        // Writes go only where this thread just made sure of access:
+                        // under the race they may be decommitted meanwhile, so none.
+                        r.prefault(offset, 1)
+                    }
+                };
+                if let Err(e) = result {
+                    common::assert_race_error(&e);
+                }
+            }
         });
         // The record and the OS agree on every page: writable by the record means writable.
         for p in 0..PAGES {

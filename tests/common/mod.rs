@@ -145,6 +145,23 @@ pub fn join_all<'scope, T>(threads: impl IntoIterator<Item = std::thread::Scoped
     threads.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
 }
 
+/// Runs `body(t, stop)` on `threads` scoped threads (`t` from 0) until `duration` has
+/// passed, then sets `stop` and returns what each thread returned (re-raising a panic).
+pub fn race_for<T: Send>(threads: u64, duration: Duration, body: impl Fn(u64, &AtomicBool) -> T + Sync) -> Vec<T> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (body, stop) = (&body, &stop);
+                s.spawn(move || body(t, stop))
+            })
+            .collect();
+        std::thread::sleep(duration);
+        stop.store(true, Ordering::Relaxed);
+        join_all(handles)
+    })
+}
+
 /// Whether a sanitizer runs this test (`scripts/sanitize.sh` sets `VMEM_UNDER_ASAN`): its
 /// shadow memory is terabytes of address space (so no `RLIMIT_AS` or `RLIMIT_DATA` can
 /// apply), its runtime maps memory of its own as the heap grows and keeps freed heap memory
