@@ -362,7 +362,17 @@ mod spsc {
         println!("| consumer, message, buffer | variant | median throughput | ratio vs vmem: median (min..max) |");
         println!("|---|---|---|---|");
         // The stream bench's 64 KiB, and 1 MiB: room for several 40 KiB messages at once.
-        for ring in [64 << 10, 1 << 20] {
+        // `VMEM_BENCH_SPSC_RINGS=64,128,256` (KiB) runs other sizes instead.
+        let rings: Vec<usize> = match std::env::var("VMEM_BENCH_SPSC_RINGS") {
+            Ok(list) => list
+                .split(',')
+                .map(|kib| {
+                    kib.trim().parse::<usize>().expect("VMEM_BENCH_SPSC_RINGS: sizes in KiB, comma-separated") << 10
+                })
+                .collect(),
+            Err(_) => vec![64 << 10, 1 << 20],
+        };
+        for ring in rings {
             for reader in [Reader::Scan, Reader::Hash] {
                 scenario::<1536>(rounds, reader, ring);
                 scenario::<{ 40 << 10 }>(rounds, reader, ring);

@@ -204,6 +204,11 @@ struct Line<'a> {
 /// # }
 /// # Ok::<(), vmem::Error>(())
 /// ```
+///
+/// An `IpcRing` is aligned to 128 bytes, as the halves of a split
+/// [`RingBuffer`](crate::RingBuffer) are: each side writes its own position into itself on
+/// every transfer, so two sides used by two threads of one process never share a cache line.
+#[repr(align(128))]
 pub struct IpcRing {
     memory: os::SharedMemory,
     /// The header; the data follows it, mapped twice.

@@ -101,6 +101,17 @@ fn consumer_child() {
 }
 
 #[test]
+fn two_sides_kept_side_by_side_share_no_cache_line() {
+    // Each side writes its position into itself on every transfer.
+    let producer = IpcRing::create(1, Side::Producer).unwrap();
+    let consumer = IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap()).unwrap();
+    assert!(align_of::<IpcRing>() >= 128 && size_of::<IpcRing>() % 128 == 0);
+    let both = [producer, consumer];
+    let (a, b) = (&both[0] as *const IpcRing as usize, &both[1] as *const IpcRing as usize);
+    assert!(b / 128 > (a + size_of::<IpcRing>() - 1) / 128, "sides at {a:#x} and {b:#x} share a 128-byte block");
+}
+
+#[test]
 fn threads_through_a_small_ring_keep_order_across_wraps() {
     let mut producer = IpcRing::create(1, Side::Producer).unwrap();
     let mut consumer = IpcRing::from_fd(producer.as_fd().try_clone_to_owned().unwrap()).unwrap();
