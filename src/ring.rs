@@ -45,7 +45,8 @@
 //! of its position; the other side's position is loaded (one `Acquire` load, which moves a
 //! cache line between cores only when that side has moved) by [`Producer::writable`],
 //! [`Consumer::readable`] and the queries, and by the other calls only when their cached
-//! copy of it shows too little room or data.
+//! copy of it shows too little room or data. Each half is padded to 128 bytes, so keeping
+//! the two side by side (a tuple, one struct) costs nothing: no line is written by both.
 //!
 //! # Platforms
 //!
