@@ -892,8 +892,8 @@ fn position(at: usize, capacity: usize) -> usize {
 /// Each half is aligned (and so padded) to 128 bytes, so the two never share a cache line
 /// wherever they are kept: as the tuple [`RingBuffer::split`] returns, or side by side in a
 /// struct. Each half writes its own position into itself on every call, and halves that
-/// shared a line would send it between the two cores every time; with 1.5 KiB messages
-/// through 1 MiB that cost over 40% of the throughput (BENCHMARKS.md).
+/// shared a line would send it between the two cores every time: with 1.5 KiB messages
+/// through 1 MiB, that made a stream 1.5x slower (BENCHMARKS.md).
 ///
 /// ```
 /// assert_eq!(std::mem::align_of::<vmem::Producer>(), 128);
