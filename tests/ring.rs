@@ -753,41 +753,23 @@ fn empty_and_oversized_requests_on_typed_rings_and_halves() {
     assert_eq!(bp.available(), free);
 }
 
-/// The 128-byte blocks (x86 fetches line pairs) that `len` bytes from `at` touch.
-fn blocks(at: usize, len: usize) -> std::ops::RangeInclusive<usize> {
-    at / 128..=(at + len - 1) / 128
-}
-
 #[test]
 fn halves_kept_side_by_side_share_no_cache_line() {
     // Each half writes its position into itself on every call: halves sharing a line would
     // send it between the two threads' cores on every message.
     let pair = RingBuffer::<u8>::with_capacity(1).unwrap().split();
-    let struct_pair = {
-        struct Both {
-            _flag: u8,
-            producer: vmem::Producer<u32>,
-            consumer: vmem::Consumer<u32>,
-        }
-        let (producer, consumer) = RingBuffer::<u32>::new(1).unwrap().split();
-        Box::new(Both { _flag: 1, producer, consumer })
-    };
-    let spans = [
-        (&pair.0 as *const _ as usize, size_of_val(&pair.0), &pair.1 as *const _ as usize, size_of_val(&pair.1)),
-        (
-            &struct_pair.producer as *const _ as usize,
-            size_of_val(&struct_pair.producer),
-            &struct_pair.consumer as *const _ as usize,
-            size_of_val(&struct_pair.consumer),
-        ),
-    ];
-    for (p, p_len, c, c_len) in spans {
-        let (p_blocks, c_blocks) = (blocks(p, p_len), blocks(c, c_len));
-        assert!(
-            p_blocks.end() < c_blocks.start() || c_blocks.end() < p_blocks.start(),
-            "producer at {p:#x} (+{p_len}) and consumer at {c:#x} (+{c_len}) share a 128-byte block"
-        );
+    assert!(!common::share_a_128_byte_block(&pair.0, &pair.1), "the halves of a tuple share a 128-byte block");
+    struct Both {
+        _flag: u8,
+        producer: vmem::Producer<u32>,
+        consumer: vmem::Consumer<u32>,
     }
+    let (producer, consumer) = RingBuffer::<u32>::new(1).unwrap().split();
+    let both = Box::new(Both { _flag: 1, producer, consumer });
+    assert!(
+        !common::share_a_128_byte_block(&both.producer, &both.consumer),
+        "the halves in a struct share a 128-byte block"
+    );
 }
 
 #[test]

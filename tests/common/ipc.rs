@@ -40,6 +40,16 @@ pub fn inherited_ring() -> IpcRing {
     IpcRing::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }).unwrap()
 }
 
+/// The body of a child that writes `hello` into the ring it inherited, then hangs (until
+/// its parent kills it): a peer that is alive but stalled.
+pub fn write_hello_then_hang() {
+    use std::io::Write;
+    // Kept until killed: dropping it would close the producer's side, a clean end of file.
+    let mut ring = inherited_ring();
+    ring.write_all(b"hello").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(100));
+}
+
 /// `SIGKILL` for `child` (not reaped: it stays a zombie until waited for).
 pub fn kill(child: &Child) {
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();

@@ -226,6 +226,15 @@ pub fn mapping_slack() -> usize {
     }
 }
 
+/// Whether two values lie in a common 128-byte block (a pair of cache lines, which x86
+/// fetches together): values written by two threads should not.
+pub fn share_a_128_byte_block<A, B>(a: &A, b: &B) -> bool {
+    let blocks = |at: usize, len: usize| (at / 128, (at + len.max(1) - 1) / 128);
+    let (a_first, a_last) = blocks(a as *const A as usize, size_of_val(a));
+    let (b_first, b_last) = blocks(b as *const B as usize, size_of_val(b));
+    a_first <= b_last && b_first <= a_last
+}
+
 /// Whether the kernel can write the byte at `ptr` (a `read` from a pipe into it: `EFAULT`
 /// if the page is not writable). Needs no memory and no mapping, unlike a query.
 #[cfg(target_os = "linux")]
